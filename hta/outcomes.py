@@ -1,0 +1,355 @@
+"""Outcome accounting: life-years, QALYs and costs from a cohort, per strategy and per sample.
+
+Conventions (see ``docs/methods.md``):
+
+* Model time is in years; ``grid.cycle_years`` converts person-cycles to person-years.
+* **Utilities** are annual weights: QALYs = utility x years in the state.
+* **State costs** are per cycle spent in the state (HK$ per cycle).
+* **Occupancy costs** are per cycle for a proportion of the cohort that is not a state, such as
+  the proportion on treatment (time-on-treatment curve capped at OS).
+* **Event costs** are per event (a transition ``A->B`` tracked by the Markov engine, or a death /
+  PFS event of the partitioned-survival engine); an event in cycle ``j`` is discounted at the start
+  of the cycle (method "start"), its end ("end") or its midpoint (half-cycle, Simpson).
+* **One-off costs and QALY changes** happen at time 0 and are not discounted.
+* State rewards are either constant over time, shape ``(K,)`` or ``(n, K)``, or per cycle, shape
+  ``(n, T, K)`` with ``n`` possibly 1 (cycle ``j`` = index ``j - 1``).
+
+Integrals use the within-cycle correction of :mod:`hta.time`: occupancy is discounted at each time
+point, then allocated to cycles, then multiplied by the cycle's reward.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from hta.cohort import Cohort
+from hta.errors import HtaError
+from hta.time import CycleGrid, canonical_method, cycle_allocation, discount_factors
+
+# Keys of StrategyOutcome.lines: (measure, category, state) with measure in {"ly", "qaly", "cost"}.
+
+
+@dataclass
+class StrategyOutcome:
+    """Outcomes of one strategy for a batch of ``n`` samples.
+
+    ``lines`` maps ``(measure, category, state)`` to an array of shape ``(2, n)``: row 0
+    discounted, row 1 undiscounted. ``measure`` is ``"ly"``, ``"qaly"`` or ``"cost"``; ``state`` is
+    empty for lines that belong to no state (events, one-off items, on-treatment costs).
+    """
+
+    strategy: str
+    states: tuple
+    n: int
+    lines: dict = field(default_factory=dict)
+    cohort: Cohort | None = None
+
+    def _total(self, measure: str, row: int) -> np.ndarray:
+        total = np.zeros(self.n)
+        for (m, _, _), v in self.lines.items():
+            if m == measure:
+                total = total + v[row]
+        return total
+
+    @property
+    def lys(self) -> np.ndarray:
+        """Discounted life-years, shape (n,)."""
+        return self._total("ly", 0)
+
+    @property
+    def lys_undiscounted(self) -> np.ndarray:
+        return self._total("ly", 1)
+
+    @property
+    def qalys(self) -> np.ndarray:
+        """Discounted QALYs, shape (n,)."""
+        return self._total("qaly", 0)
+
+    @property
+    def qalys_undiscounted(self) -> np.ndarray:
+        return self._total("qaly", 1)
+
+    @property
+    def costs(self) -> np.ndarray:
+        """Discounted total costs, shape (n,)."""
+        return self._total("cost", 0)
+
+    @property
+    def costs_undiscounted(self) -> np.ndarray:
+        return self._total("cost", 1)
+
+    def by(self, measure: str, key: str = "category", discounted: bool = True) -> dict:
+        """Totals of a measure grouped by ``category`` or ``state``: dict name -> (n,)."""
+        row = 0 if discounted else 1
+        pos = 1 if key == "category" else 2
+        out: dict = {}
+        for k, v in self.lines.items():
+            if k[0] == measure:
+                out[k[pos]] = out.get(k[pos], 0.0) + v[row]
+        return out
+
+    def disaggregated(self, sample: int | None = None) -> pd.DataFrame:
+        """One row per line: measure, category, state, discounted and undiscounted values.
+
+        With ``sample=None`` values are means over samples; otherwise the given sample.
+        """
+        rows = []
+        for (m, c, s), v in self.lines.items():
+            d, u = (v[0].mean(), v[1].mean()) if sample is None else (v[0][sample], v[1][sample])
+            rows.append({"strategy": self.strategy, "measure": m, "category": c, "state": s,
+                         "discounted": float(d), "undiscounted": float(u)})
+        return pd.DataFrame(rows)
+
+    def add(self, measure: str, category: str, state: str, discounted, undiscounted) -> None:
+        key = (measure, category, state)
+        value = np.stack([np.broadcast_to(discounted, (self.n,)), np.broadcast_to(undiscounted, (self.n,))]).astype(float)
+        self.lines[key] = self.lines[key] + value if key in self.lines else value
+
+
+def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
+    """Return (kind, array): kind 'const' with (n|1, K) or 'cycle' with (n|1, T, K)."""
+    a = np.asarray(values, dtype=float)
+    if a.ndim == 0:
+        a = np.full((K,), float(a))
+    if a.ndim == 1:
+        if a.shape[0] != K:
+            raise HtaError(f"strategy '{strategy}', {what}: expected one value per state ({K}); found {a.shape[0]}")
+        return "const", a[None]
+    if a.ndim == 2:
+        if a.shape[1] != K or a.shape[0] not in (1, n):
+            raise HtaError(f"strategy '{strategy}', {what}: expected shape ({n}, {K}); found {a.shape}")
+        return "const", a
+    if a.ndim == 3:
+        if a.shape[1:] != (T, K) or a.shape[0] not in (1, n):
+            raise HtaError(f"strategy '{strategy}', {what}: per-cycle values must have shape ({n} or 1, {T}, {K}); found {a.shape}")
+        return "cycle", a
+    raise HtaError(f"strategy '{strategy}', {what}: expected at most 3 dimensions; found shape {a.shape}")
+
+
+def _as_cycle_values(values, n: int, T: int) -> np.ndarray:
+    """Per-event or per-cycle amount as (n|1, T): scalar, (n,), or (n|1, T)."""
+    a = np.asarray(values, dtype=float)
+    if a.ndim == 0:
+        return np.full((1, 1), float(a))
+    if a.ndim == 1:
+        return a[:, None]
+    return a
+
+
+class _Integrator:
+    """Discounted and undiscounted integrals over the grid for one within-cycle method."""
+
+    def __init__(self, grid: CycleGrid, method: str, rate_costs: float, rate_outcomes: float, discount_method: str):
+        T = grid.n_cycles
+        self.T = T
+        self.dt = grid.cycle_years
+        self.method = canonical_method(method)
+        A = cycle_allocation(T, self.method)
+        rows = np.arange(T)
+        self.a = A[rows, rows]          # weight of the point at the start of each cycle
+        self.b = A[rows, rows + 1]      # weight of the point at the end of each cycle
+        self.w = A.sum(axis=0)          # point weights (T + 1,)
+        t = grid.times
+        self.d = {"cost": discount_factors(rate_costs, t, discount_method),
+                  "outcome": discount_factors(rate_outcomes, t, discount_method),
+                  "none": np.ones_like(t)}
+        if self.method == "start":
+            t_event = t[:-1]
+        elif self.method == "end":
+            t_event = t[1:]
+        else:
+            t_event = grid.cycle_midpoints
+        self.d_event = {"cost": discount_factors(rate_costs, t_event, discount_method),
+                        "outcome": discount_factors(rate_outcomes, t_event, discount_method),
+                        "none": np.ones_like(t_event)}
+
+    def point_totals(self, occupancy: np.ndarray, which: str) -> np.ndarray:
+        """Person-cycles: occupancy (n, T+1, K) -> (2, n, K) discounted with `which`, undiscounted."""
+        W = np.stack([self.w * self.d[which], self.w], axis=1)  # (T+1, 2)
+        res = np.matmul(occupancy.transpose(0, 2, 1), W)        # (n, K, 2)
+        return res.transpose(2, 0, 1)
+
+    def per_cycle(self, occupancy: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
+        """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted)."""
+        a = self.a[None, :, None]
+        b = self.b[None, :, None]
+        und = a * occupancy[:, :-1] + b * occupancy[:, 1:]
+        d = self.d[which][None, :, None]
+        x = occupancy * d
+        disc = a * x[:, :-1] + b * x[:, 1:]
+        return disc, und
+
+
+def account(
+    cohort: Cohort,
+    grid: CycleGrid,
+    *,
+    within_cycle: str = "half-cycle",
+    discount_costs: float = 0.0,
+    discount_outcomes: float = 0.0,
+    discount_method: str = "discrete",
+    utilities=None,
+    state_costs: dict | None = None,
+    occupancy_costs: dict | None = None,
+    event_costs: dict | None = None,
+    one_off_costs: dict | None = None,
+    one_off_qalys: dict | None = None,
+    keep_cohort: bool = False,
+) -> StrategyOutcome:
+    """Life-years, QALYs and costs of a cohort, discounted and undiscounted.
+
+    Parameters
+    ----------
+    cohort : Cohort
+        From :func:`hta.markov.cohort` or :func:`hta.psm.cohort`.
+    grid : CycleGrid
+        The grid the cohort was run on.
+    within_cycle : str
+        "start", "end", "half-cycle" (trapezoid) or "simpson".
+    discount_costs, discount_outcomes : float
+        Annual discount rates for costs and for LYs/QALYs.
+    discount_method : str
+        "discrete" ``(1+r)^-t`` or "continuous" ``exp(-r t)``.
+    utilities : array, optional
+        Annual utility weight per state (see module docstring for shapes). Dead states should
+        have 0. If omitted, QALYs are not computed.
+    state_costs : dict category -> array
+        Cost per cycle in each state, by cost category.
+    occupancy_costs : dict category -> (occupancy (n|1, T+1), cost per cycle scalar/(n,)/(n|1, T))
+        Costs on a proportion of the cohort that is not a state (e.g. on treatment).
+    event_costs : dict category -> dict event -> cost per event (scalar, (n,) or (n|1, T))
+        Events are keys of ``cohort.events`` (e.g. ``"PF->PD"``, ``"death"``).
+    one_off_costs : dict category -> scalar or (n,)
+        Costs at time 0 (undiscounted), e.g. the CAR-T acquisition cost.
+    one_off_qalys : dict category -> scalar or (n,)
+        QALY changes at time 0 (negative for losses), e.g. adverse-event disutilities.
+    keep_cohort : bool
+        Keep the cohort (trace) on the result.
+    """
+    trace = cohort.trace
+    n, T1, K = trace.shape
+    T = T1 - 1
+    if T != grid.n_cycles:
+        raise HtaError(f"strategy '{cohort.strategy}': cohort has {T} cycles but the grid has {grid.n_cycles}")
+    integ = _Integrator(grid, within_cycle, discount_costs, discount_outcomes, discount_method)
+    dt = grid.cycle_years
+    out = StrategyOutcome(strategy=cohort.strategy, states=cohort.states, n=n, cohort=cohort if keep_cohort else None)
+
+    # Life-years by state (dead states accrue none).
+    person_cycles = integ.point_totals(trace, "outcome")  # (2, n, K)
+    for k, s in enumerate(cohort.states):
+        if s in cohort.dead_states:
+            continue
+        out.add("ly", "life-years", s, person_cycles[0, :, k] * dt, person_cycles[1, :, k] * dt)
+
+    # QALYs by state.
+    if utilities is not None:
+        kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
+        if kind == "const":
+            q = person_cycles * u[None] * dt
+        else:
+            disc, und = integ.per_cycle(trace, "outcome")
+            q = np.stack([(disc * u).sum(axis=1), (und * u).sum(axis=1)]) * dt
+        for k, s in enumerate(cohort.states):
+            out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
+
+    # State costs by category and state.
+    per_cycle_cache = None
+    cost_person_cycles = None
+    for category, values in (state_costs or {}).items():
+        kind, c = _as_state_reward(values, n, T, K, f"state costs '{category}'", cohort.strategy)
+        if kind == "const":
+            if cost_person_cycles is None:
+                cost_person_cycles = integ.point_totals(trace, "cost")
+            v = cost_person_cycles * c[None]
+        else:
+            if per_cycle_cache is None:
+                per_cycle_cache = integ.per_cycle(trace, "cost")
+            disc, und = per_cycle_cache
+            v = np.stack([(disc * c).sum(axis=1), (und * c).sum(axis=1)])
+        for k, s in enumerate(cohort.states):
+            if np.any(v[:, :, k] != 0):
+                out.add("cost", category, s, v[0, :, k], v[1, :, k])
+
+    # Costs on other occupancy curves (e.g. on treatment).
+    for category, (occupancy, cost) in (occupancy_costs or {}).items():
+        occ = np.atleast_2d(np.asarray(occupancy, dtype=float))
+        if occ.shape[-1] != T1:
+            raise HtaError(f"strategy '{cohort.strategy}', occupancy costs '{category}': expected {T1} time points; found {occ.shape[-1]}")
+        c = _as_cycle_values(cost, n, T)
+        disc, und = integ.per_cycle(occ[..., None], "cost")
+        out.add("cost", category, "", (disc[..., 0] * c).sum(axis=1), (und[..., 0] * c).sum(axis=1))
+
+    # Event costs.
+    for category, per_event in (event_costs or {}).items():
+        for event, cost in per_event.items():
+            if event not in cohort.events:
+                known = ", ".join(cohort.events) or "none (track transitions in the Markov engine)"
+                raise HtaError(f"strategy '{cohort.strategy}', event costs '{category}': no event '{event}'; events recorded: {known}")
+            counts = cohort.events[event]  # (n, T)
+            c = _as_cycle_values(cost, n, T)
+            out.add("cost", category, "", (counts * c * integ.d_event["cost"]).sum(axis=1), (counts * c).sum(axis=1))
+
+    for category, value in (one_off_costs or {}).items():
+        out.add("cost", category, "", value, value)
+    for category, value in (one_off_qalys or {}).items():
+        out.add("qaly", category, "", value, value)
+    return out
+
+
+@dataclass
+class Outcomes:
+    """Outcomes of several strategies over the same batch of ``n`` samples."""
+
+    strategies: list
+    results: dict  # strategy -> StrategyOutcome
+
+    @classmethod
+    def from_list(cls, outcomes: list) -> "Outcomes":
+        return cls([o.strategy for o in outcomes], {o.strategy: o for o in outcomes})
+
+    def __getitem__(self, strategy: str) -> StrategyOutcome:
+        return self.results[strategy]
+
+    @property
+    def n(self) -> int:
+        return next(iter(self.results.values())).n
+
+    def _stack(self, attr: str) -> np.ndarray:
+        return np.stack([getattr(self.results[s], attr) for s in self.strategies], axis=1)
+
+    @property
+    def costs(self) -> np.ndarray:
+        """Discounted costs, shape (n, S)."""
+        return self._stack("costs")
+
+    @property
+    def qalys(self) -> np.ndarray:
+        """Discounted QALYs, shape (n, S)."""
+        return self._stack("qalys")
+
+    @property
+    def lys(self) -> np.ndarray:
+        """Discounted life-years, shape (n, S)."""
+        return self._stack("lys")
+
+    def summary(self, sample: int | None = 0) -> pd.DataFrame:
+        """Per strategy: costs, QALYs, LYs (discounted and undiscounted) for one sample or the mean."""
+        rows = []
+        for s in self.strategies:
+            r = self.results[s]
+            pick = (lambda a: float(np.mean(a))) if sample is None else (lambda a: float(a[sample]))
+            rows.append({
+                "strategy": s,
+                "cost": pick(r.costs), "qalys": pick(r.qalys), "lys": pick(r.lys),
+                "cost_undiscounted": pick(r.costs_undiscounted),
+                "qalys_undiscounted": pick(r.qalys_undiscounted),
+                "lys_undiscounted": pick(r.lys_undiscounted),
+            })
+        return pd.DataFrame(rows)
+
+    def disaggregated(self, sample: int | None = 0) -> pd.DataFrame:
+        return pd.concat([self.results[s].disaggregated(sample) for s in self.strategies], ignore_index=True)

@@ -1,0 +1,108 @@
+"""Partitioned-survival engine, vectorised over samples.
+
+``N - 1`` survival curves, ordered from the earliest endpoint to the latest (e.g. PFS then OS),
+partition the cohort into ``N`` states: with curves ``S_1 <= S_2 <= ... <= S_{N-1}``, state 1
+holds ``S_1``, state ``i`` holds ``S_i - S_{i-1}``, and the last state (dead) holds
+``1 - S_{N-1}``. Where an earlier curve exceeds a later one (PFS above OS, which parametric
+extrapolations can produce) it is capped at the later curve, and the number of cycles and samples
+affected is reported in ``Cohort.report``, so state shares always sum to 1 and are never negative.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from hta.cohort import Cohort
+from hta.errors import HtaError
+
+
+def cohort(
+    survival: Sequence[np.ndarray],
+    *,
+    states: Sequence[str] | None = None,
+    strategy: str = "",
+    endpoint_names: Sequence[str] | None = None,
+) -> Cohort:
+    """Partition a cohort by survival curves evaluated on the cycle grid.
+
+    Parameters
+    ----------
+    survival : sequence of N-1 arrays, each (n, T + 1) or (T + 1,)
+        Survival probabilities at the grid's time points, earliest endpoint first (PFS, OS).
+        Values must be in [0, 1]; ``S(0)`` is normally 1.
+    states : sequence of N str, optional
+        Default: ``("progression-free", "progressed", "dead")`` for two curves.
+    strategy : str
+        Strategy name for messages.
+    endpoint_names : sequence of N-1 str, optional
+        Names of the curves (default ``PFS``, ``OS`` for two curves), used in the report.
+
+    Returns
+    -------
+    Cohort
+        ``trace`` (n, T + 1, N); ``events["death"]`` (fall in the last curve per cycle) and
+        ``events["pfs_event"]`` (fall in the first curve per cycle, progression or death);
+        ``report["capped"]`` maps each capped curve to the number of (cycle, sample) points,
+        cycles and samples affected.
+    """
+    curves = [np.atleast_2d(np.asarray(s, dtype=float)) for s in survival]
+    if len(curves) < 1:
+        raise HtaError(f"strategy '{strategy}': a partitioned-survival model needs at least one survival curve")
+    n_states = len(curves) + 1
+    if states is None:
+        states = ("progression-free", "progressed", "dead") if n_states == 3 else tuple(f"S{i}" for i in range(n_states))
+    states = tuple(states)
+    if len(states) != n_states:
+        raise HtaError(f"strategy '{strategy}': {len(curves)} curves need {n_states} state names; found {len(states)}")
+    if endpoint_names is None:
+        endpoint_names = ("PFS", "OS") if len(curves) == 2 else tuple(f"curve {i + 1}" for i in range(len(curves)))
+    shapes = {c.shape[1] for c in curves}
+    if len(shapes) != 1:
+        raise HtaError(f"strategy '{strategy}': survival curves must share the time grid; found lengths {sorted(shapes)}")
+    n = max(c.shape[0] for c in curves)
+    T1 = shapes.pop()
+    for name, c in zip(endpoint_names, curves):
+        if not np.all(np.isfinite(c)) or c.min() < -1e-12 or c.max() > 1 + 1e-12:
+            raise HtaError(f"strategy '{strategy}', {name}: survival must be in [0, 1]; found values from {np.nanmin(c):.6g} to {np.nanmax(c):.6g}")
+
+    # Cap each curve at the next (later) one, working back from the last.
+    capped = [np.clip(np.broadcast_to(curves[-1], (n, T1)), 0.0, 1.0)]
+    report = {"capped": {}}
+    for name, c in zip(reversed(endpoint_names[:-1]), reversed(curves[:-1])):
+        later = capped[0]
+        c = np.clip(np.broadcast_to(c, (n, T1)), 0.0, 1.0)
+        over = c > later
+        if over.any():
+            report["capped"][name] = {
+                "points": int(over.sum()),
+                "cycles": int(over.any(axis=0).sum()),
+                "samples": int(over.any(axis=1).sum()),
+                "first_time_index": int(np.argmax(over.any(axis=0))),
+            }
+            c = np.minimum(c, later)
+        capped.insert(0, c)
+
+    trace = np.empty((n, T1, n_states))
+    trace[..., 0] = capped[0]
+    for i in range(1, n_states - 1):
+        trace[..., i] = capped[i] - capped[i - 1]
+    trace[..., -1] = 1.0 - capped[-1]
+    events = {
+        "death": capped[-1][:, :-1] - capped[-1][:, 1:],
+        "pfs_event": capped[0][:, :-1] - capped[0][:, 1:],
+    }
+    return Cohort(strategy=strategy, states=states, trace=trace, events=events, report=report,
+                  dead_states=(states[-1],))
+
+
+def on_treatment(time_on_treatment: np.ndarray, overall_survival: np.ndarray) -> np.ndarray:
+    """Proportion of the cohort on treatment: time-on-treatment capped at OS, shape (n, T + 1).
+
+    Time on treatment (TTD) drives drug costs separately from PFS; patients cannot be treated
+    after death, so the curve is capped at OS.
+    """
+    ttd = np.atleast_2d(np.asarray(time_on_treatment, dtype=float))
+    os_ = np.atleast_2d(np.asarray(overall_survival, dtype=float))
+    return np.minimum(ttd, os_)

@@ -1,0 +1,135 @@
+"""The Chancellor et al. (1997) HIV model, as in Briggs, Claxton & Sculpher (2006).
+
+Reference model used to check the Markov engine: Briggs A, Claxton K, Sculpher M. *Decision
+Modelling for Health Economic Evaluation*. Oxford University Press, 2006, Exercise 2.5 (the
+deterministic model) and Exercise 4.7 (its probabilistic version); after Chancellor JV et al.,
+PharmacoEconomics 1997;12(1):54-66.
+
+Four states: A (CD4 200-500), B (CD4 < 200), C (AIDS), D (death). Zidovudine monotherapy versus
+zidovudine + lamivudine; lamivudine's relative risk (0.509) on every transition and its cost
+apply in the first two years only. Annual cycles, 20 years, end-of-cycle counting, costs
+discounted at 6% a year, life-years undiscounted.
+
+``evaluate(batch)`` is vectorised over the batch's samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import numpy as np
+
+from hta import markov, outcomes
+from hta.time import CycleGrid
+
+STATES = ("A", "B", "C", "D")
+STRATEGIES = ("monotherapy", "combination")
+
+#: Transition counts from Chancellor et al. (1997), Briggs et al. (2006) Table 2.2 / Exercise 2.5.
+TRANSITION_COUNTS = {
+    "A": {"A": 1251, "B": 350, "C": 116, "D": 17},
+    "B": {"B": 731, "C": 512, "D": 15},
+    "C": {"C": 1312, "D": 437},
+}
+#: Annual costs (GBP, 1995) by state: direct medical and community care; drug costs per year.
+COSTS = {
+    "c_dmed_A": 1701.0, "c_dmed_B": 1774.0, "c_dmed_C": 6948.0,
+    "c_ccare_A": 1055.0, "c_ccare_B": 1278.0, "c_ccare_C": 2059.0,
+    "c_zidovudine": 2278.0, "c_lamivudine": 2086.5,
+}
+RELATIVE_RISK = 0.509  # lamivudine + zidovudine vs zidovudine, on every transition probability
+RR_YEARS = 2           # years the combination effect and lamivudine cost last
+
+
+def transition_names() -> list[tuple[str, str, str]]:
+    """(parameter name, from, to) for every transition probability, e.g. ('tp_A_B', 'A', 'B')."""
+    return [(f"tp_{a}_{b}", a, b) for a, row in TRANSITION_COUNTS.items() for b in row]
+
+
+def base_values() -> dict:
+    """Deterministic base-case values: count-based probabilities, costs and the relative risk."""
+    values = {}
+    for a, row in TRANSITION_COUNTS.items():
+        total = sum(row.values())
+        for b, count in row.items():
+            values[f"tp_{a}_{b}"] = count / total
+    values.update(COSTS)
+    values["rr"] = RELATIVE_RISK
+    return values
+
+
+def parameter_table():
+    """PSA parameter table as in Briggs et al. (2006) Exercise 4.7.
+
+    Transition probabilities out of each state are Dirichlet on the observed counts; costs are
+    gamma with the standard error equal to the mean (an assumption of the exercise for direct
+    medical and community costs; drug costs fixed); the relative risk is lognormal with the
+    published 95% CI 0.365-0.710 (log-scale SE = (ln 0.710 - ln 0.365) / (2 x 1.96)).
+    """
+    from hta.distributions import Dirichlet, Gamma, LogNormal
+    from hta.params import ParameterTable
+
+    table = ParameterTable()
+    for a, row in TRANSITION_COUNTS.items():
+        table.add_block([f"tp_{a}_{b}" for b in row], Dirichlet(list(row.values())), group=f"transitions from {a}",
+                        source="Chancellor et al. 1997 counts; Briggs et al. 2006 Ex 2.5")
+    for name, value in COSTS.items():
+        if name.startswith("c_dmed") or name.startswith("c_ccare"):
+            table.add(name, value, Gamma.from_mean_se(value, value), group="costs", unit="GBP/year",
+                      source="Chancellor et al. 1997; Briggs et al. 2006 Ex 4.7 (SE = mean)")
+        else:
+            table.add(name, value, group="drug costs", unit="GBP/year", source="Chancellor et al. 1997")
+    se = (np.log(0.710) - np.log(0.365)) / (2 * 1.959964)
+    table.add("rr", RELATIVE_RISK, LogNormal(np.log(RELATIVE_RISK), se), group="treatment effect",
+              source="Chancellor et al. 1997 (95% CI 0.365-0.710)")
+    return table
+
+
+def _matrix(batch: Mapping, rr=None) -> np.ndarray:
+    """Transition matrices (n, 4, 4); with ``rr``, off-diagonal probabilities are multiplied by it."""
+    n = max(np.size(v) for v in batch.values())
+    P = np.zeros((n, 4, 4))
+    idx = {s: i for i, s in enumerate(STATES)}
+    for name, a, b in transition_names():
+        if a != b:
+            p = np.broadcast_to(np.asarray(batch[name], dtype=float), (n,))
+            P[:, idx[a], idx[b]] = p if rr is None else p * rr
+    for i in range(3):
+        P[:, i, i] = 1.0 - P[:, i].sum(axis=1)
+    P[:, 3, 3] = 1.0
+    return P
+
+
+def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06,
+             discount_outcomes: float = 0.0, keep_cohort: bool = False) -> outcomes.Outcomes:
+    """Costs and life-years of both strategies for every sample of ``batch``.
+
+    ``batch`` maps the names of :func:`base_values` to arrays of shape (n,) (or scalars).
+    LYs are reported as both ``lys`` and ``qalys`` (utility 1 in every living state).
+    """
+    n = max(np.size(v) for v in batch.values())
+    grid = CycleGrid(1.0, n_cycles)
+    get = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
+    rr = get("rr")
+    P_mono = _matrix(batch)
+    P_comb_early = _matrix(batch, rr=rr)
+    P_comb = np.empty((n, n_cycles, 4, 4))
+    P_comb[:] = P_mono[:, None]
+    P_comb[:, :RR_YEARS] = P_comb_early[:, None]
+
+    start = np.array([1.0, 0.0, 0.0, 0.0])
+    care = np.stack([get("c_dmed_A") + get("c_ccare_A"), get("c_dmed_B") + get("c_ccare_B"),
+                     get("c_dmed_C") + get("c_ccare_C"), np.zeros(n)], axis=1)
+    alive = np.array([1.0, 1.0, 1.0, 0.0])
+    utilities = alive
+    zid = get("c_zidovudine")[:, None] * alive
+    lam = np.zeros((n, n_cycles, 4))
+    lam[:, :RR_YEARS] = (get("c_lamivudine")[:, None] * alive)[:, None]
+
+    common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
+                  utilities=utilities, keep_cohort=keep_cohort)
+    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",))
+    comb = markov.cohort(P_comb, start, n_cycles, states=STATES, strategy="combination", dead_states=("D",))
+    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
+    res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
+    return outcomes.Outcomes.from_list([res_mono, res_comb])

@@ -1,0 +1,155 @@
+"""Partitioned survival and outcome accounting: the invariants of design.md, closed forms."""
+
+import numpy as np
+import pytest
+from scipy.linalg import expm
+
+from hta import markov, outcomes, psm
+from hta.errors import HtaError
+from hta.time import CycleGrid
+
+
+def exp_surv(rate, t):
+    return np.exp(-np.outer(np.atleast_1d(rate), t))
+
+
+def test_psm_states_sum_to_one_and_pfs_capped_at_os():
+    grid = CycleGrid.from_horizon(10, "month")
+    t = grid.times
+    pfs = exp_surv([0.2, 0.1], t)
+    os_ = exp_surv([0.15, 0.3], t)  # sample 0 has PFS above OS everywhere after t=0
+    c = psm.cohort([pfs, os_], strategy="x")
+    np.testing.assert_allclose(c.trace.sum(axis=-1), 1.0, atol=1e-12)
+    assert (c.trace >= 0).all()
+    rep = c.report["capped"]["PFS"]
+    assert rep["samples"] == 1
+    assert rep["cycles"] == grid.n_cycles  # every time point after 0
+    np.testing.assert_allclose(c.trace[1, :, 0], np.minimum(pfs[1], os_[1]))
+
+
+def test_psm_no_capping_reported_when_curves_are_ordered():
+    t = np.linspace(0, 5, 61)
+    c = psm.cohort([exp_surv(0.3, t), exp_surv(0.1, t)])
+    assert c.report["capped"] == {}
+    assert c.dead_states == ("dead",)
+
+
+def test_psm_rejects_probabilities_outside_unit_interval():
+    t = np.linspace(0, 1, 5)
+    with pytest.raises(HtaError, match="OS: survival must be in"):
+        psm.cohort([exp_surv(0.3, t), 1.5 * exp_surv(0.1, t)], strategy="cc")
+
+
+def test_exponential_psm_equals_equivalent_three_state_markov():
+    # PF -> PD at rate a, PF -> D and PD -> D at the same rate b: OS = exp(-b t), PFS = exp(-(a+b) t).
+    a, b = 0.35, 0.12
+    grid = CycleGrid.from_horizon(20, "month")
+    t = grid.times
+    part = psm.cohort([exp_surv(a + b, t), exp_surv(b, t)])
+    Q = np.array([[-(a + b), a, b], [0, -b, b], [0, 0, 0]])
+    mk = markov.cohort(expm(Q * grid.cycle_years), [1, 0, 0], grid.n_cycles, states=part.states, dead_states=("dead",))
+    np.testing.assert_allclose(mk.trace, part.trace, atol=1e-12)
+    for method in ("start", "end", "half-cycle", "simpson"):
+        lp = outcomes.account(part, grid, within_cycle=method, discount_outcomes=0.035).lys
+        lm = outcomes.account(mk, grid, within_cycle=method, discount_outcomes=0.035).lys
+        np.testing.assert_allclose(lp, lm, rtol=1e-12)
+
+
+# Relative quadrature errors: trapezoid ~ (lam dt)^2 / 12, Simpson ~ (lam dt)^4 / 180.
+@pytest.mark.parametrize("method, rtol, rtol_pf", [("half-cycle", 1e-4, 5e-4), ("simpson", 1e-9, 1e-7)])
+def test_life_years_closed_form(method, rtol, rtol_pf):
+    # OS exponential with rate lam: LY over H years = (1 - exp(-lam H)) / lam;
+    # with continuous discounting at r: (1 - exp(-(lam + r) H)) / (lam + r).
+    lam, r = 0.2, 0.03
+    grid = CycleGrid.from_horizon(30, "month")
+    H = grid.horizon_years
+    c = psm.cohort([exp_surv(0.5, grid.times), exp_surv(lam, grid.times)])
+    res = outcomes.account(c, grid, within_cycle=method, discount_outcomes=r, discount_method="continuous")
+    assert res.lys_undiscounted[0] == pytest.approx((1 - np.exp(-lam * H)) / lam, rel=rtol)
+    assert res.lys[0] == pytest.approx((1 - np.exp(-(lam + r) * H)) / (lam + r), rel=rtol)
+    # progression-free LYs
+    assert res.by("ly", "state", discounted=False)["progression-free"][0] == pytest.approx((1 - np.exp(-0.5 * H)) / 0.5, rel=rtol_pf)
+
+
+def _cohort(n=4):
+    grid = CycleGrid.from_horizon(15, "month")
+    rates = np.linspace(0.1, 0.4, n)
+    c = psm.cohort([exp_surv(rates + 0.2, grid.times), exp_surv(rates, grid.times)], strategy="s")
+    return c, grid
+
+
+def test_utilities_of_one_give_qalys_equal_to_lys():
+    c, grid = _cohort()
+    res = outcomes.account(c, grid, utilities=[1, 1, 0], discount_outcomes=0.03, within_cycle="simpson")
+    np.testing.assert_allclose(res.qalys, res.lys, rtol=1e-14)
+    np.testing.assert_allclose(res.qalys_undiscounted, res.lys_undiscounted, rtol=1e-14)
+
+
+def test_zero_costs_give_zero_and_zero_rate_gives_undiscounted():
+    c, grid = _cohort()
+    res = outcomes.account(c, grid, state_costs={"care": [0, 0, 0]}, discount_costs=0.05)
+    np.testing.assert_array_equal(res.costs, 0)
+    res0 = outcomes.account(c, grid, utilities=[0.8, 0.6, 0], state_costs={"care": [100, 300, 0]},
+                            discount_costs=0.0, discount_outcomes=0.0)
+    np.testing.assert_allclose(res0.costs, res0.costs_undiscounted, rtol=1e-15)
+    np.testing.assert_allclose(res0.qalys, res0.qalys_undiscounted, rtol=1e-15)
+    res3 = outcomes.account(c, grid, utilities=[0.8, 0.6, 0], state_costs={"care": [100, 300, 0]},
+                            discount_costs=0.03, discount_outcomes=0.03)
+    assert (res3.costs < res3.costs_undiscounted).all()
+    np.testing.assert_allclose(res3.costs_undiscounted, res0.costs_undiscounted)
+
+
+def test_doubling_a_unit_cost_doubles_its_line_only():
+    c, grid = _cohort()
+    kw = dict(discount_costs=0.03)
+    a = outcomes.account(c, grid, state_costs={"drug": [1000, 0, 0], "care": [50, 80, 0]}, **kw)
+    b = outcomes.account(c, grid, state_costs={"drug": [2000, 0, 0], "care": [50, 80, 0]}, **kw)
+    np.testing.assert_allclose(b.by("cost")["drug"], 2 * a.by("cost")["drug"])
+    np.testing.assert_allclose(b.by("cost")["care"], a.by("cost")["care"])
+
+
+def test_per_cycle_rewards_equal_constant_rewards_when_constant():
+    c, grid = _cohort()
+    T = grid.n_cycles
+    for method in ("start", "end", "half-cycle", "simpson"):
+        const = outcomes.account(c, grid, within_cycle=method, utilities=[0.7, 0.5, 0],
+                                 state_costs={"x": [10, 20, 0]}, discount_costs=0.03, discount_outcomes=0.03)
+        per = outcomes.account(c, grid, within_cycle=method, utilities=np.tile([0.7, 0.5, 0], (1, T, 1)),
+                               state_costs={"x": np.tile([10, 20, 0], (1, T, 1))}, discount_costs=0.03, discount_outcomes=0.03)
+        np.testing.assert_allclose(per.qalys, const.qalys, rtol=1e-12)
+        np.testing.assert_allclose(per.costs, const.costs, rtol=1e-12)
+
+
+def test_event_costs_on_deaths_and_one_off_items():
+    c, grid = _cohort(1)
+    res = outcomes.account(c, grid, event_costs={"terminal care": {"death": 10000.0}},
+                           one_off_costs={"acquisition": 1e6}, one_off_qalys={"AE": -0.05},
+                           utilities=[1, 1, 0], discount_costs=0.0)
+    died = c.trace[0, -1, 2]
+    assert res.by("cost")["terminal care"][0] == pytest.approx(10000 * died)
+    assert res.by("cost")["acquisition"][0] == 1e6
+    assert res.qalys[0] == pytest.approx(res.lys[0] - 0.05)
+    with pytest.raises(HtaError, match="no event 'progression'"):
+        outcomes.account(c, grid, event_costs={"x": {"progression": 1.0}})
+
+
+def test_markov_transition_costs_from_tracked_flows():
+    P = np.array([[0.9, 0.08, 0.02], [0, 0.8, 0.2], [0, 0, 1.0]])
+    grid = CycleGrid(1.0, 10)
+    c = markov.cohort(P, [1, 0, 0], 10, states=["PF", "PD", "D"], track=["PF->PD"], dead_states=["D"])
+    res = outcomes.account(c, grid, within_cycle="end", discount_costs=0.05,
+                           event_costs={"progression": {"PF->PD": 5000.0}})
+    flows = np.array([0.9 ** (j - 1) * 0.08 for j in range(1, 11)])
+    assert res.by("cost")["progression"][0] == pytest.approx(5000 * (flows * 1.05 ** -np.arange(1, 11)).sum())
+
+
+def test_on_treatment_occupancy_costs_capped_at_os():
+    grid = CycleGrid.from_horizon(5, "month")
+    t = grid.times
+    ttd, os_ = exp_surv(0.1, t), exp_surv(0.5, t)
+    occ = psm.on_treatment(ttd, os_)
+    np.testing.assert_allclose(occ, os_)
+    c = psm.cohort([exp_surv(0.6, t), os_])
+    res = outcomes.account(c, grid, occupancy_costs={"drug": (occ, 100.0)}, within_cycle="half-cycle")
+    pf_like = outcomes.account(psm.cohort([os_, os_]), grid, state_costs={"drug": [100.0, 0, 0]}, within_cycle="half-cycle")
+    np.testing.assert_allclose(res.by("cost")["drug"], pf_like.by("cost")["drug"], rtol=1e-12)
