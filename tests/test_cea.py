@@ -219,9 +219,8 @@ def test_frontier_strategies_maximise_nmb_between_their_icers():
     rng = np.random.default_rng(7)
     for _ in range(200):
         s = rng.integers(2, 9)
-        frame = table(
-            [(f"s{i}", c, e) for i, (c, e) in enumerate(zip(rng.uniform(0, 1e5, s), rng.uniform(0, 5, s)))]
-        )
+        costs, effects = rng.uniform(0, 1e5, s), rng.uniform(0, 5, s)
+        frame = table([(f"s{i}", c, e) for i, (c, e) in enumerate(zip(costs, effects))])
         result = incremental(frame)
         front = result[result.status == "frontier"]
         icers = front.icer.to_numpy()[1:]
@@ -282,7 +281,8 @@ def test_incremental_nmb_against_reference():
     np.testing.assert_allclose(inmb[:, 0, 1], 0.0)
     # A vs B at 20,000: 20000 * (1.0 - 1.02) - (100 - 400) = -400 + 300 = -100
     assert inmb[1, 0, 0] == pytest.approx(-100.0)
-    np.testing.assert_allclose(incremental_nmb(cost, effect, 0.0, reference=0)[0], [0.0, -300.0, -150.0])
+    at_zero = incremental_nmb(cost, effect, 0.0, reference=0)
+    np.testing.assert_allclose(at_zero[0], [0.0, -300.0, -150.0])
 
 
 def test_net_benefit_errors():

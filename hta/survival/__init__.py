@@ -1,0 +1,20 @@
+"""Survival evidence: parametric curves and adjustments, Kaplan-Meier, IPD reconstruction, fits.
+
+Curves are vectorised over PSA samples (parameters of shape (n,), outputs (n, T)) and use
+flexsurv's parameterisations (``docs/parameterisations.md``).
+"""
+
+from hta.survival.adjust import (AcceleratedFailure, GeneralPopulation, GeneralPopulationFloor, MixtureCure,
+                                 Piecewise, ProportionalHazards, StepCurve, Waning)
+from hta.survival.curves import (DISTRIBUTIONS, Exponential, Gamma, GenGamma, Gompertz, LogLogistic, LogNormal,
+                                 SurvivalCurve, Weibull, WeibullPH, make_curve)
+from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
+from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
+
+__all__ = [
+    "AcceleratedFailure", "GeneralPopulation", "GeneralPopulationFloor", "MixtureCure", "Piecewise",
+    "ProportionalHazards", "StepCurve", "Waning", "DISTRIBUTIONS", "Exponential", "Gamma", "GenGamma", "Gompertz",
+    "LogLogistic", "LogNormal", "SurvivalCurve", "Weibull", "WeibullPH", "make_curve", "kaplan_meier", "km_median",
+    "km_quantile", "km_survival_at", "number_at_risk", "ReconstructionReport", "clean_digitised_curve",
+    "read_guyot_files", "reconstruct_ipd",
+]

@@ -1,0 +1,313 @@
+"""Build ``inputs/fucaso_hk.xlsx``, the input workbook of the flagship model.
+
+Run ``python inputs/build_fucaso_hk.py`` to regenerate the workbook after changing a number
+here. Every number carries its source (evidence tiers of ``shared/domain/evidence.md``: P
+peer-reviewed, A abstract/official page, N news report, D derived by us, E estimate) or the word
+"assumption" with its rationale. Survival coefficients are calibrated to published summary
+statistics (medians and landmark survival) because no digitised Kaplan-Meier curve of FUMANBA-1
+is available; the calibration and its delta-method covariance are computed below and flagged in
+the workbook as weaker evidence than a fit to reconstructed data.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+from openpyxl import Workbook
+from openpyxl.styles import Alignment, Font, PatternFill
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "fucaso_hk.xlsx"
+Z = 1.959963984540054
+
+# ---------------------------------------------------------------------------------------------
+# Survival calibration to summary statistics (months)
+# ---------------------------------------------------------------------------------------------
+
+
+def weibull_from_landmark_and_median(t1, s1, median):
+    """Weibull (flexsurv AFT: S = exp(-(t/scale)^shape)) through S(t1) = s1 and S(median) = 0.5.
+
+    Returns (log_shape, log_scale).
+    """
+    h1, hm = -np.log(s1), np.log(2.0)
+    shape = np.log(hm / h1) / np.log(median / t1)
+    scale = median / hm ** (1.0 / shape)
+    return np.array([np.log(shape), np.log(scale)])
+
+
+def weibull_delta_cov(t1, s1, s1_ci, median, median_ci):
+    """Delta-method covariance of (log_shape, log_scale) from independent summary statistics.
+
+    The landmark's SE is taken on the complementary log-log scale from its 95% CI, the
+    median's on the log scale (one-sided when the upper limit is not estimable). Independence
+    of the two statistics is an assumption (they come from one curve and are in truth positively
+    correlated).
+    """
+    x = np.array([np.log(-np.log(s1)), np.log(median)])
+    lo, hi = s1_ci
+    se_x1 = abs(np.log(-np.log(lo)) - np.log(-np.log(hi))) / (2 * Z)
+    mlo, mhi = median_ci
+    se_x2 = (np.log(mhi) - np.log(mlo)) / (2 * Z) if mhi is not None else (np.log(median) - np.log(mlo)) / Z
+
+    def coefs(v):
+        return weibull_from_landmark_and_median(t1, np.exp(-np.exp(v[0])), np.exp(v[1]))
+
+    J = np.empty((2, 2))
+    for j in range(2):
+        e = np.zeros(2)
+        e[j] = 1e-6
+        J[:, j] = (coefs(x + e) - coefs(x - e)) / 2e-6
+    return J @ np.diag([se_x1 ** 2, se_x2 ** 2]) @ J.T
+
+
+def exponential_from_median(median, ci):
+    """log(rate) and its variance from a median and its 95% CI (log-scale SE)."""
+    se = (np.log(ci[1]) - np.log(ci[0])) / (2 * Z)
+    return np.array([np.log(np.log(2.0) / median)]), np.array([[se ** 2]])
+
+
+EQ_PFS = weibull_from_landmark_and_median(12.0, 0.788, 30.5)
+EQ_PFS_COV = weibull_delta_cov(12.0, 0.788, (0.686, 0.860), 30.5, (24.11, 42.15))
+EQ_OS = weibull_from_landmark_and_median(12.0, 0.885, 60.7)
+EQ_OS_COV = weibull_delta_cov(12.0, 0.885, (0.802, 0.935), 60.7, (41.9, None))
+CC_PFS, CC_PFS_COV = exponential_from_median(4.6, (3.9, 5.6))
+CC_OS, CC_OS_COV = exponential_from_median(13.8, (10.8, 17.0))
+
+SRC_EQ_PFS = ("D (weaker evidence: calibrated to summary statistics, no KM available): Weibull through "
+              "12-month PFS 78.8% (95% CI 68.6-86.0; Li C et al. JAMA Oncol 2024, FUMANBA-1, N=103) and "
+              "median PFS 30.5 months (95% CI 24.11-42.15; Qiu L et al. IMS 2025 abstract 2142568, 36-month "
+              "follow-up, N=107); delta-method covariance assuming independent statistics")
+SRC_EQ_OS = ("assumption: eque-cel OS has not been published (FUMANBA-1 OS immature); base case borrows the "
+             "OS of another BCMA CAR-T in the same population, cilta-cel in CARTITUDE-1: Weibull through "
+             "12-month OS 88.5% (80.2-93.5; Madduri, ASH 2020, N) and median OS 60.7 months (41.9-NE; "
+             "Jagannath S et al. JCO 2025;43(25):2766, P); D calibration with delta-method covariance")
+SRC_CC_PFS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion median PFS 4.6 months "
+              "(95% CI 3.9-5.6), Mateos MV et al. Leukemia 2022 and final analysis Leukemia 2024;38:2554 (P)")
+SRC_CC_OS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion final median OS 13.8 months "
+             "(95% CI 10.8-17.0), Mateos MV et al. Leukemia 2024;38(12):2554-2560 (P)")
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+# ---------------------------------------------------------------------------------------------
+GDP_PC_USD_2023 = 50697.0
+HKD_PER_USD = 7.80
+WTP_1 = round(GDP_PC_USD_2023 * HKD_PER_USD)
+WTP_3 = 3 * WTP_1
+
+SETTINGS = [
+    # setting, value, unit, description, source
+    ("model", "fucaso_rrmm", "", "Decision model in models/", "models/fucaso_rrmm.py"),
+    ("horizon_years", 42, "years", "Lifetime horizon: from age 58 to age 100",
+     "assumption: lifetime horizon to age 100 (NICE PMG36 reference case: lifetime)"),
+    ("cycle", "month", "", "Cycle length (weekly as a scenario)", "assumption: common practice for RRMM models"),
+    ("discount_costs", 0.03, "per year", "Discount rate for costs (0% and 5% as scenarios)",
+     "assumption: no HK guideline; 3% as in Chinese MM CEAs (Hu S et al.) and HK CEAs (You JHS et al. PLoS ONE 2021)"),
+    ("discount_outcomes", 0.03, "per year", "Discount rate for LYs and QALYs", "as discount_costs"),
+    ("discount_method", "discrete", "", "(1+r)^-t", "convention"),
+    ("within_cycle", "half-cycle", "", "Trapezoid (life-table) correction", "NICE DSU / ISPOR-SMDM convention"),
+    ("currency", "HKD", "", "Hong Kong dollars, HA public sector (NEP Gazette charges as unit costs)", "HA charges page"),
+    ("start_age", 58, "years", "Median age in FUMANBA-1", "Li C et al. JAMA Oncol 2024 (median age 58; via MIMS) (N)"),
+    ("male_share", 0.534, "proportion", "Share male in FUMANBA-1 (55/103)", "ASH 2022 abstract; JAMA Oncol 2024 (A)"),
+    ("life_table", "hk-2020-2025", "", "Hong Kong general-population mortality (floor on every hazard)",
+     "UN WPP 2024 abridged mx for Hong Kong, period 2020-2025, single-age step function (shipped with hta)"),
+    ("annual_population", 30, "patients/year", "Patients treated per year (for population EVPI)",
+     "SCMP 24 May 2021: HA to offer CAR-T to ~30 patients a year (all indications) (N); assumption that capacity bounds the eligible RRMM population"),
+    ("population_years", 5, "years", "Years of the decision's relevance (population EVPI)",
+     "assumption: 5 years, the longest horizon of ISPOR BIA good practice (Sullivan 2014)"),
+    ("seed", 20251127, "", "PSA seed (date of HK approval)", "convention"),
+    ("psa_draws", 5000, "", "PSA draws", "convention"),
+    ("wtp_1", WTP_1, "HK$/QALY", "1x HK GDP per capita",
+     f"D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate); 1x/3x GDP per capita as in You JHS et al. PLoS ONE 2021 (P)"),
+    ("wtp_2", WTP_3, "HK$/QALY", "3x HK GDP per capita", "D: 3 x wtp_1"),
+]
+
+STRATEGIES = [
+    ("eqcel", "Eque-cel (Fucaso)", "Equecabtagene autoleucel, single infusion 1.0e6 CAR+ T cells/kg after Flu/Cy lymphodepletion"),
+    ("cc", "Conventional care", "Real-world physician's choice in triple-class-exposed RRMM (LocoMMotion)"),
+]
+
+# ---------------------------------------------------------------------------------------------
+# Parameters: name, value, unit, distribution, se, param_a, param_b, group, description, source
+# ---------------------------------------------------------------------------------------------
+A = "assumption: "
+P = []
+
+
+def add(name, value, unit, dist, se=None, a=None, b=None, group="", description="", source=""):
+    P.append((name, value, unit, dist, se, a, b, group, description, source))
+
+
+# Prices and unit costs (HK$)
+add("c_eqcel_price", 1_360_000, "HK$ per patient", "fixed", group="eque-cel price",
+    description="Eque-cel acquisition price (decision variable: see the threshold price)",
+    source=A + "the Hong Kong price is not public; anchored on Mainland China CAR-T prices RMB 1.2-1.3 M "
+    "(medicaltrend 2021; Caixin Global 9 Jan 2026; N) x HK$1.0867/RMB (2024 average; N) = HK$1.30-1.41 M, midpoint. "
+    "Scenarios: HK$4 M charged for imported CAR-T (SCMP 2023, N) and HK$2 M local manufacture (same)")
+add("c_ward_day", 5100, "HK$ per day", "fixed", group="unit costs", description="General ward bed-day (NEP)",
+    source="HA Gazette charges for non-eligible persons, www3.ha.org.hk/AHNH/content/patientandvisitors/charge_e.asp (A)")
+add("c_icu_day", 24400, "HK$ per day", "fixed", group="unit costs", description="Intensive care bed-day (NEP)",
+    source="HA Gazette charges for non-eligible persons (A)")
+add("c_sopc", 1190, "HK$ per attendance", "fixed", group="unit costs", description="Specialist out-patient attendance (NEP)",
+    source="HA Gazette charges for non-eligible persons (A)")
+
+# CAR-T pathway (eque-cel arm, one-off at time 0)
+add("los_apheresis_days", 1, "days", "fixed", group="CAR-T pathway", description="Leukapheresis: in-patient days",
+    source=A + "one day admission for leukapheresis")
+add("p_bridging", 1.0, "probability", "fixed", group="CAR-T pathway", description="Share receiving bridging therapy",
+    source="Chinese real-world eque-cel series (n=45): bridging in 100% (congress abstract; A); scenario 0.75 (CARTITUDE-1)")
+add("bridging_months", 57 / 30.4375, "months", "gamma", se=15 / 30.4375, group="CAR-T pathway",
+    description="Duration of bridging = median leukapheresis-to-infusion time",
+    source="D: 57 days (range 22-203), Chinese real-world eque-cel series (A); SE 15 days assumption")
+add("c_lymphodepletion_drugs", 6000, "HK$ per patient", "gamma", se=1500, group="CAR-T pathway",
+    description="Fludarabine 30 mg/m2 + cyclophosphamide 500 mg/m2 daily x 3 (drugs and pharmacy)",
+    source=A + "HA drug prices not found; placeholder for 3 days of generic Flu/Cy, SE 25%")
+add("n_lymphodepletion_visits", 3, "attendances", "fixed", group="CAR-T pathway",
+    description="Day attendances for lymphodepletion", source="FUMANBA-1 protocol: Flu/Cy on 3 consecutive days (ASH 2022 abstract; A)")
+add("los_cart_days", 15, "days", "gamma", se=2, group="CAR-T pathway", description="Index CAR-T admission length of stay",
+    source="US NIS 2018-2022 MM CAR-T admissions mean 15 days; NRD and Vizient median 15 days (A/P); SE 2 days assumption")
+add("p_crs_g3_eqcel", 1 / 103, "probability", "beta", a=1, b=102, group="eque-cel adverse events",
+    description="CRS grade >= 3", source="Li C et al. JAMA Oncol 2024: 1/103 (N)")
+add("p_crs_g12_eqcel", 95 / 103, "probability", "beta", a=95, b=8, group="eque-cel adverse events",
+    description="CRS grade 1-2", source="Li C et al. JAMA Oncol 2024: 95/103 (N)")
+add("p_icans_eqcel", 2 / 103, "probability", "beta", a=2, b=101, group="eque-cel adverse events",
+    description="ICANS (all grade 1-2)", source="Li C et al. JAMA Oncol 2024: 2/103 (N)")
+add("icu_days_crs_g3", 4, "days", "gamma", se=1, group="eque-cel adverse events", description="ICU days per grade >= 3 CRS",
+    source=A + "median CRS duration 4 days in CARTITUDE-1 (P) spent in ICU; SE 1 day")
+add("extra_ward_days_icans", 5, "days", "gamma", se=1.5, group="eque-cel adverse events",
+    description="Extra ward days per ICANS event", source=A + "5 days, SE 30%")
+add("p_ivig", 0.5, "probability", "beta", se=0.1, group="CAR-T pathway",
+    description="Share receiving immunoglobulin replacement after CAR-T", source=A + "half of patients (hypogammaglobulinaemia after BCMA CAR-T); SE 0.1")
+add("c_ivig_month", 10000, "HK$ per month", "gamma", se=3000, group="CAR-T pathway",
+    description="Immunoglobulin replacement per month", source=A + "HA price not found; placeholder, SE 30%")
+add("ivig_months", 6, "months", "fixed", group="CAR-T pathway", description="Months of immunoglobulin replacement",
+    source=A + "6 months")
+add("n_monitoring_visits", 12, "attendances", "fixed", group="CAR-T pathway",
+    description="Out-patient monitoring visits after discharge (first 3 months)", source=A + "weekly for 3 months")
+
+# Conventional care and disease management (both arms)
+add("c_cc_regimen_month", 50000, "HK$ per month", "gamma", se=12500, group="conventional care",
+    description="Conventional-care regimen drug cost per month on treatment (until progression)",
+    source=A + "HA SFI prices of pomalidomide-, carfilzomib- or daratumumab-based regimens not found (evidence gap); placeholder, SE 25%, tested in one-way and scenarios")
+add("n_visits_on_treatment_month", 2, "attendances per month", "fixed", group="conventional care",
+    description="Out-patient attendances per month on conventional-care treatment", source=A + "2 per month")
+add("n_visits_followup_month", 1, "attendances per month", "fixed", group="disease management",
+    description="Out-patient attendances per month off active treatment", source=A + "1 per month")
+add("p_subsequent_therapy", 0.613, "probability", "beta", a=152, b=96, group="disease management",
+    description="Share receiving a subsequent line after progression",
+    source="LocoMMotion final: 61.3% had a subsequent line (Mateos MV et al. Leukemia 2024; P); Beta(152, 96) D from 61.3% of 248")
+add("c_subsequent_month", 50000, "HK$ per month", "gamma", se=12500, group="disease management",
+    description="Subsequent-therapy drug cost per month on treatment (for those treated)",
+    source=A + "same placeholder as c_cc_regimen_month")
+add("subsequent_months", 6.2, "months", "gamma", se=1.5, group="disease management",
+    description="Months on subsequent therapy per progression (a course, costed at progression)",
+    source="D: LocoMMotion median PFS2 10.8 minus median PFS 4.6 months (Mateos MV et al. Leukemia 2024; P); SE assumption")
+add("p_teae_g34_cc", 0.528, "probability", "beta", a=131, b=117, group="conventional care",
+    description="Grade 3/4 adverse events on conventional care", source="LocoMMotion: 52.8% grade 3/4 TEAE (Mateos MV et al. Leukemia 2022; P); Beta D")
+add("ward_days_ae_cc", 5, "days", "gamma", se=1.5, group="conventional care",
+    description="Ward days per grade 3/4 adverse event on conventional care", source=A + "5 days, SE 30%")
+add("terminal_care_days", 14, "days", "gamma", se=4, group="disease management",
+    description="In-patient days of terminal care per death", source=A + "14 days, SE 4")
+
+# Utilities (annual weights) and disutilities
+add("u_pf", 0.72, "annual utility", "beta", se=0.03, group="utilities", description="Progression-free utility (both arms)",
+    source=A + "no published >=4L TCE RRMM utilities (ISPOR EU 2023 SLR: none); below the 2L value 0.737 (NICE TA1133 EAG; A); SE 0.03")
+add("u_pd", 0.61, "annual utility", "beta", se=0.05, group="utilities", description="Progressed-disease utility",
+    source=A + "evidence gap (domain evidence 6.6 placeholder); decline of ~0.1 after progression; SE 0.05")
+add("du_crs_g12", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
+    description="Disutility of grade 1-2 CRS (grade 2 value, conservative)", source="Howell TA et al. PharmacoEcon Open 2022;6(3):367 (P): grade 2 CRS -0.05; SE assumption")
+add("du_crs_g3", 0.23, "utility decrement", "gamma", se=0.05, group="adverse-event disutilities",
+    description="Disutility of grade >= 3 CRS", source="Howell TA et al. PharmacoEcon Open 2022 (P): grade 3-4 CRS -0.23; SE assumption")
+add("du_icans", 0.04, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
+    description="Disutility of grade 1-2 neurological events", source="Howell TA et al. PharmacoEcon Open 2022 (P): -0.04; SE assumption")
+add("ae_duration_days", 14, "days", "fixed", group="adverse-event disutilities",
+    description="Duration over which an adverse-event disutility applies", source=A + "14 days")
+add("du_ae_cc", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
+    description="Disutility of a grade 3/4 adverse event on conventional care", source=A + "0.05 (as grade 2 CRS); SE 0.02")
+
+# State-transition structural alternative (NICE DSU TSD 19)
+add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal", se=0.015, group="post-progression survival",
+    description="Post-progression death rate (state-transition model)",
+    source="D: difference of LocoMMotion mean OS and mean PFS under exponential curves: 1/((13.8-4.6)/ln 2) per month (Leukemia 2024; P); SE assumption 20%")
+
+
+def _write(path: Path) -> None:
+    wb = Workbook()
+    head_font, head_fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E78")
+
+    def sheet(name, headers, rows, widths=None):
+        ws = wb.create_sheet(name)
+        ws.append(list(headers))
+        for c in ws[1]:
+            c.font, c.fill = head_font, head_fill
+        for r in rows:
+            ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in r])
+        ws.freeze_panes = "A2"
+        for i, h in enumerate(headers):
+            col = ws.cell(row=1, column=i + 1).column_letter
+            ws.column_dimensions[col].width = (widths or {}).get(h, max(12, len(h) + 2))
+        for row in ws.iter_rows(min_row=2):
+            for c in row:
+                c.alignment = Alignment(vertical="top", wrap_text=isinstance(c.value, str) and len(c.value) > 40)
+        return ws
+
+    readme = wb.active
+    readme.title = "README"
+    for line in [
+        "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: Hong Kong Hospital Authority perspective",
+        "Input workbook of models/fucaso_rrmm.py. Schema: docs/inputs.md. Regenerate with: python inputs/build_fucaso_hk.py",
+        "Every number has a source (evidence tier P/A/N/D/E as in shared/domain/evidence.md) or the word 'assumption' with its rationale.",
+        "Key assumptions: eque-cel OS (unpublished) borrowed from cilta-cel (CARTITUDE-1); the HK price of eque-cel is not public",
+        "(base case HK$1.36 M anchored on Mainland China CAR-T prices; the threshold price is the headline result).",
+        "Survival curves are calibrated to published medians and landmarks (no digitised KM available): weaker evidence, flagged in sources.",
+        "Costs: HK$, HA public sector, NEP Gazette charges as unit costs; price year 2025.",
+    ]:
+        readme.append([line])
+    readme.column_dimensions["A"].width = 140
+
+    sheet("Settings", ["setting", "value", "unit", "description", "source"], SETTINGS,
+          {"setting": 20, "value": 14, "description": 50, "source": 90})
+    sheet("Strategies", ["strategy", "label", "description"], STRATEGIES, {"label": 24, "description": 80})
+    sheet("Parameters", ["name", "value", "unit", "distribution", "se", "param_a", "param_b", "low", "high",
+                         "group", "description", "source"],
+          [(n, v, u, d, se, a, b, None, None, g, desc, s) for (n, v, u, d, se, a, b, g, desc, s) in P],
+          {"name": 26, "unit": 22, "group": 24, "description": 60, "source": 100})
+    surv_rows = [
+        ("eqcel", "PFS", "parametric", "weibull", "months", None, None, None, "Eque-cel progression-free survival", SRC_EQ_PFS),
+        ("eqcel", "OS", "parametric", "weibull", "months", None, None, None, "Eque-cel overall survival (assumption)", SRC_EQ_OS),
+        ("cc", "PFS", "parametric", "exponential", "months", None, None, None, "Conventional care PFS", SRC_CC_PFS),
+        ("cc", "OS", "parametric", "exponential", "months", None, None, None, "Conventional care OS", SRC_CC_OS),
+    ]
+    sheet("Survival", ["strategy", "endpoint", "input", "distribution", "time_unit", "data_sheet", "n_at_risk_0",
+                       "total_events", "description", "source"], surv_rows, {"description": 40, "source": 100})
+    coef_rows = []
+    for (s, e, names, coef, cov, src) in [
+        ("eqcel", "PFS", ("log_shape", "log_scale"), EQ_PFS, EQ_PFS_COV, SRC_EQ_PFS),
+        ("eqcel", "OS", ("log_shape", "log_scale"), EQ_OS, EQ_OS_COV, SRC_EQ_OS),
+        ("cc", "PFS", ("log_rate",), CC_PFS, CC_PFS_COV, SRC_CC_PFS),
+        ("cc", "OS", ("log_rate",), CC_OS, CC_OS_COV, SRC_CC_OS),
+    ]:
+        for i, name in enumerate(names):
+            row = [s, e, name, float(coef[i])] + [float(cov[i, j]) if j < len(names) else None for j in range(3)] + [src]
+            coef_rows.append(row)
+    sheet("SurvivalCoefficients", ["strategy", "endpoint", "coefficient", "estimate", "cov_1", "cov_2", "cov_3", "source"],
+          coef_rows, {"source": 100})
+
+    fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
+    os.close(fd)
+    try:
+        wb.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+if __name__ == "__main__":
+    _write(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)
+    print(f"wrote {OUT if len(sys.argv) == 1 else sys.argv[1]}")
+    print("eque-cel PFS weibull", np.exp(EQ_PFS), "OS", np.exp(EQ_OS))

@@ -1,0 +1,286 @@
+"""Flagship model: equecabtagene autoleucel (eque-cel, Fucaso) versus conventional care.
+
+Population: adults with relapsed/refractory multiple myeloma after three or more prior lines
+(triple-class exposed), as in FUMANBA-1. Perspective: Hong Kong Hospital Authority (public
+sector). Inputs: ``inputs/fucaso_hk.xlsx`` (every number with its source).
+
+Two structures, reported side by side as NICE DSU TSD 19 advises:
+
+* ``"psm"`` (base case): three-state partitioned survival (progression-free, progressed, dead)
+  from PFS and OS curves, each hazard floored at Hong Kong general-population mortality.
+* ``"stm"``: a state-transition (semi-Markov, clock-forward) alternative. Progression-free exits
+  follow the same PFS curve; deaths before progression occur at general-population rates and
+  every other PFS event is a progression; after progression patients die at a constant
+  post-progression rate (``pps_rate_month``, from LocoMMotion), never below the population rate.
+  OS is then a consequence of PFS (a PFS-to-OS link) rather than an input.
+
+Costs (HK$): the eque-cel pathway (acquisition, leukapheresis, bridging, lymphodepletion, infusion
+admission, CRS/ICANS management, immunoglobulin, monitoring) at time 0; conventional-care
+regimen costs while progression-free (time on treatment = PFS); subsequent therapy and
+out-patient care while progressed; terminal care at death. Monthly costs in the workbook are
+converted to the cycle length. QALYs use annual utilities by state and one-off adverse-event
+QALY losses.
+
+Every function is vectorised over the batch's samples.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hta import markov, outcomes, psm
+from hta.distributions import MultivariateNormal
+from hta.errors import HtaError
+from hta.lifetables import LifeTable
+from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor
+from hta.survival.curves import make_curve
+from hta.time import CycleGrid
+
+STATES = ("progression-free", "progressed", "dead")
+STRUCTURES = ("psm", "stm")
+DAYS_PER_YEAR = 365.25
+
+#: Cost categories of the eque-cel pathway, in the order of the results tables.
+CART_COST_CATEGORIES = ("CAR-T acquisition", "leukapheresis", "bridging therapy", "lymphodepletion",
+                        "infusion admission", "CRS/ICANS management", "immunoglobulin", "post-infusion monitoring")
+
+
+@dataclass
+class SurvivalSpec:
+    """A parametric curve of the model and the batch columns holding its coefficients."""
+
+    strategy: str
+    endpoint: str
+    distribution: str
+    coef: np.ndarray
+    cov: np.ndarray | None
+    coef_names: tuple
+    time_unit: str = "months"
+    source: str = ""
+    description: str = ""
+
+    @property
+    def param_names(self) -> list[str]:
+        return [f"surv_{self.strategy}_{self.endpoint.lower()}_{c}" for c in self.coef_names]
+
+
+def _unit_to_months(unit: str) -> float:
+    return {"months": 1.0, "years": 12.0, "weeks": 12.0 * 7 / DAYS_PER_YEAR, "days": 12.0 / DAYS_PER_YEAR}[unit]
+
+
+@dataclass
+class FucasoModel:
+    """The eque-cel model for one set of settings and survival specifications.
+
+    Build it with :func:`build`; evaluate any batch of parameter sets with :meth:`evaluate`.
+    """
+
+    settings: object                   # hta.excel.reader.Settings
+    base_parameters: object            # ParameterTable of the Parameters sheet
+    survival: dict                     # (strategy, endpoint) -> SurvivalSpec
+    strategy_labels: dict
+    lifetable: LifeTable
+    structure: str = "psm"
+    inputs_path: str = ""
+    notes: list = field(default_factory=list)
+
+    name = "fucaso_rrmm"
+    #: comparator first, so increments read "eque-cel vs conventional care"
+    strategies = ("cc", "eqcel")
+
+    def __post_init__(self):
+        if self.structure not in STRUCTURES:
+            raise HtaError(f"model structure: expected one of {', '.join(STRUCTURES)}; found '{self.structure}'")
+        for s in self.strategies:
+            for e in ("PFS", "OS"):
+                if (s, e) not in self.survival:
+                    raise HtaError(f"survival inputs: expected a curve for strategy '{s}', endpoint '{e}'; found none")
+
+    # -- construction ------------------------------------------------------------------------
+    @property
+    def grid(self) -> CycleGrid:
+        return CycleGrid.from_horizon(self.settings.horizon_years, self.settings.cycle)
+
+    @property
+    def parameters(self):
+        """The full parameter table: the workbook's parameters plus survival coefficient blocks."""
+        table = copy.deepcopy(self.base_parameters)  # adding blocks never changes the original
+        for spec in self.survival.values():
+            group = f"survival: {spec.strategy} {spec.endpoint}"
+            if spec.cov is not None and np.any(np.asarray(spec.cov) != 0):
+                table.add_block(spec.param_names, MultivariateNormal(spec.coef, spec.cov, name=spec.param_names[0]),
+                                group=group, source=spec.source, description=spec.description)
+            else:
+                for name, value in zip(spec.param_names, spec.coef):
+                    table.add(name, float(value), group=group, source=spec.source, description=spec.description)
+        return table
+
+    def with_settings(self, **changes) -> "FucasoModel":
+        """A copy with settings changed (e.g. ``cycle="week"``, ``discount_costs=0.05``)."""
+        unknown = [k for k in changes if not hasattr(self.settings, k)]
+        if unknown:
+            raise HtaError(f"settings: no setting named {', '.join(unknown)}")
+        return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
+
+    def with_structure(self, structure: str) -> "FucasoModel":
+        return dataclasses.replace(self, structure=structure)
+
+    def with_survival(self, strategy: str, endpoint: str, distribution: str, coef, cov=None, *,
+                      time_unit: str = "months", source: str, description: str = "") -> "FucasoModel":
+        """A copy with one curve replaced (e.g. another distribution or another trial's OS)."""
+        from hta.survival.curves import DISTRIBUTIONS
+
+        key = distribution.lower()
+        if key not in DISTRIBUTIONS:
+            raise HtaError(f"survival '{strategy} {endpoint}': unknown distribution '{distribution}'; known: {', '.join(DISTRIBUTIONS)}")
+        names = DISTRIBUTIONS[key].coef_names
+        coef = np.atleast_1d(np.asarray(coef, dtype=float))
+        if coef.shape != (len(names),):
+            raise HtaError(f"survival '{strategy} {endpoint}': {distribution} needs {len(names)} coefficients ({', '.join(names)}); found {coef.size}")
+        spec = SurvivalSpec(strategy, endpoint, key, coef, None if cov is None else np.asarray(cov, dtype=float),
+                            tuple(names), time_unit, source, description)
+        survival = dict(self.survival)
+        survival[(strategy, endpoint)] = spec
+        return dataclasses.replace(self, survival=survival)
+
+    # -- evaluation ---------------------------------------------------------------------------
+    def survival_curves(self, batch) -> dict:
+        """Survival at the grid's time points after the general-population floor: (n, T+1) arrays."""
+        grid = self.grid
+        t_months = grid.times * 12.0
+        s = self.settings
+        out = {}
+        for key, spec in self.survival.items():
+            coefs = np.stack([np.broadcast_to(np.asarray(batch[c], dtype=float), (_n(batch),)) for c in spec.param_names], axis=1)
+            curve = make_curve(spec.distribution, coefs)
+            months_per_unit = _unit_to_months(spec.time_unit)
+            bg = GeneralPopulation(self.lifetable, s.start_age, s.male_share, years_per_unit=months_per_unit / 12.0)
+            out[key] = GeneralPopulationFloor(curve, bg).survival(t_months / months_per_unit)
+        return out
+
+    def background_cumhaz(self) -> np.ndarray:
+        """General-population cumulative hazard of the cohort at the grid's time points, (T+1,)."""
+        s = self.settings
+        return np.asarray(self.lifetable.cohort_cumhaz(self.grid.times, s.start_age, s.male_share)).reshape(-1)
+
+    def cohorts(self, batch) -> dict:
+        """The cohort (trace and events) of each strategy for the chosen structure."""
+        curves = self.survival_curves(batch)
+        if self.structure == "psm":
+            out = {}
+            q_bg = 1.0 - np.exp(-np.diff(self.background_cumhaz()))
+            for st in self.strategies:
+                c = psm.cohort([curves[(st, "PFS")], curves[(st, "OS")]], states=STATES, strategy=st)
+                # Progressions: PFS events less pre-progression deaths at general-population rates.
+                c.events["progression"] = np.maximum(c.events["pfs_event"] - c.trace[:, :-1, 0] * q_bg, 0.0)
+                out[st] = c
+            return out
+        return {st: self._stm_cohort(batch, st, curves[(st, "PFS")]) for st in self.strategies}
+
+    def _stm_cohort(self, batch, strategy: str, pfs: np.ndarray):
+        grid = self.grid
+        n, T = pfs.shape[0], grid.n_cycles
+        with np.errstate(divide="ignore", invalid="ignore"):
+            p_exit = np.where(pfs[:, :-1] > 0, 1.0 - pfs[:, 1:] / pfs[:, :-1], 1.0)
+        p_exit = np.clip(p_exit, 0.0, 1.0)
+        H = self.background_cumhaz()
+        q_bg = 1.0 - np.exp(-np.diff(H))                                   # (T,)
+        p_pf_death = np.minimum(q_bg[None, :], p_exit)                     # (n, T)
+        p_prog = p_exit - p_pf_death
+        rate = np.broadcast_to(np.asarray(batch["pps_rate_month"], dtype=float), (n,))
+        p_pd_death = np.maximum(1.0 - np.exp(-rate[:, None] * grid.cycle_years * 12.0), q_bg[None, :])
+
+        def P(j):
+            m = np.zeros((n, 3, 3))
+            m[:, 0, 1] = p_prog[:, j - 1]
+            m[:, 0, 2] = p_pf_death[:, j - 1]
+            m[:, 0, 0] = 1.0 - m[:, 0, 1] - m[:, 0, 2]
+            m[:, 1, 2] = p_pd_death[:, j - 1]
+            m[:, 1, 1] = 1.0 - m[:, 1, 2]
+            m[:, 2, 2] = 1.0
+            return m
+
+        c = markov.cohort(P, [1.0, 0.0, 0.0], T, states=STATES, strategy=strategy,
+                          track=["progression-free->dead", "progressed->dead", "progression-free->progressed"],
+                          dead_states=("dead",), validate=False)
+        c.events["death"] = c.events["progression-free->dead"] + c.events["progressed->dead"]
+        c.events["pfs_event"] = c.events["progression-free->dead"] + c.events["progression-free->progressed"]
+        c.events["progression"] = c.events["progression-free->progressed"]
+        return c
+
+    def evaluate(self, batch, *, keep_cohort: bool = False) -> outcomes.Outcomes:
+        """Costs, QALYs and LYs of both strategies for every sample of ``batch``."""
+        n = _n(batch)
+        g = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
+        grid = self.grid
+        s = self.settings
+        per_cycle = grid.cycle_years * 12.0  # months per cycle: monthly inputs -> per cycle
+        cohorts = self.cohorts(batch)
+        zero = np.zeros(n)
+
+        sopc, ward, icu = g("c_sopc"), g("c_ward_day"), g("c_icu_day")
+        followup = g("n_visits_followup_month") * sopc
+        pd_costs = {"out-patient care (progressed)": np.stack([zero, followup * per_cycle, zero], 1)}
+        utilities = np.stack([g("u_pf"), g("u_pd"), zero], axis=1)
+        terminal = {"terminal care": {"death": g("terminal_care_days") * ward},
+                    "subsequent therapy": {"progression": g("p_subsequent_therapy") * g("c_subsequent_month") * g("subsequent_months")}}
+        ae_years = g("ae_duration_days") / DAYS_PER_YEAR
+        common = dict(within_cycle=s.within_cycle, discount_costs=s.discount_costs,
+                      discount_outcomes=s.discount_outcomes, discount_method=s.discount_method,
+                      utilities=utilities, event_costs=terminal, keep_cohort=keep_cohort)
+
+        # Conventional care.
+        cc_state = {"conventional-care regimen": np.stack([g("c_cc_regimen_month") * per_cycle, zero, zero], 1),
+                    "out-patient care (progression-free)": np.stack([g("n_visits_on_treatment_month") * sopc * per_cycle, zero, zero], 1),
+                    **pd_costs}
+        cc = outcomes.account(cohorts["cc"], grid, state_costs=cc_state,
+                              one_off_costs={"adverse events": g("p_teae_g34_cc") * g("ward_days_ae_cc") * ward},
+                              one_off_qalys={"adverse events": -g("p_teae_g34_cc") * g("du_ae_cc") * ae_years},
+                              **common)
+
+        # Eque-cel.
+        cart = {
+            "CAR-T acquisition": g("c_eqcel_price"),
+            "leukapheresis": g("los_apheresis_days") * ward,
+            "bridging therapy": g("p_bridging") * g("bridging_months") * g("c_cc_regimen_month"),
+            "lymphodepletion": g("c_lymphodepletion_drugs") + g("n_lymphodepletion_visits") * sopc,
+            "infusion admission": g("los_cart_days") * ward,
+            "CRS/ICANS management": g("p_crs_g3_eqcel") * g("icu_days_crs_g3") * icu + g("p_icans_eqcel") * g("extra_ward_days_icans") * ward,
+            "immunoglobulin": g("p_ivig") * g("c_ivig_month") * g("ivig_months"),
+            "post-infusion monitoring": g("n_monitoring_visits") * sopc,
+        }
+        eq_state = {"out-patient care (progression-free)": np.stack([followup * per_cycle, zero, zero], 1), **pd_costs}
+        ae_loss = (g("p_crs_g12_eqcel") * g("du_crs_g12") + g("p_crs_g3_eqcel") * g("du_crs_g3")
+                   + g("p_icans_eqcel") * g("du_icans")) * ae_years
+        eq = outcomes.account(cohorts["eqcel"], grid, state_costs=eq_state, one_off_costs=cart,
+                              one_off_qalys={"adverse events": -ae_loss}, **common)
+        return outcomes.Outcomes.from_list([cc, eq])
+
+
+def _n(batch) -> int:
+    n = getattr(batch, "n", None)
+    return int(n) if n is not None else max(np.size(v) for v in batch.values())
+
+
+def build(inputs, *, structure: str = "psm") -> FucasoModel:
+    """Build the model from :class:`hta.excel.reader.ModelInputs` (``read_inputs(path)``)."""
+    survival = {}
+    for (strategy, endpoint), si in inputs.survival.items():
+        if si.kind != "parametric":
+            raise HtaError(f"survival '{strategy} {endpoint}': the flagship model takes parametric curves; found input '{si.kind}' "
+                           f"(run `hta fit` on the workbook and copy the chosen fit into SurvivalCoefficients)")
+        survival[(strategy, endpoint)] = SurvivalSpec(strategy, endpoint, si.distribution, np.asarray(si.coef, dtype=float),
+                                                      None if si.cov is None else np.asarray(si.cov, dtype=float),
+                                                      tuple(si.coef_names), si.time_unit, si.source, si.description)
+    s = inputs.settings
+    if s.life_table == "sheet":
+        lifetable = LifeTable(inputs.lifetable, source=f"{inputs.path.name}, sheet LifeTable")
+    else:
+        lifetable = LifeTable.hong_kong(s.life_table.replace("hk-", ""))
+    labels = dict(zip(inputs.strategies["strategy"], inputs.strategies.get("label", inputs.strategies["strategy"])))
+    return FucasoModel(settings=s, base_parameters=inputs.parameters, survival=survival, strategy_labels=labels,
+                       lifetable=lifetable, structure=structure, inputs_path=str(inputs.path))
