@@ -8,6 +8,7 @@ from hta.survival.adjust import (AcceleratedFailure, GeneralPopulation, GeneralP
                                  Piecewise, ProportionalHazards, StepCurve, Waning)
 from hta.survival.curves import (DISTRIBUTIONS, Exponential, Gamma, GenGamma, Gompertz, LogLogistic, LogNormal,
                                  SurvivalCurve, Weibull, WeibullPH, make_curve)
+from hta.survival.fit import FitResult, FittedModel, FitWarning, fit, fit_two_arms
 from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
 from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
 
@@ -16,5 +17,5 @@ __all__ = [
     "ProportionalHazards", "StepCurve", "Waning", "DISTRIBUTIONS", "Exponential", "Gamma", "GenGamma", "Gompertz",
     "LogLogistic", "LogNormal", "SurvivalCurve", "Weibull", "WeibullPH", "make_curve", "kaplan_meier", "km_median",
     "km_quantile", "km_survival_at", "number_at_risk", "ReconstructionReport", "clean_digitised_curve",
-    "read_guyot_files", "reconstruct_ipd",
+    "read_guyot_files", "reconstruct_ipd", "fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning",
 ]
