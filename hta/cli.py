@@ -24,6 +24,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--out", type=Path, default=Path("results"), help="output directory (default: results/)")
     run.add_argument("--seed", type=int, default=None, help="PSA seed (default: the workbook's or scenario's)")
     run.add_argument("--quiet", action="store_true", help="print only the results table")
+    run.add_argument("--scheduler", default=None, help="Dask scheduler address for PSA/Sobol chunks (e.g. tcp://host:8786)")
+    run.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N workers")
     return p
 
 
@@ -33,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "run":
             from hta.scenario import run_script
 
-            run_script(args.scenario, out=args.out, seed=args.seed, quiet=args.quiet)
+            run_script(args.scenario, out=args.out, seed=args.seed, quiet=args.quiet,
+                       scheduler=args.scheduler, workers=args.workers)
         return 0
     except HtaError as err:
         print(f"hta: error: {err}", file=sys.stderr)

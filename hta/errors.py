@@ -26,7 +26,7 @@ class Problem:
     found: str
 
     def __str__(self) -> str:
-        where = f"{self.workbook}, sheet '{self.sheet}'"
+        where = f"{self.workbook}, sheet '{self.sheet}'" if self.sheet else f"{self.workbook}"
         if self.cell:
             where += f", cell {self.cell}"
         return f"{where}: expected {self.expected}; found {self.found}"

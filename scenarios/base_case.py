@@ -1,11 +1,40 @@
-"""Base case (temporary): the HIV reference model of Briggs et al. (2006), Exercise 2.5."""
+"""Base case: eque-cel (Fucaso) vs conventional care, Hong Kong Hospital Authority perspective.
 
-from hta.cea import incremental
-from models import hiv_chancellor as hiv
+Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
+lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
+one-way analysis, the threshold price of eque-cel, and a 5,000-draw PSA with EVPI and EVPPI.
+
+Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
+Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
+``model.with_structure(...)``, ``model.with_survival(...)``) or the analyses, and the name.
+"""
+
+from pathlib import Path
+
+from hta.excel.reader import read_inputs
+from hta.pipeline import analyse
+from hta.scenario import main
+from models import fucaso_rrmm
+
+INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+NAME = "base_case"
+TITLE = "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: HA perspective, base case"
+
+
+def build_model():
+    return fucaso_rrmm.build(read_inputs(INPUTS))
 
 
 def run(context):
-    out = hiv.evaluate(hiv.base_values())
-    table = out.summary()[["strategy", "cost", "lys"]].rename(columns={"lys": "effect"})
-    print(incremental(table).to_string(index=False))
-    return out
+    model = build_model()
+    results = analyse(
+        model, name=NAME, title=TITLE,
+        alternatives={"state-transition (TSD 19)": model.with_structure("stm")},
+        seed=context.seed,
+    )
+    context.publish(results, inputs=[INPUTS])
+    return results
+
+
+if __name__ == "__main__":
+    main(__file__)

@@ -26,8 +26,10 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from hta.distributions import from_spec
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
+from hta.params import ParameterTable
 
 _NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result: open and "
              "save the workbook in Excel or LibreOffice")
@@ -115,7 +117,7 @@ class ModelInputs:
     path: Path
     sha256: str
     settings: Settings
-    parameters: Any  # hta.params.ParameterTable
+    parameters: ParameterTable
     strategies: pd.DataFrame
     survival: dict[tuple[str, str], SurvivalInput]
     lifetable: pd.DataFrame | None
@@ -274,7 +276,8 @@ class _Book:
         wanted = sheet_name or spec.name
         actual = self.find_sheet(wanted)
         if actual is None:
-            if not (spec.required is False if missing_ok is None else missing_ok):
+            optional = (not spec.required) if missing_ok is None else missing_ok
+            if not optional:
                 self.problem(wanted, "", f"a sheet named '{wanted}'",
                              "no such sheet (sheets: " + ", ".join(self.values.sheetnames) + ")")
             return None
@@ -403,14 +406,6 @@ class _Access:
             self.fail(rec, column, expected, _fmt(x))
             return None
         return x
-
-
-def _range_text(noun: str, minimum=None, maximum=None, exclusive_min=False) -> str:
-    if minimum is not None and maximum is not None:
-        return f"{noun} from {_fmt(minimum)} to {_fmt(maximum)}"
-    if minimum is not None:
-        return f"{noun} {'>' if exclusive_min else '>='} {_fmt(minimum)}"
-    return noun
 
 
 # ---------------------------------------------------------------------------------------------
@@ -589,8 +584,6 @@ class _Reader:
         return source
 
     def read_parameters(self):
-        from hta.params import ParameterTable
-
         table = ParameterTable()
         records = self.book.records(S.PARAMETERS_SHEET)
         if records is None:
@@ -627,8 +620,6 @@ class _Reader:
             if rec.bad:
                 continue
             try:
-                from hta.distributions import from_spec
-
                 dist = from_spec(kind, name=name, **spec)
             except HtaError as exc:
                 self._report_distribution_error(rec, kind, exc)
@@ -693,6 +684,10 @@ class _Reader:
         if kind in S.NATIVE_PARAMETERS:
             return {"mean": value, "se": se}
         if kind == "uniform":
+            if a >= b:
+                self.cells.fail(rec, "param_a", f"a uniform lower limit below the upper limit "
+                                f"{_fmt(b)}", _fmt(a))
+                return None
             if not a <= value <= b:
                 self.cells.fail(rec, "value", f"a value within the uniform range "
                                 f"[{_fmt(a)}, {_fmt(b)}]", _fmt(value))
@@ -728,7 +723,7 @@ class _Reader:
 
     # -- Dirichlet --------------------------------------------------------------------------
 
-    def read_dirichlet(self, table) -> dict[str, DirichletBlock]:
+    def read_dirichlet(self, table: ParameterTable) -> dict[str, DirichletBlock]:
         records = self.book.records(S.DIRICHLET_SHEET)
         if not records:
             return {}
@@ -746,8 +741,6 @@ class _Reader:
             first_cell.setdefault(block, rec.coord("block"))
             blocks.setdefault(block, []).append((rec, name, count, description, source))
         result = {}
-        from hta.distributions import from_spec
-
         for block, rows in blocks.items():
             if len(rows) < 2:
                 self.book.problem(S.DIRICHLET_SHEET.name, first_cell[block],
@@ -980,7 +973,15 @@ class _Reader:
             self.book.problem(sheet, "A2", "at least two digitised (time, survival) points",
                               f"{len(points)}")
             return None
-        percent = max(s for _, s, _ in points) > 1.0
+        # Percent or proportion: a percent curve has most values above 1 (it starts near 100);
+        # a few values above 1 among proportions are typos, not a change of scale.
+        above_one = [(s, rec) for _, s, rec in points if s > 1.0]
+        percent = 2 * len(above_one) >= len(points)
+        if above_one and not percent:
+            for s, rec in above_one:
+                self.cells.fail(rec, "survival", "a survival proportion from 0 to 1, like most "
+                                "of this sheet's points", _fmt(s))
+            return None
         scale = 100.0 if percent else 1.0
         order = sorted(range(len(points)), key=lambda i: points[i][0])  # stable: ties keep order
         ok = True

@@ -372,8 +372,3 @@ def is_cost(name: str, unit: str | None) -> bool:
     unit = (unit or "").strip()
     return name.startswith(COST_NAME_PREFIX) or unit.upper().startswith(COST_UNIT_PREFIX.upper())
 
-
-def is_assumption(source: str) -> bool:
-    """True if a source is labelled as an assumption."""
-    return source.strip().lower().startswith("assumption")
-

@@ -1,0 +1,671 @@
+"""Results workbooks: formatted tables with native Excel charts, written atomically.
+
+The writer is model-agnostic. A caller describes each worksheet as a :class:`Sheet` (a pandas
+DataFrame, per-column number formats, an optional title and notes, and :class:`Chart` specs) and
+calls :func:`write_workbook`. Conventions (see ``docs/outputs.md``):
+
+* One table per sheet. The header row is bold with a fill, frozen (panes below it, and right of
+  the first column when the table is wide or carries its index), with an autofilter over the
+  table; the autofilter range is also how :func:`read_back` finds the table again.
+* Numbers are written at full double precision (shortest round-trip ``repr``), so a value read
+  back is bit-identical to the value written. NaN, NaT, None, ``pd.NA`` and +/-infinity are
+  written as **empty cells**: a caller who wants a label such as "dominated" or "n/a" in an ICER
+  column replaces those values before writing (the column then holds text).
+* Text is always stored as a string cell. Text that a spreadsheet could take for a formula (it
+  starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return) also gets Excel's quote
+  prefix (what Excel stores when a user types a leading apostrophe), so neither Excel nor
+  LibreOffice evaluates it, even after the cell is edited. The text itself is unchanged.
+* Charts are native Excel charts whose series reference the sheet's cells, so they stay live and
+  work for large series (10,000 CE-plane points).
+* The file is written to a temporary file in the destination folder and renamed over the
+  destination only when complete: a failure leaves no partial workbook and any existing file
+  untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import math
+import os
+import re
+import tempfile
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from openpyxl import Workbook, load_workbook
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference, ScatterChart, Series
+from openpyxl.chart.marker import Marker
+from openpyxl.chart.shapes import GraphicalProperties
+from openpyxl.drawing.line import LineProperties
+from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
+from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils.cell import coordinate_from_string
+from openpyxl.utils.exceptions import CellCoordinatesException
+
+from hta.errors import HtaError
+
+__all__ = ["Chart", "Sheet", "FORMATS", "excel_sheet_name", "write_workbook", "read_back"]
+
+#: Number-format keys accepted in ``Sheet.formats`` (``{currency}`` is ``currency_symbol``).
+FORMATS: dict[str, str] = {
+    "money": '"{currency}"#,##0',
+    "money2": '"{currency}"#,##0.00',
+    "qaly": "0.000",
+    "ly": "0.000",
+    "prob": "0.000",
+    "pct": "0.0%",
+    "int": "#,##0",
+    "float": "0.0000",
+    "text": "@",
+}
+
+CHART_KINDS = ("line", "scatter", "bar")
+#: Marker colours of scatter series, in order (Office theme accents).
+SERIES_COLOURS = ("4472C4", "ED7D31", "A5A5A5", "FFC000", "5B9BD5", "70AD47")
+
+#: First characters that make Excel, LibreOffice or a CSV export treat text as a formula.
+FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
+
+MAX_SHEET_NAME = 31
+MAX_CELL_TEXT = 32767
+#: Tables with more columns than this also freeze their first column.
+WIDE_TABLE_COLUMNS = 8
+MIN_COLUMN_WIDTH = 8.0
+MAX_COLUMN_WIDTH = 60.0
+MAX_HEADER_WIDTH = 30.0  # longer headers wrap instead of widening the column
+ROW_HEIGHT_CM = 0.53  # Excel's default row height (15 pt) in cm, for stacking charts
+BOOLEAN_FORMAT = '"TRUE";"TRUE";"FALSE"'  # Excel shows booleans so anyway; LibreOffice needs it
+DATE_FORMAT = "yyyy-mm-dd"
+DATETIME_FORMAT = "yyyy-mm-dd hh:mm:ss"
+
+_HEADER_FONT = Font(bold=True)
+_HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
+_HEADER_BORDER = Border(bottom=Side(style="thin"))
+_HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+_TITLE_FONT = Font(bold=True, size=14)
+_NOTE_FONT = Font(italic=True)
+
+_INVALID_SHEET_CHARS = re.compile(r"[\[\]:*?/\\]")
+# A raw Excel format must contain a digit placeholder, a text/percent sign, a literal, or be
+# built from date/time codes only; anything else is taken for a misspelt format key.
+_RAW_FORMAT = re.compile(r'[0#?@%"]|^General$|^[ymdhsAMP:/\-. \[\]]+$')
+
+
+@dataclass
+class Chart:
+    """A native Excel chart over columns of the sheet's table.
+
+    ``kind``:
+      * ``"line"``: x-y lines without markers on a numeric x axis (survival curves, traces,
+        CEAC); drawn as a scatter chart with straight lines, so unequal x steps are honoured.
+      * ``"scatter"``: markers only (cost-effectiveness plane).
+      * ``"bar"``: horizontal bars with categories from ``x`` listed top to bottom in row order,
+        series overlapping (overlap 100): a tornado when ``y`` holds the low and high results.
+        Set ``base_value`` (e.g. the base-case ICER) to make the bars start from it.
+
+    ``y_number_format``/``x_number_format`` take a format key of :data:`FORMATS` or a raw Excel
+    format; by default the axis uses the format of its column (the first ``y`` column for the
+    value axis). ``x_title`` defaults to the ``x`` column name. ``x_min``/``x_max``/``y_min``/
+    ``y_max`` fix axis limits (e.g. ``y_min=0, y_max=1`` for survival curves and CEACs); by
+    default the spreadsheet scales the axes. Sizes are in centimetres.
+    ``anchor`` is the top-left cell (e.g. ``"H2"``); by default charts stack to the right of
+    the table.
+    """
+
+    kind: str
+    title: str
+    x: str
+    y: list[str]
+    x_title: str = ""
+    y_title: str = ""
+    anchor: str | None = None
+    y_number_format: str | None = None
+    x_number_format: str | None = None
+    width_cm: float = 18
+    height_cm: float = 10
+    base_value: float | None = None
+    x_min: float | None = None
+    x_max: float | None = None
+    y_min: float | None = None
+    y_max: float | None = None
+
+
+@dataclass
+class Sheet:
+    """One worksheet: a table (``frame``) with formats, optional title/notes and charts.
+
+    ``formats`` maps column name to a key of :data:`FORMATS` or a raw Excel number format
+    (e.g. ``'0.0"%"'``); unformatted numeric columns use Excel's "General", datetimes
+    ``yyyy-mm-dd`` (with time when any value has one). ``title`` and ``notes`` are written above
+    the table, with a blank row before the header. ``index=True`` writes the frame's index as
+    the leading column(s). ``name`` is made Excel-valid by :func:`excel_sheet_name`.
+    """
+
+    name: str
+    frame: pd.DataFrame
+    formats: dict[str, str] = field(default_factory=dict)
+    charts: list[Chart] = field(default_factory=list)
+    title: str | None = None
+    notes: list[str] = field(default_factory=list)
+    index: bool = False
+
+
+def excel_sheet_name(name: str) -> str:
+    """Return the Excel-valid form of a sheet name (the key :func:`read_back` will use).
+
+    Characters Excel forbids (``[]:*?/\\``) become ``-``, leading/trailing apostrophes and
+    spaces are dropped and the name is cut to 31 characters. An empty result or the reserved
+    name "History" raises :class:`HtaError`.
+    """
+    if not isinstance(name, str):
+        raise HtaError(f"sheet name: expected text; found {type(name).__name__} {name!r}")
+    clean = _INVALID_SHEET_CHARS.sub("-", name).strip().strip("'").strip()
+    clean = clean[:MAX_SHEET_NAME].rstrip().rstrip("'")
+    if not clean:
+        raise HtaError(f"sheet name: expected a non-empty name; found {name!r}")
+    if clean.lower() == "history":
+        raise HtaError("sheet name: 'History' is reserved by Excel; choose another name")
+    return clean
+
+
+def write_workbook(path, sheets: list[Sheet], *, currency_symbol: str = "HK$") -> Path:
+    """Write ``sheets`` to the ``.xlsx`` file ``path`` atomically and return its path.
+
+    The workbook is built and checked in memory first, then saved to a temporary file in the
+    destination folder (created if missing) and renamed over ``path``. On any failure the
+    temporary file is removed and an existing ``path`` is left unchanged. ``currency_symbol``
+    is used by the ``money``/``money2`` formats.
+    """
+    path = Path(path)
+    if path.suffix.lower() != ".xlsx":
+        raise HtaError(f"results workbook {path}: expected a file name ending in .xlsx; "
+                       f"found suffix {path.suffix or '(none)'!r}")
+    if '"' in currency_symbol:
+        raise HtaError(f"currency_symbol: expected text without double quotes; "
+                       f"found {currency_symbol!r}")
+    sheets = list(sheets)
+    if not sheets:
+        raise HtaError(f"results workbook {path}: expected at least one sheet; found none")
+
+    workbook = _build_workbook(sheets, currency_symbol)
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp",
+                                        dir=path.parent)
+        os.close(fd)
+    except OSError as exc:
+        raise HtaError(f"results workbook {path}: cannot write to folder {path.parent} "
+                       f"({exc.strerror or exc})") from exc
+    tmp = Path(tmp_name)
+    try:
+        workbook.save(tmp)
+        os.chmod(tmp, _new_file_mode(path))
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise HtaError(f"results workbook {path}: could not be written (is it open in "
+                           f"another program?): {exc.strerror or exc}") from exc
+        raise
+    return path
+
+
+def read_back(path) -> dict[str, pd.DataFrame]:
+    """Read the table of every sheet of a workbook written by :func:`write_workbook`.
+
+    The table is located by its autofilter range, so title and note rows are skipped. Returns
+    ``{sheet name: DataFrame}`` in sheet order; empty cells become NaN/None, columns get the
+    dtype pandas infers from the cell values (numbers written from floats come back as floats,
+    bit for bit). Index columns written with ``index=True`` come back as ordinary columns.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise HtaError(f"results workbook {path}: expected an existing file; found none")
+    workbook = load_workbook(path)
+    tables: dict[str, pd.DataFrame] = {}
+    try:
+        for ws in workbook.worksheets:
+            ref = ws.auto_filter.ref
+            if not ref:
+                tables[ws.title] = pd.DataFrame()
+                continue
+            min_col, min_row, max_col, max_row = range_boundaries(ref)
+            rows = list(ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col,
+                                     max_col=max_col, values_only=True))
+            header = ["" if h is None else str(h) for h in rows[0]]
+            body = rows[1:]
+            columns = {name: pd.Series([r[j] for r in body], dtype=None if body else object)
+                       for j, name in enumerate(header)}
+            tables[ws.title] = pd.DataFrame(columns)
+    finally:
+        workbook.close()
+    return tables
+
+
+# ----------------------------------------------------------------------------- building
+
+
+@dataclass
+class _Table:
+    """Where a sheet's table sits: 1-based header row and column positions by name."""
+
+    header_row: int
+    n_rows: int
+    columns: list[str]
+    number_formats: dict[str, str]
+
+    def col(self, name: str) -> int:
+        return self.columns.index(name) + 1
+
+    @property
+    def last_row(self) -> int:
+        return self.header_row + self.n_rows
+
+
+def _build_workbook(sheets: list[Sheet], currency_symbol: str) -> Workbook:
+    workbook = Workbook()
+    workbook.remove(workbook.active)
+    seen: dict[str, str] = {}
+    for sheet in sheets:
+        if not isinstance(sheet, Sheet):
+            raise HtaError(f"sheets: expected Sheet objects; found {type(sheet).__name__}")
+        name = excel_sheet_name(sheet.name)
+        if name.lower() in seen:
+            raise HtaError(f"sheet names must be unique (Excel ignores case): {sheet.name!r} "
+                           f"and {seen[name.lower()]!r} both become {name!r}")
+        seen[name.lower()] = sheet.name
+        ws = workbook.create_sheet(name)
+        frame = _table_frame(sheet, name)
+        table = _write_table(ws, sheet, frame, name, currency_symbol)
+        _add_charts(ws, sheet, frame, table, name, currency_symbol)
+    return workbook
+
+
+def _table_frame(sheet: Sheet, name: str) -> pd.DataFrame:
+    """The frame to write: index moved into columns, column names flattened to unique text."""
+    frame = sheet.frame
+    if not isinstance(frame, pd.DataFrame):
+        raise HtaError(f"sheet '{name}': expected a pandas DataFrame; "
+                       f"found {type(frame).__name__}")
+    if sheet.index:
+        try:
+            frame = frame.reset_index()
+        except ValueError as exc:
+            raise HtaError(f"sheet '{name}': cannot write the index as a column ({exc})") \
+                from exc
+    names = [" / ".join(map(str, c)) if isinstance(c, tuple) else str(c)
+             for c in frame.columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise HtaError(f"sheet '{name}': expected unique column names; found duplicates "
+                       f"{duplicates}")
+    frame = frame.copy(deep=False)
+    frame.columns = names
+    return frame
+
+
+def _resolve_format(spec: str, currency_symbol: str, where: str) -> str:
+    if not isinstance(spec, str) or not spec:
+        raise HtaError(f"{where}: expected a format key or Excel number format; found {spec!r}")
+    if spec in FORMATS:
+        return FORMATS[spec].format(currency=currency_symbol)
+    if _RAW_FORMAT.search(spec):
+        return spec
+    raise HtaError(f"{where}: expected one of {sorted(FORMATS)} or an Excel number format "
+                   f"such as '#,##0.00'; found {spec!r}")
+
+
+def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
+                 currency_symbol: str) -> _Table:
+    row = 1
+    if sheet.title:
+        _put_text(ws.cell(row, 1), str(sheet.title), name).font = _TITLE_FONT
+        row += 1
+    for note in sheet.notes:
+        _put_text(ws.cell(row, 1), str(note), name).font = _NOTE_FONT
+        row += 1
+    header_row = row + 1 if row > 1 else 1
+
+    unknown = [c for c in sheet.formats if str(c) not in frame.columns]
+    if unknown:
+        raise HtaError(f"sheet '{name}': formats given for columns {unknown} that are not in "
+                       f"the table; columns are {list(frame.columns)}")
+    number_formats = {
+        str(c): _resolve_format(f, currency_symbol, f"sheet '{name}', format of column '{c}'")
+        for c, f in sheet.formats.items()}
+
+    columns = list(frame.columns)
+    table = _Table(header_row, len(frame), columns, number_formats)
+    if not columns:
+        return table
+
+    widths = []
+    header_lines = 1
+    for j, column in enumerate(columns, start=1):
+        values, default_format = _column_values(frame[column], name, column)
+        fmt = number_formats.setdefault(column, default_format) if default_format else \
+            number_formats.get(column)
+        cell = _put_text(ws.cell(header_row, j), column, name)
+        cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
+        cell.border, cell.alignment = _HEADER_BORDER, _HEADER_ALIGNMENT
+        for i, value in enumerate(values, start=header_row + 1):
+            if value is None:
+                continue
+            cell = ws.cell(i, j)
+            _put_value(cell, value, name)
+            if fmt:
+                cell.number_format = fmt
+        content = _content_width(values, fmt, sheet.formats.get(column), currency_symbol)
+        header = min(len(column) * 1.1 + 2, MAX_HEADER_WIDTH)
+        width = min(max(content + 2, header, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH)
+        widths.append(width)
+        header_lines = max(header_lines, math.ceil((len(column) * 1.1 + 1) / width))
+        ws.column_dimensions[get_column_letter(j)].width = round(width, 1)
+    if header_lines > 1:
+        ws.row_dimensions[header_row].height = 15 * header_lines
+
+    last = get_column_letter(len(columns))
+    ws.auto_filter.ref = f"A{header_row}:{last}{max(header_row + len(frame), header_row)}"
+    freeze_first = sheet.index or len(columns) > WIDE_TABLE_COLUMNS
+    ws.freeze_panes = f"{'B' if freeze_first else 'A'}{header_row + 1}"
+    _set_page_setup(ws, header_row)
+    return table
+
+
+def _set_page_setup(ws, header_row: int) -> None:
+    """Print landscape, one page wide (table and charts), header repeated on every page."""
+    ws.page_setup.orientation = "landscape"
+    ws.page_setup.paperSize = ws.PAPERSIZE_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_title_rows = f"{header_row}:{header_row}"
+
+
+def _column_values(series: pd.Series, sheet: str, column: str) -> tuple[list, str | None]:
+    """Python values to write (None for an empty cell) and the column's default format."""
+    dtype = series.dtype
+    if isinstance(dtype, pd.DatetimeTZDtype):
+        raise HtaError(f"sheet '{sheet}', column '{column}': Excel has no time zones; "
+                       f"expected naive datetimes; found {dtype}")
+    if pd.api.types.is_bool_dtype(dtype) and not series.hasnans:
+        return [bool(v) for v in series.to_numpy()], BOOLEAN_FORMAT
+    numpy_dtype = not isinstance(dtype, pd.api.extensions.ExtensionDtype)
+    if pd.api.types.is_float_dtype(dtype) and numpy_dtype:
+        arr = series.to_numpy(dtype=float)
+        finite = np.isfinite(arr)
+        return [float(v) if ok else None for v, ok in zip(arr.tolist(), finite.tolist())], None
+    if pd.api.types.is_integer_dtype(dtype) and numpy_dtype:
+        return series.to_numpy().tolist(), None
+    if pd.api.types.is_datetime64_dtype(dtype):
+        values = [None if pd.isna(v) else v.to_pydatetime() for v in series]
+        has_time = any(v is not None and v.time() != dt.time(0) for v in values)
+        return values, DATETIME_FORMAT if has_time else DATE_FORMAT
+    values = [_python_value(v, sheet, column, i) for i, v in enumerate(series.tolist())]
+    default = None
+    dates = [v for v in values if isinstance(v, (dt.datetime, dt.date))]
+    if dates and len(dates) == sum(v is not None for v in values):
+        has_time = any(isinstance(v, dt.datetime) and v.time() != dt.time(0) for v in dates)
+        default = DATETIME_FORMAT if has_time else DATE_FORMAT
+    return values, default
+
+
+def _python_value(v, sheet: str, column: str, i: int):
+    """One object-column value as bool/int/float/str/datetime/timedelta, or None (empty)."""
+    if v is None or v is pd.NA or v is pd.NaT:
+        return None
+    if isinstance(v, str):
+        return v
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if isinstance(v, (int, np.integer)):
+        return int(v)
+    if isinstance(v, (float, np.floating, Decimal)):
+        x = float(v)
+        return x if math.isfinite(x) else None
+    if isinstance(v, (pd.Timestamp, dt.datetime)):
+        if v.tzinfo is not None:
+            raise HtaError(f"sheet '{sheet}', column '{column}', row {i + 1}: Excel has no "
+                           f"time zones; expected a naive datetime; found {v}")
+        return pd.Timestamp(v).to_pydatetime() if isinstance(v, pd.Timestamp) else v
+    if isinstance(v, dt.date):
+        return dt.datetime(v.year, v.month, v.day)
+    if isinstance(v, (pd.Timedelta, dt.timedelta, np.timedelta64)):
+        return pd.Timedelta(v).to_pytimedelta()
+    if isinstance(v, np.datetime64):
+        return None if np.isnat(v) else pd.Timestamp(v).to_pydatetime()
+    raise HtaError(f"sheet '{sheet}', column '{column}', row {i + 1}: expected a number, "
+                   f"text, boolean or date; found {type(v).__name__} {v!r:.60}")
+
+
+def _put_value(cell, value, sheet: str):
+    if isinstance(value, str):
+        return _put_text(cell, value, sheet)
+    if isinstance(value, float):
+        # openpyxl writes floats with "%.16g", which can lose the last bit; store the shortest
+        # round-trip repr instead so the file holds exactly the double that was computed.
+        cell.value = value
+        cell._value = repr(value)
+        return cell
+    cell.value = value
+    return cell
+
+
+def _put_text(cell, text: str, sheet: str):
+    if len(text) > MAX_CELL_TEXT:
+        raise HtaError(f"sheet '{sheet}', cell {cell.coordinate}: expected at most "
+                       f"{MAX_CELL_TEXT} characters (Excel's limit); found {len(text)}")
+    bad = ILLEGAL_CHARACTERS_RE.search(text)
+    if bad:
+        raise HtaError(f"sheet '{sheet}', cell {cell.coordinate}: text contains control "
+                       f"character {bad.group()!r}, which Excel cannot store: {text!r:.60}")
+    quote = text.startswith(FORMULA_TRIGGERS)
+    # XML parsers turn a stored carriage return into a line feed (XML 1.0, section 2.11);
+    # do it here so the value written is the value every reader gets back.
+    cell.value = text.replace("\r\n", "\n").replace("\r", "\n")
+    cell.data_type = "s"  # never a formula ("=...") or error code ("#N/A")
+    if quote:
+        cell.quotePrefix = True
+    return cell
+
+
+def _content_width(values: list, fmt: str | None, key: str | None,
+                   currency_symbol: str) -> float:
+    """Approximate displayed width (characters) of a column's values under its format."""
+    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    texts = [v for v in values if isinstance(v, str)]
+    width = 0.0
+    if texts:
+        width = max(max(len(line) for line in t.split("\n")) for t in texts)
+    if any(isinstance(v, bool) for v in values):
+        width = max(width, 5)
+    if any(isinstance(v, (dt.datetime, dt.timedelta)) for v in values):
+        width = max(width, len(fmt) if fmt else 19)
+    if numbers:
+        extremes = (min(numbers), max(numbers))
+        width = max(width, *(len(_approx_display(x, key, fmt, currency_symbol))
+                             for x in extremes))
+    return width
+
+
+def _approx_display(x: float, key: str | None, fmt: str | None, currency_symbol: str) -> str:
+    if key in ("money", "money2"):
+        digits = 0 if key == "money" else 2
+        return ("-" if x < 0 else "") + currency_symbol + f"{abs(x):,.{digits}f}"
+    if key in ("qaly", "ly", "prob"):
+        return f"{x:.3f}"
+    if key == "pct":
+        return f"{100 * x:.1f}%"
+    if key == "int":
+        return f"{x:,.0f}"
+    if key == "float":
+        return f"{x:.4f}"
+    if fmt:  # raw format: about as wide as the number plus the format's decorations
+        return f"{x:,.2f}" + " " * max(0, len(fmt) - 6)
+    return f"{x:.10g}"[:11]  # Excel's "General" shows at most about 11 characters
+
+
+# ----------------------------------------------------------------------------- charts
+
+
+def _add_charts(ws, sheet: Sheet, frame: pd.DataFrame, table: _Table, name: str,
+                currency_symbol: str) -> None:
+    next_row = table.header_row + 1  # below the header, which repeats on printed pages
+    default_col = get_column_letter(len(table.columns) + 2)
+    for k, spec in enumerate(sheet.charts, start=1):
+        where = f"sheet '{name}', chart {k} ({getattr(spec, 'title', '')!r})"
+        chart = _build_chart(ws, spec, frame, table, where, currency_symbol)
+        if spec.anchor is not None:
+            try:
+                coordinate_from_string(str(spec.anchor))
+            except (ValueError, CellCoordinatesException) as exc:
+                raise HtaError(f"{where}: expected an anchor cell such as 'H2'; "
+                               f"found {spec.anchor!r}") from exc
+            anchor = spec.anchor.upper()
+        else:
+            anchor = f"{default_col}{next_row}"
+            next_row += math.ceil(spec.height_cm / ROW_HEIGHT_CM) + 2
+        if chart is not None:
+            ws.add_chart(chart, anchor)
+
+
+def _build_chart(ws, spec: Chart, frame: pd.DataFrame, table: _Table, where: str,
+                 currency_symbol: str):
+    if not isinstance(spec, Chart):
+        raise HtaError(f"{where}: expected a Chart; found {type(spec).__name__}")
+    if spec.kind not in CHART_KINDS:
+        raise HtaError(f"{where}: expected kind one of {list(CHART_KINDS)}; "
+                       f"found {spec.kind!r}")
+    y_columns = [spec.y] if isinstance(spec.y, str) else list(spec.y)
+    if not y_columns:
+        raise HtaError(f"{where}: expected at least one y column; found none")
+    for column in [spec.x, *y_columns]:
+        if column not in table.columns:
+            raise HtaError(f"{where}: column {column!r} is not in the table; "
+                           f"columns are {table.columns}")
+    for column in y_columns + ([spec.x] if spec.kind != "bar" else []):
+        if not _is_plottable_number(frame[column]):
+            raise HtaError(f"{where}: column {column!r} must hold numbers to be plotted; "
+                           f"found dtype {frame[column].dtype}")
+    if not (spec.width_cm > 0 and spec.height_cm > 0):
+        raise HtaError(f"{where}: expected positive width_cm and height_cm; "
+                       f"found {spec.width_cm} x {spec.height_cm}")
+    if spec.base_value is not None and spec.kind != "bar":
+        raise HtaError(f"{where}: base_value applies to bar charts only; found kind "
+                       f"{spec.kind!r}")
+    if table.n_rows == 0:
+        return None  # nothing to plot
+
+    first, last = table.header_row + 1, table.last_row
+    if spec.kind == "bar":
+        chart = BarChart()
+        chart.type = "bar"
+        chart.grouping = "clustered"
+        chart.overlap = 100
+        chart.gapWidth = 60
+        for column in y_columns:
+            chart.add_data(Reference(ws, min_col=table.col(column), min_row=table.header_row,
+                                     max_row=last), titles_from_data=True)
+        chart.set_categories(Reference(ws, min_col=table.col(spec.x), min_row=first,
+                                       max_row=last))
+        chart.x_axis.scaling.orientation = "maxMin"  # first table row at the top
+        chart.x_axis.tickLblPos = "low"  # labels at the left edge, clear of the bars
+        chart.y_axis.crosses = "max"  # value axis at the bottom despite the reversed order
+        if spec.base_value is not None:
+            chart.x_axis.crosses = None
+            chart.x_axis.crossesAt = float(spec.base_value)  # bars grow from the base value
+    else:
+        chart = ScatterChart()
+        chart.scatterStyle = "lineMarker"
+        x_ref = Reference(ws, min_col=table.col(spec.x), min_row=first, max_row=last)
+        for column in y_columns:
+            y_ref = Reference(ws, min_col=table.col(column), min_row=table.header_row,
+                              max_row=last)
+            series = Series(y_ref, x_ref, title_from_data=True)
+            series.smooth = False
+            if spec.kind == "line":
+                series.marker = Marker(symbol="none")
+            else:
+                # explicit marker colours: without them LibreOffice draws unfilled markers
+                colour = SERIES_COLOURS[len(chart.series) % len(SERIES_COLOURS)]
+                series.marker = Marker(symbol="circle", size=3, spPr=GraphicalProperties(
+                    solidFill=colour, ln=LineProperties(solidFill=colour)))
+                series.graphicalProperties = GraphicalProperties(ln=LineProperties(noFill=True))
+            chart.series.append(series)
+
+    chart.title = spec.title
+    chart.x_axis.title = spec.x_title or spec.x
+    if spec.y_title:
+        chart.y_axis.title = spec.y_title
+    chart.legend.position = "b"
+    # axis sides: a horizontal bar chart lists categories on the left, values along the bottom
+    chart.x_axis.axPos = "l" if spec.kind == "bar" else "b"
+    chart.y_axis.axPos = "b" if spec.kind == "bar" else "l"
+    chart.width, chart.height = spec.width_cm, spec.height_cm
+    # openpyxl >= 3.1 marks axes as deleted unless told otherwise; recent Excel honours that.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    if spec.kind != "bar":
+        # tick labels at the plot edges, not along axes that cross at zero inside the plot
+        # (a CE plane or a negative range would otherwise print labels over the data)
+        chart.x_axis.tickLblPos = "low"
+        chart.y_axis.tickLblPos = "low"
+    _set_axis_limits(chart.x_axis, spec.x_min, spec.x_max, spec, "x")
+    _set_axis_limits(chart.y_axis, spec.y_min, spec.y_max, spec, "y")
+
+    y_fmt = _axis_format(spec.y_number_format, table.number_formats.get(y_columns[0]),
+                         currency_symbol, f"{where}, y_number_format")
+    if y_fmt:
+        chart.y_axis.number_format = y_fmt
+    if spec.kind != "bar":
+        x_fmt = _axis_format(spec.x_number_format, table.number_formats.get(spec.x),
+                             currency_symbol, f"{where}, x_number_format")
+        if x_fmt:
+            chart.x_axis.number_format = x_fmt
+    return chart
+
+
+def _set_axis_limits(axis, low, high, spec: Chart, which: str) -> None:
+    if spec.kind == "bar" and which == "x" and (low is not None or high is not None):
+        raise HtaError(f"chart {spec.title!r}: a bar chart's x axis holds categories; "
+                       f"set y_min/y_max for the value axis instead")
+    if low is not None and high is not None and not float(low) < float(high):
+        raise HtaError(f"chart {spec.title!r}: expected {which}_min < {which}_max; "
+                       f"found {low} and {high}")
+    if low is not None:
+        axis.scaling.min = float(low)
+    if high is not None:
+        axis.scaling.max = float(high)
+
+
+def _axis_format(spec: str | None, column_format: str | None, currency_symbol: str,
+                 where: str) -> str | None:
+    if spec is not None:
+        return _resolve_format(spec, currency_symbol, where)
+    return column_format if column_format and column_format != "@" else None
+
+
+def _is_plottable_number(series: pd.Series) -> bool:
+    if pd.api.types.is_bool_dtype(series.dtype):
+        return False
+    if pd.api.types.is_numeric_dtype(series.dtype):
+        return True
+    values = series.dropna()
+    return all(isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+               for v in values)
+
+
+def _new_file_mode(path: Path) -> int:
+    """Permissions for the new file: those of the file it replaces, else 0o666 minus umask."""
+    with contextlib.suppress(OSError):
+        return path.stat().st_mode & 0o7777
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
