@@ -151,9 +151,16 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     labels = _labels(model)
     dis.insert(1, "label", dis["strategy"].map(lambda s: labels.get(s, s)))
 
+    inc = _incremental(summary)
+    nmb = _nmb(summary, wtp)
+    keys = ["structure", "strategy"]
+    summary = (summary.merge(inc[keys + ["inc_cost", "inc_qalys", "icer", "status"]], on=keys, how="left")
+               .merge(nmb.drop(columns=["label"]), on=keys, how="left"))
+    undiscounted = [c for c in summary.columns if c.endswith("_undiscounted")]
+    summary = summary[[c for c in summary.columns if c not in undiscounted] + undiscounted]
     results = Results(
-        name=name, title=title or name, model=model, summary=summary, incremental=_incremental(summary),
-        nmb=_nmb(summary, wtp), disaggregated=dis, trace=_trace_frame(model, base_out, grid),
+        name=name, title=title or name, model=model, summary=summary, incremental=inc,
+        nmb=nmb, disaggregated=dis, trace=_trace_frame(model, base_out, grid),
         survival=survival, survival_specs=pd.DataFrame(specs), inputs=params.to_frame(),
     )
     for st in model.strategies:

@@ -115,12 +115,18 @@ def _sheets(results, info: pd.DataFrame):
     money_cols = {c: MONEY for c in ("cost", "cost_undiscounted", "inc_cost", "icer")}
     qaly_cols = {c: QALY for c in ("qalys", "qalys_undiscounted", "lys", "lys_undiscounted", "inc_qalys")}
     wtp = results.model.settings.wtp
-    notes = [f"WTP: {label} = HK${v:,.0f} per QALY" for label, v in wtp] + list(results.notes)
+    st = results.model.settings
+    notes = [f"WTP: {label} = HK${v:,.0f} per QALY" for label, v in wtp]
+    notes.append(f"Settings: horizon {st.horizon_years:g} years; cycle {st.cycle}; discounting {st.discount_costs:.1%} costs, "
+                 f"{st.discount_outcomes:.1%} outcomes ({st.discount_method}); {st.within_cycle} correction; start age "
+                 f"{st.start_age:g}, {st.male_share:.1%} male; life table {st.life_table}; currency {st.currency}")
+    notes += list(results.notes)
     def only(frame, formats):
         return {k: v for k, v in formats.items() if k in frame.columns}
 
     sheets = [
-        Sheet("Summary", results.summary, only(results.summary, {**money_cols, **qaly_cols}), title=results.title, notes=notes),
+        Sheet("Summary", results.summary, only(results.summary, {**money_cols, **qaly_cols})
+              | {c: MONEY for c in results.summary.columns if "NMB" in c}, title=results.title, notes=notes),
         Sheet("Incremental", results.incremental, only(results.incremental, {**money_cols, **qaly_cols}),
               title="Incremental analysis (sorted by cost; dominance and extended dominance as in docs/cea.md)"),
         Sheet("NMB", results.nmb, {c: MONEY for c in results.nmb.columns if "NMB" in c},
@@ -131,7 +137,7 @@ def _sheets(results, info: pd.DataFrame):
     surv_cols = [c for c in results.survival.columns if c != "time_years"]
     sheets.append(Sheet("Survival", results.survival, {c: "prob" for c in surv_cols} | {"time_years": "float"},
                         charts=[Chart("line", "Survival curves used in the model (after the general-population floor)",
-                                      "time_years", surv_cols, "Years", "Survival", y_min=0, y_max=1)],
+                                      "time_years", surv_cols, "Years", "Survival", y_min=0, y_max=1, x_number_format="0")],
                         title="Base-case survival at the model's time points"))
     sheets.append(Sheet("Survival models", results.survival_specs, {"median": "float"},
                         title="Parametric curves: distribution, coefficients (flexsurv parameterisation), median in the curve's time unit, source"))
@@ -142,9 +148,9 @@ def _sheets(results, info: pd.DataFrame):
         cols = [c for c in trace_cols if c.startswith(f"{label}:")]
         if cols:
             charts.append(Chart("line", f"State occupancy: {label}", "time_years", cols, "Years", "Proportion of cohort",
-                                y_min=0, y_max=1, anchor=None))
+                                y_min=0, y_max=1, x_number_format="0"))
     sheets.append(Sheet("Trace", results.trace, {c: "prob" for c in trace_cols} | {"time_years": "float"},
-                        charts=charts, title="Base-case cohort trace (partitioned survival)"))
+                        charts=charts, title=f"Base-case cohort trace ({getattr(results.model, 'structure', '')})"))
     for name, analysis in results.analyses.items():
         for sheet in analysis.get("sheets", []):
             sheets.append(sheet)

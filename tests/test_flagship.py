@@ -1,0 +1,133 @@
+"""The flagship eque-cel model: invariants, structure, and the results workbook end to end."""
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from hta.excel.reader import read_inputs
+from hta.excel.writer import read_back
+from hta.scenario import RunContext, load_script
+from models import fucaso_rrmm
+
+ROOT = Path(__file__).resolve().parents[1]
+INPUTS = ROOT / "inputs" / "fucaso_hk.xlsx"
+
+
+@pytest.fixture(scope="module")
+def model():
+    return fucaso_rrmm.build(read_inputs(INPUTS))
+
+
+def test_every_parameter_has_a_source_and_assumptions_are_labelled(model):
+    frame = model.parameters.to_frame()
+    assert (frame["source"].str.strip() != "").all()
+    assumed = frame[frame["source"].str.lower().str.contains("assumption")]
+    assert len(assumed) > 0  # e.g. the price and eque-cel OS are stated assumptions
+    assert "assumption" in frame.set_index("name").loc["c_eqcel_price", "source"].lower()
+
+
+def test_occupancy_sums_to_one_and_curves_never_rise(model):
+    base = model.parameters.base()
+    for structure in ("psm", "stm"):
+        cohorts = model.with_structure(structure).cohorts(model.parameters.sample(50, 3))
+        for c in cohorts.values():
+            np.testing.assert_allclose(c.trace.sum(axis=-1), 1.0, atol=1e-12)
+            assert (c.trace >= -1e-15).all()
+    for curve in model.survival_curves(base).values():
+        assert (np.diff(curve, axis=1) <= 1e-15).all()
+
+
+def test_survival_never_above_general_population(model):
+    base = model.parameters.base()
+    bg = np.exp(-model.background_cumhaz())
+    for curve in model.survival_curves(base).values():
+        assert (curve[0] <= bg + 1e-12).all()
+
+
+def test_utilities_of_one_give_qalys_equal_to_lys_without_ae_losses(model):
+    batch = model.parameters.base().with_values(u_pf=1.0, u_pd=1.0, p_crs_g12_eqcel=0.0, p_crs_g3_eqcel=0.0,
+                                                p_icans_eqcel=0.0, p_teae_g34_cc=0.0)
+    out = model.evaluate(batch)
+    np.testing.assert_allclose(out.qalys, out.lys, rtol=1e-12)
+
+
+def test_price_enters_costs_one_for_one(model):
+    base = model.parameters.base()
+    a = model.evaluate(base.with_values(c_eqcel_price=1e6)).costs
+    b = model.evaluate(base.with_values(c_eqcel_price=2e6)).costs
+    np.testing.assert_allclose(b[:, 1] - a[:, 1], 1e6)
+    np.testing.assert_allclose(b[:, 0], a[:, 0])
+
+
+def test_zero_discount_gives_undiscounted_totals(model):
+    m0 = model.with_settings(discount_costs=0.0, discount_outcomes=0.0)
+    for st, r in m0.evaluate(m0.parameters.base()).results.items():
+        np.testing.assert_allclose(r.costs, r.costs_undiscounted)
+        np.testing.assert_allclose(r.qalys, r.qalys_undiscounted)
+
+
+def test_conventional_care_curves_reproduce_locommotion_medians(model):
+    from hta.survival.curves import make_curve
+    for endpoint, median in (("PFS", 4.6), ("OS", 13.8)):
+        spec = model.survival[("cc", endpoint)]
+        assert make_curve(spec.distribution, spec.coef).quantile(0.5)[0] == pytest.approx(median, rel=1e-9)
+    spec = model.survival[("eqcel", "PFS")]
+    curve = make_curve(spec.distribution, spec.coef)
+    assert curve.quantile(0.5)[0] == pytest.approx(30.5, rel=1e-9)       # IMS 2025 median PFS
+    assert curve.survival(np.array([12.0]))[0, 0] == pytest.approx(0.788)  # JAMA Oncol 2024 12-month PFS
+
+
+def test_state_transition_conventional_care_close_to_partitioned(model):
+    # For conventional care both structures describe LocoMMotion: LYs should agree within 10%.
+    psm = model.evaluate(model.parameters.base())["cc"].lys[0]
+    stm = model.with_structure("stm").evaluate(model.parameters.base())["cc"].lys[0]
+    assert stm == pytest.approx(psm, rel=0.1)
+
+
+def test_weekly_cycles_close_to_monthly(model):
+    base = model.parameters.base()
+    monthly = model.evaluate(base)
+    weekly = model.with_settings(cycle="week").evaluate(base)
+    np.testing.assert_allclose(weekly.qalys, monthly.qalys, rtol=2e-3)
+    np.testing.assert_allclose(weekly.costs, monthly.costs, rtol=2e-3)
+
+
+@pytest.fixture(scope="module")
+def published(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    module = load_script(ROOT / "scenarios" / "base_case.py")
+    context = RunContext(script=ROOT / "scenarios" / "base_case.py", out=out, quiet=True)
+    results = module.run(context)
+    return results, out / "base_case.xlsx"
+
+
+def test_results_workbook_reads_back_equal_to_memory(published):
+    results, path = published
+    book = read_back(path)
+    for sheet in ("Summary", "Incremental", "NMB", "Disaggregated", "Trace", "Survival", "Inputs", "Run info"):
+        assert sheet in book, sheet
+    pd.testing.assert_frame_equal(book["Summary"].reset_index(drop=True), results.summary.reset_index(drop=True),
+                                  check_dtype=False)
+    np.testing.assert_array_equal(book["Trace"].to_numpy(float), results.trace.to_numpy(float))
+    np.testing.assert_array_equal(book["Survival"].to_numpy(float), results.survival.to_numpy(float))
+    inc = book["Incremental"]
+    np.testing.assert_array_equal(inc["icer"].to_numpy(float), results.incremental["icer"].to_numpy(float))
+    info = dict(zip(book["Run info"]["item"], book["Run info"]["value"]))
+    assert info["hta version"] and info["seed"]
+    assert any(k.startswith("SHA-256 of fucaso_hk.xlsx") for k in info)
+
+
+@pytest.mark.libreoffice
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+def test_libreoffice_opens_results_workbook(published, tmp_path):
+    _, path = published
+    proc = subprocess.run(["soffice", f"-env:UserInstallation=file://{tmp_path}/profile", "--headless",
+                           "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                          capture_output=True, text=True, timeout=300)
+    pdf = tmp_path / "base_case.pdf"
+    assert proc.returncode == 0, proc.stderr
+    assert pdf.exists() and pdf.stat().st_size > 10_000
