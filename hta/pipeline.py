@@ -128,7 +128,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     params = model.parameters
     base = params.base()
     base_out = model.evaluate(base, keep_cohort=True)
-    structure_label = getattr(model, "structure_label", None) or f"base case ({getattr(model, 'structure', 'model')})"
+    structure_label = {"psm": "partitioned survival", "stm": "state-transition (TSD 19)"}.get(
+        getattr(model, "structure", ""), getattr(model, "structure", "model"))
     summaries = [_summary_rows(model, base_out, structure_label)]
     for label, alt in (alternatives or {}).items():
         summaries.append(_summary_rows(alt, alt.evaluate(alt.parameters.base()), label))

@@ -36,7 +36,7 @@ from hta import markov, outcomes, psm
 from hta.distributions import MultivariateNormal
 from hta.errors import HtaError
 from hta.lifetables import LifeTable
-from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor
+from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
 from hta.time import CycleGrid
 
@@ -87,6 +87,10 @@ class FucasoModel:
     structure: str = "psm"
     inputs_path: str = ""
     notes: list = field(default_factory=list)
+    #: strategy -> name of the cure-fraction parameter (mixture cure on PFS and OS, see with_cure)
+    cure: dict = field(default_factory=dict)
+    #: extra parameters added by scenarios: list of keyword dicts for ParameterTable.add
+    extra_parameters: list = field(default_factory=list)
 
     name = "fucaso_rrmm"
     #: comparator first, so increments read "eque-cel vs conventional care"
@@ -109,6 +113,8 @@ class FucasoModel:
     def parameters(self):
         """The full parameter table: the workbook's parameters plus survival coefficient blocks."""
         table = copy.deepcopy(self.base_parameters)  # adding blocks never changes the original
+        for kwargs in self.extra_parameters:
+            table.add(**kwargs)
         for spec in self.survival.values():
             group = f"survival: {spec.strategy} {spec.endpoint}"
             if spec.cov is not None and np.any(np.asarray(spec.cov) != 0):
@@ -125,6 +131,32 @@ class FucasoModel:
         if unknown:
             raise HtaError(f"settings: no setting named {', '.join(unknown)}")
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
+
+    def with_cure(self, strategy: str, *, fraction: float, alpha: float, beta: float, source: str,
+                  uncured: dict) -> "FucasoModel":
+        """A copy where ``strategy``'s PFS and OS are relative-survival mixture cure curves.
+
+        ``S(t) = S_bg(t) (pi + (1 - pi) S_u(t))`` (NICE DSU TSD 21): a fraction ``pi`` (parameter
+        ``cure_fraction_<strategy>``, Beta(alpha, beta) in the PSA) has general-population
+        mortality. ``uncured`` maps each endpoint to ``(distribution, coef, cov)`` of the uncured
+        curve, which must be calibrated for the cure fraction (see models/fucaso_scenarios.py).
+        """
+        from hta.distributions import Beta
+
+        name = f"cure_fraction_{strategy}"
+        model = dataclasses.replace(self, cure={**self.cure, strategy: name},
+                                    extra_parameters=self.extra_parameters + [dict(
+                                        name=name, base=fraction, dist=Beta(alpha, beta, name=name), group="cure",
+                                        unit="proportion", description=f"Cured fraction, {strategy}", source=source)])
+        for endpoint, (dist, coef, cov) in uncured.items():
+            model = model.with_survival(strategy, endpoint, dist, coef, cov, source=source,
+                                        description=f"uncured {endpoint} of the mixture cure model")
+        return model
+
+    def with_parameter(self, name: str, base: float, *, source: str, **changes) -> "FucasoModel":
+        """A copy with one parameter's base value (and optionally its distribution or range) replaced."""
+        table = self.base_parameters.replace(name, base=base, source=source, **changes)
+        return dataclasses.replace(self, base_parameters=table)
 
     def with_structure(self, structure: str) -> "FucasoModel":
         return dataclasses.replace(self, structure=structure)
@@ -159,6 +191,9 @@ class FucasoModel:
             curve = make_curve(spec.distribution, coefs)
             months_per_unit = _unit_to_months(spec.time_unit)
             bg = GeneralPopulation(self.lifetable, s.start_age, s.male_share, years_per_unit=months_per_unit / 12.0)
+            if key[0] in self.cure:
+                pi = np.broadcast_to(np.asarray(batch[self.cure[key[0]]], dtype=float), (_n(batch),))
+                curve = MixtureCure(curve, pi, bg)
             out[key] = GeneralPopulationFloor(curve, bg).survival(t_months / months_per_unit)
         return out
 

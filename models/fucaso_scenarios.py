@@ -1,0 +1,145 @@
+"""Scenario definitions of the flagship model, each with its rationale and source.
+
+Every scenario is a change to the base-case model: settings (horizon, discounting, cycle
+length), structure (state-transition model), survival inputs (another distribution, another
+trial's OS, a cure model, another comparator) or parameter values (price). The scenario scripts
+in ``scenarios/`` run them one at a time; ``scenarios/base_case.py`` runs them all into one
+comparison table.
+
+Survival curves for alternatives are calibrated to published summary statistics with
+:func:`hta.survival.calibrate.calibrate` (weaker evidence than fits to patient data; flagged).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# Published summary statistics (months) used by the scenarios; see inputs/build_fucaso_hk.py.
+EQ_PFS_12, EQ_PFS_12_CI = 0.788, (0.686, 0.860)        # JAMA Oncol 2024 (FUMANBA-1)
+EQ_PFS_MEDIAN, EQ_PFS_MEDIAN_CI = 30.5, (24.11, 42.15)  # IMS 2025
+CILTA_OS_12, CILTA_OS_12_CI = 0.885, (0.802, 0.935)     # CARTITUDE-1, 12.4-month follow-up
+CILTA_OS_MEDIAN, CILTA_OS_MEDIAN_CI = 60.7, (41.9, None)  # Jagannath JCO 2025
+IDECEL_OS_MEDIAN, IDECEL_OS_MEDIAN_CI = 24.8, (19.9, 31.2)  # KarMMa, Blood review table
+CILTA_CURED = (32, 65)  # CARTITUDE-1: 32/97 alive and progression-free >= 5 years without maintenance (JCO 2025)
+
+SRC_CURE = ("assumption (NICE DSU TSD 21 scenario): a plateau as seen with BCMA CAR-T; cure fraction from "
+            "CARTITUDE-1, 32/97 (33%) alive and progression-free at >= 5 years without maintenance (Jagannath S et al. "
+            "JCO 2025; P), Beta(32, 65); uncured Weibull recalibrated so the mixture keeps the published targets")
+
+
+def _calibrate(distribution, *, median, landmarks, median_ci=None, landmark_ci=None):
+    from hta.survival.calibrate import calibrate
+
+    res = calibrate(distribution, median=median, landmarks=landmarks, median_ci=median_ci, landmark_ci=landmark_ci)
+    return np.asarray(res.coef, dtype=float), (None if res.cov is None else np.asarray(res.cov, dtype=float))
+
+
+def weibull_uncured(t1, s1, median, cure_fraction):
+    """Uncured Weibull (log_shape, log_scale) such that pi + (1 - pi) S_u meets S(t1) = s1 and S(median) = 0.5.
+
+    Background mortality is ignored in the recalibration (small within the follow-up of the
+    targets); the model applies it on top.
+    """
+    su1 = (s1 - cure_fraction) / (1 - cure_fraction)
+    su2 = (0.5 - cure_fraction) / (1 - cure_fraction)
+    h1, h2 = -np.log(su1), -np.log(su2)
+    shape = np.log(h2 / h1) / np.log(median / t1)
+    scale = median / h2 ** (1 / shape)
+    return np.array([np.log(shape), np.log(scale)])
+
+
+def price(model, value, label, source):
+    return dict(name=f"price {label}", description=f"Eque-cel price HK${value:,.0f} ({source})",
+                overrides={"c_eqcel_price": value})
+
+
+def definitions():
+    """The scenario list: dicts with name, description, and ``model`` (callable) / ``overrides`` / ``settings``."""
+    out = [
+        dict(name="state-transition structure",
+             description="State-transition (semi-Markov) structure, NICE DSU TSD 19: OS follows from PFS and "
+                         "LocoMMotion post-progression survival (a PFS-to-OS link)",
+             model=lambda m: m.with_structure("stm")),
+        dict(name="horizon 10 years", description="Time horizon 10 years instead of lifetime", settings={"horizon_years": 10}),
+        dict(name="horizon 20 years", description="Time horizon 20 years instead of lifetime", settings={"horizon_years": 20}),
+        dict(name="discount 0%", description="Costs and outcomes undiscounted",
+             settings={"discount_costs": 0.0, "discount_outcomes": 0.0}),
+        dict(name="discount 5%", description="Costs and outcomes discounted at 5% a year",
+             settings={"discount_costs": 0.05, "discount_outcomes": 0.05}),
+        dict(name="discount 3.5% (NICE)", description="NICE reference case 3.5% (PMG36)",
+             settings={"discount_costs": 0.035, "discount_outcomes": 0.035}),
+        dict(name="weekly cycles", description="Weekly instead of monthly cycles", settings={"cycle": "week"}),
+        dict(name="price HK$4 M (imported CAR-T)",
+             description="Eque-cel at the HK$4 M charged to HK hospitals for imported CAR-T (SCMP 2023; N)",
+             overrides={"c_eqcel_price": 4_000_000}),
+        dict(name="price HK$2 M (local manufacture)",
+             description="Eque-cel at the ~HK$2 M reported for locally manufactured CAR-T (SCMP 2023; N)",
+             overrides={"c_eqcel_price": 2_000_000}),
+        dict(name="eque-cel OS from ide-cel (KarMMa)",
+             description="Eque-cel OS borrowed from ide-cel in KarMMa instead of cilta-cel: exponential, median 24.8 "
+                         "months (19.9-31.2) (Blood review table; P): a pessimistic BCMA CAR-T OS",
+             model=lambda m: m.with_survival(
+                 "eqcel", "OS", "exponential", [np.log(np.log(2) / IDECEL_OS_MEDIAN)],
+                 [[((np.log(31.2) - np.log(19.9)) / (2 * 1.959964)) ** 2]],
+                 source="KarMMa median OS 24.8 months (19.9-31.2), ide-cel (P); exponential from the median (D)")),
+        dict(name="eque-cel PFS log-normal",
+             description="Eque-cel PFS log-normal through the same 12-month PFS and median (calibrated)",
+             model=lambda m: _with_calibrated(m, "eqcel", "PFS", "lognormal", EQ_PFS_MEDIAN, EQ_PFS_MEDIAN_CI,
+                                              {12.0: EQ_PFS_12}, {12.0: EQ_PFS_12_CI})),
+        dict(name="eque-cel PFS log-logistic",
+             description="Eque-cel PFS log-logistic through the same 12-month PFS and median (calibrated)",
+             model=lambda m: _with_calibrated(m, "eqcel", "PFS", "loglogistic", EQ_PFS_MEDIAN, EQ_PFS_MEDIAN_CI,
+                                              {12.0: EQ_PFS_12}, {12.0: EQ_PFS_12_CI})),
+        dict(name="eque-cel mixture cure",
+             description="Mixture cure on eque-cel PFS and OS (cure fraction 33%, CARTITUDE-1), NICE DSU TSD 21",
+             model=with_cure),
+        dict(name="comparator MAMMOTH",
+             description="Conventional care from MAMMOTH (anti-CD38 refractory; median PFS 3.4 and OS 8.6 months from T0; "
+                         "Gandhi UH et al. Leukemia 2019; P)",
+             model=lambda m: _comparator(m, 3.4, None, 8.6, (7.5, 9.9), "MAMMOTH (Gandhi UH et al. Leukemia 2019; P)")),
+        dict(name="comparator Chinese real world",
+             description="Conventional care from the Shanxi 8-centre TCE cohort (median PFS 5.6, OS 12.2 months; CJCO 2024; P)",
+             model=lambda m: _comparator(m, 5.6, None, 12.2, None, "Shanxi TCE cohort (Chinese J Clin Oncol 2024; P)")),
+    ]
+    return out
+
+
+def _with_calibrated(model, strategy, endpoint, distribution, median, median_ci, landmarks, landmark_ci):
+    coef, cov = _calibrate(distribution, median=median, landmarks=landmarks, median_ci=median_ci, landmark_ci=landmark_ci)
+    return model.with_survival(strategy, endpoint, distribution, coef, cov,
+                               source=f"D (weaker evidence): {distribution} calibrated to the published median and "
+                                      f"landmarks of {model.survival[(strategy, endpoint)].source[:60]}...")
+
+
+def with_cure(model):
+    pi = CILTA_CURED[0] / sum(CILTA_CURED)
+    pfs = weibull_uncured(12.0, EQ_PFS_12, EQ_PFS_MEDIAN, pi)
+    os_ = weibull_uncured(12.0, CILTA_OS_12, CILTA_OS_MEDIAN, pi)
+    return model.with_cure("eqcel", fraction=pi, alpha=CILTA_CURED[0], beta=CILTA_CURED[1], source=SRC_CURE,
+                           uncured={"PFS": ("weibull", pfs, model.survival[("eqcel", "PFS")].cov),
+                                    "OS": ("weibull", os_, model.survival[("eqcel", "OS")].cov)})
+
+
+def _log_se(ci, fallback):
+    return (np.log(ci[1]) - np.log(ci[0])) / (2 * 1.959964) if ci else fallback
+
+
+def _comparator(model, pfs_median, pfs_ci, os_median, os_ci, source):
+    """Conventional care with exponential PFS and OS from medians; missing CIs borrow LocoMMotion's log-scale SE."""
+    loc_pfs_se = np.sqrt(model.survival[("cc", "PFS")].cov[0, 0]) if model.survival[("cc", "PFS")].cov is not None else 0.1
+    loc_os_se = np.sqrt(model.survival[("cc", "OS")].cov[0, 0]) if model.survival[("cc", "OS")].cov is not None else 0.1
+    note = " (assumption: SE of log rate as LocoMMotion where no CI was published)"
+    m = model.with_survival("cc", "PFS", "exponential", [np.log(np.log(2) / pfs_median)],
+                            [[_log_se(pfs_ci, loc_pfs_se) ** 2]], source=f"{source}: median PFS {pfs_median} months{note}")
+    return m.with_survival("cc", "OS", "exponential", [np.log(np.log(2) / os_median)],
+                           [[_log_se(os_ci, loc_os_se) ** 2]], source=f"{source}: median OS {os_median} months{note}")
+
+
+def build(model, definition):
+    """The model of one scenario definition (settings, structure/survival changes; overrides stay separate)."""
+    m = model
+    if definition.get("settings"):
+        m = m.with_settings(**definition["settings"])
+    if definition.get("model"):
+        m = definition["model"](m)
+    return m

@@ -1,0 +1,34 @@
+"""Scenario: comparator MAMMOTH.
+
+The definition, its rationale and sources are in ``models/fucaso_scenarios.py`` (name
+"comparator MAMMOTH"); this script runs it as a full analysis with its own results workbook.
+
+Run: ``hta run scenarios/comparator_mammoth.py``. Copy this file to make a new scenario.
+"""
+
+from pathlib import Path
+
+from hta.excel.reader import read_inputs
+from hta.pipeline import analyse
+from hta.scenario import main
+from models import fucaso_rrmm, fucaso_scenarios
+
+INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+SCENARIO = "comparator MAMMOTH"
+
+
+def build_model():
+    definition = next(d for d in fucaso_scenarios.definitions() if d["name"] == SCENARIO)
+    return fucaso_scenarios.build(fucaso_rrmm.build(read_inputs(INPUTS)), definition)
+
+
+def run(context):
+    model = build_model()
+    results = analyse(model, name="comparator_mammoth", title=f"Eque-cel vs conventional care: {SCENARIO}",
+                      threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000}, seed=context.seed)
+    context.publish(results, inputs=[INPUTS])
+    return results
+
+
+if __name__ == "__main__":
+    main(__file__)

@@ -1,0 +1,32 @@
+"""Scenario: 20-year horizon
+
+A 20-year time horizon instead of lifetime (to age 100).
+
+Run: ``hta run scenarios/horizon_20_years.py``. Copy this file to make a new scenario.
+"""
+
+from pathlib import Path
+
+from hta.excel.reader import read_inputs
+from hta.pipeline import analyse
+from hta.scenario import main
+from models import fucaso_rrmm
+
+INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+
+
+def build_model():
+    model = fucaso_rrmm.build(read_inputs(INPUTS))
+    return model.with_settings(horizon_years=20)
+
+
+def run(context):
+    model = build_model()
+    results = analyse(model, name="horizon_20_years", title="Eque-cel vs conventional care: 20-year horizon",
+                      threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000}, seed=context.seed)
+    context.publish(results, inputs=[INPUTS])
+    return results
+
+
+if __name__ == "__main__":
+    main(__file__)
