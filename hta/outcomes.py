@@ -129,6 +129,11 @@ def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     raise HtaError(f"strategy '{strategy}', {what}: expected at most 3 dimensions; found shape {a.shape}")
 
 
+def _is_constant_reward(values) -> bool:
+    """True for state rewards that are the same in every cycle (at most 2 dimensions)."""
+    return np.ndim(values) <= 2
+
+
 def _as_cycle_values(values, n: int, T: int) -> np.ndarray:
     """Per-event or per-cycle amount as (n|1, T): scalar, (n,), or (n|1, T)."""
     a = np.asarray(values, dtype=float)
@@ -168,16 +173,31 @@ class _Integrator:
 
     def point_totals(self, occupancy: np.ndarray, which: str) -> np.ndarray:
         """Person-cycles: occupancy (n, T+1, K) -> (2, n, K) discounted with `which`, undiscounted."""
-        W = np.stack([self.w * self.d[which], self.w], axis=1)  # (T+1, 2)
-        res = np.matmul(occupancy.transpose(0, 2, 1), W)        # (n, K, 2)
-        return res.transpose(2, 0, 1)
+        return self.point_totals_many(occupancy, (which,))[which]
+
+    def point_totals_many(self, occupancy: np.ndarray, which) -> dict:
+        """:meth:`point_totals` for several discount kinds at once: one pass over ``occupancy``.
+
+        The trace is the largest array of a model (n x (T+1) x K), so it is read once for all
+        weight columns. The product is one small matrix product per sample (a stacked matmul),
+        never a single (n K, T+1) @ (T+1, C) product: BLAS may sum a large product in an order
+        that depends on n, which would break bit-for-bit chunk invariance of PSA results.
+        """
+        which = tuple(which)
+        W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
+        res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
+        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
 
     def per_cycle(self, occupancy: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted)."""
+        d = self.d[which][None, :, None]
+        if self.method in ("start", "end"):
+            # one point per cycle with weight 1: skip the multiply-adds by 0 and 1 (same values)
+            und = occupancy[:, :-1] if self.method == "start" else occupancy[:, 1:]
+            return und * (d[:, :-1] if self.method == "start" else d[:, 1:]), und
         a = self.a[None, :, None]
         b = self.b[None, :, None]
         und = a * occupancy[:, :-1] + b * occupancy[:, 1:]
-        d = self.d[which][None, :, None]
         x = occupancy * d
         disc = a * x[:, :-1] + b * x[:, 1:]
         return disc, und
@@ -238,8 +258,12 @@ def account(
     dt = grid.cycle_years
     out = StrategyOutcome(strategy=cohort.strategy, states=cohort.states, n=n, cohort=cohort if keep_cohort else None)
 
+    # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
+    const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
+    totals = integ.point_totals_many(trace, ("outcome", "cost") if const_costs else ("outcome",))
+
     # Life-years by state (dead states accrue none).
-    person_cycles = integ.point_totals(trace, "outcome")  # (2, n, K)
+    person_cycles = totals["outcome"]  # (2, n, K)
     for k, s in enumerate(cohort.states):
         if s in cohort.dead_states:
             continue
@@ -263,7 +287,9 @@ def account(
         kind, c = _as_state_reward(values, n, T, K, f"state costs '{category}'", cohort.strategy)
         if kind == "const":
             if cost_person_cycles is None:
-                cost_person_cycles = integ.point_totals(trace, "cost")
+                cost_person_cycles = totals.get("cost")
+                if cost_person_cycles is None:
+                    cost_person_cycles = integ.point_totals(trace, "cost")
             v = cost_person_cycles * c[None]
         else:
             if per_cycle_cache is None:

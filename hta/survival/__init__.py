@@ -8,8 +8,11 @@ from hta.survival.adjust import (AcceleratedFailure, GeneralPopulation, GeneralP
                                  Piecewise, ProportionalHazards, StepCurve, Waning)
 from hta.survival.curves import (DISTRIBUTIONS, Exponential, Gamma, GenGamma, Gompertz, LogLogistic, LogNormal,
                                  SurvivalCurve, Weibull, WeibullPH, make_curve)
+from hta.survival.calibrate import CalibrationResult, calibrate
+from hta.survival.cure import CureFit, fit_mixture_cure
 from hta.survival.fit import FitResult, FittedModel, FitWarning, fit, fit_two_arms
 from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
+from hta.survival.splines import FittedSpline, SplineCurve, fit_spline
 from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
 
 __all__ = [
@@ -18,4 +21,5 @@ __all__ = [
     "LogLogistic", "LogNormal", "SurvivalCurve", "Weibull", "WeibullPH", "make_curve", "kaplan_meier", "km_median",
     "km_quantile", "km_survival_at", "number_at_risk", "ReconstructionReport", "clean_digitised_curve",
     "read_guyot_files", "reconstruct_ipd", "fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning",
+    "CalibrationResult", "calibrate", "CureFit", "fit_mixture_cure", "FittedSpline", "SplineCurve", "fit_spline",
 ]

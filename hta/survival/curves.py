@@ -422,7 +422,15 @@ class Weibull(ParametricCurve):
         return [np.log(self.shape), np.log(self.scale)]
 
     def _cumhaz(self, t):
-        return (t / self._col("scale")) ** self._col("shape")
+        h = t / self._col("scale")  # a fresh (n|m, T) array, so the power can be taken in place
+        return np.power(h, self._col("shape"), out=h)
+
+    def _survival(self, t):
+        # exp(-(t/scale)^shape) in place: PSA batches make (n, T) arrays of 100+ MB, and each
+        # temporary costs a fresh allocation and a pass over memory.
+        s = self._cumhaz(t)
+        np.negative(s, out=s)
+        return np.exp(s, out=s)
 
     def _log_hazard(self, t):
         k, lam = self._col("shape"), self._col("scale")

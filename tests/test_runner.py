@@ -1,0 +1,106 @@
+"""Chunked evaluation and reproducible PSA runs (hta.runner).
+
+Reference: design.md invariant "the same seed gives bit-identical PSA results, in-process or
+distributed, whatever the chunk size"; the HIV model reproduces Briggs et al. (2006) Ex 2.5.
+"""
+
+import numpy as np
+import pytest
+
+from hta.errors import HtaError
+from hta.runner import FunctionModel, evaluate, evaluate_all, run_psa
+from models import hiv_chancellor as hiv
+
+N = 3000
+SEED = 20240607
+
+
+@pytest.fixture(scope="module")
+def model():
+    return FunctionModel("hiv_chancellor", hiv.STRATEGIES, hiv.parameter_table(), hiv.evaluate)
+
+
+@pytest.fixture(scope="module")
+def reference(model):
+    return run_psa(model, N, SEED, chunk_size=1000)
+
+
+def test_base_case_through_evaluate_matches_briggs(model):
+    # Briggs, Claxton & Sculpher (2006) Exercise 2.5: costs 44,663.45 / 50,601.65; LYs 7.9912 / 8.9374
+    costs, lys = evaluate(model, model.parameters.base(), effect="lys")
+    np.testing.assert_allclose(costs[0], [44663.45, 50601.65], atol=0.005)
+    np.testing.assert_allclose(lys[0], [7.9912, 8.9374], atol=5e-5)
+
+
+def test_chunked_evaluation_equals_one_call(model):
+    batch = model.parameters.sample(257, 3)
+    whole = evaluate_all(model, batch)
+    chunked = evaluate_all(model, batch, chunk_size=50)
+    for a, b in zip(whole, chunked):
+        assert a.shape == (257, 2)
+        np.testing.assert_array_equal(a, b)
+
+
+def test_psa_is_the_model_on_the_seeded_draws(model, reference):
+    batch = model.parameters.sample(N, SEED)
+    out = model.evaluate(batch)
+    np.testing.assert_array_equal(reference.costs, out.costs)
+    np.testing.assert_array_equal(reference.lys, out.lys)
+    assert list(reference.inputs.columns) == model.parameters.unit_columns
+    np.testing.assert_array_equal(reference.inputs["rr"], batch["rr"])
+    assert reference.n == N and reference.seed == SEED and reference.elapsed > 0
+    assert reference.strategies == hiv.STRATEGIES
+
+
+@pytest.mark.parametrize("chunk_size", [1000, 10000, 777])
+def test_same_seed_bit_identical_whatever_the_chunk_size(model, reference, chunk_size):
+    res = run_psa(model, N, SEED, chunk_size=chunk_size)
+    for attr in ("costs", "qalys", "lys"):
+        np.testing.assert_array_equal(getattr(res, attr), getattr(reference, attr))
+    np.testing.assert_array_equal(res.inputs.to_numpy(), reference.inputs.to_numpy())
+
+
+def test_different_seed_differs(model, reference):
+    res = run_psa(model, 50, SEED + 1)
+    assert not np.array_equal(res.costs, reference.costs[:50])
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_dask_threads_cluster_bit_identical(model, reference, n_workers):
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        res = run_psa(model, N, SEED, chunk_size=400, scheduler=client)
+    assert res.meta["chunks"] == 8
+    np.testing.assert_array_equal(res.costs, reference.costs)
+    np.testing.assert_array_equal(res.lys, reference.lys)
+    np.testing.assert_array_equal(res.inputs.to_numpy(), reference.inputs.to_numpy())
+
+
+def test_dask_worker_processes_bit_identical(model, reference):
+    pytest.importorskip("distributed")
+    res = run_psa(model, N, SEED, chunk_size=1000, workers=2)
+    assert res.meta["execution"].startswith("local dask cluster")
+    np.testing.assert_array_equal(res.costs, reference.costs)
+    np.testing.assert_array_equal(res.qalys, reference.qalys)
+
+
+def test_progress_flag_is_harmless_off_a_terminal(model, reference):
+    res = run_psa(model, 100, SEED, chunk_size=30, progress=True)
+    np.testing.assert_array_equal(res.costs, reference.costs[:100])
+
+
+@pytest.mark.parametrize("kwargs, text", [
+    (dict(n=0), "PSA draws n"),
+    (dict(n=10, chunk_size=0), "chunk_size"),
+    (dict(n=10, workers=0), "workers"),
+    (dict(n=10, workers=1, scheduler="tcp://127.0.0.1:1"), "either scheduler"),
+])
+def test_bad_arguments_raise_hta_error(model, kwargs, text):
+    with pytest.raises(HtaError, match=text):
+        run_psa(model, seed=1, **kwargs)
+
+
+def test_bad_effect_name(model):
+    with pytest.raises(HtaError, match="effect"):
+        evaluate(model, model.parameters.base(), effect="dalys")
