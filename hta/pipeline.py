@@ -169,6 +169,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         if capped:
             results.notes.append(f"{labels.get(st, st)}: PFS above OS was capped at OS: {capped}")
 
+    if psa is not None and psa is not False:
+        psa = dict(psa) if isinstance(psa, dict) else {}
     _run_analyses(results, model, wtp=wtp, tornado=tornado, threshold=threshold, psa=psa,
                   scenarios=scenarios, sobol=sobol, seed=seed, progress=progress)
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
@@ -181,6 +183,236 @@ def _median(spec) -> float:
     return float(make_curve(spec.distribution, spec.coef).quantile(0.5)[0])
 
 
+def _money(x) -> str:
+    return "n/a" if x is None or not np.isfinite(x) else f"HK${x:,.0f}"
+
+
 def _run_analyses(results, model, *, wtp, tornado, threshold, psa, scenarios, sobol, seed, progress):
-    """Hook for the sensitivity analyses (one-way, threshold, PSA, VOI, scenarios, Sobol)."""
-    return None
+    """Run the requested analyses; each adds frames, sheets, figures and console text."""
+    if tornado:
+        results.analyses["tornado"] = _tornado(model, wtp)
+    psa_result = None
+    if psa:
+        psa_result = _psa(results, model, wtp, psa, seed, progress)
+    if threshold:
+        results.analyses["threshold"] = _threshold(model, wtp, threshold, psa, seed)
+    if scenarios:
+        results.analyses["scenarios"] = _scenarios(model, wtp, scenarios, threshold)
+    if sobol:
+        results.analyses["sobol"] = _sobol(model, wtp, sobol, seed)
+    return psa_result
+
+
+def _tornado(model, wtp):
+    from hta import dsa, plots
+    from hta.excel.writer import Chart, Sheet
+
+    label, k = wtp[0]
+    ow = dsa.one_way(model, wtp=k)
+    t_nmb = dsa.tornado(ow, "inmb")
+    t_icer = dsa.tornado(ow, "icer")
+    labels = dict(getattr(model, "strategy_labels", {}) or {})
+    top = t_nmb.head(15).copy()
+    top.insert(0, "factor", [f"{p} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi in
+                             zip(top["parameter"], top["low_value"], top["high_value"])])
+    base = float(top["base"].iloc[0]) if len(top) else 0.0
+    sheets = [
+        Sheet("Tornado", top, {"base": "money", "at_low": "money", "at_high": "money", "swing": "money"},
+              charts=[Chart("bar", f"Tornado: incremental NMB at {label} (HK${k:,.0f}/QALY)", "factor",
+                            ["at_low", "at_high"], "", "Incremental NMB (HK$)", base_value=base)],
+              title=f"One-way analysis: incremental NMB at {label}, parameters between their low and high values "
+                    f"(default 2.5th and 97.5th percentiles), widest swing first"),
+        Sheet("One-way", ow, {c: "money" for c in ow.columns if "cost" in c or "inmb" in c or "icer" in c},
+              title="One-way analysis, every parameter: incremental cost, QALYs, ICER and NMB at low and high values"),
+    ]
+    lines = [f"One-way analysis: widest swings in incremental NMB at {label}:"]
+    for _, r in t_nmb.head(5).iterrows():
+        lines.append(f"  {r['parameter']:<28} {_money(r['at_low'])} to {_money(r['at_high'])}")
+    figures = {"tornado": lambda p: plots.tornado_chart(t_nmb.head(15), p, labels=labels,
+                                                        title=f"Incremental NMB at {label} (HK${k:,.0f}/QALY)")}
+    return {"one_way": ow, "tornado": t_nmb, "tornado_icer": t_icer, "sheets": sheets, "figures": figures,
+            "console": "\n".join(lines)}
+
+
+def _threshold(model, wtp, spec, psa, seed):
+    from hta import dsa
+    from hta.excel.writer import Sheet
+
+    parameter = spec.get("parameter")
+    table = model.parameters
+    if parameter not in table:
+        raise HtaError(f"threshold analysis: no parameter named '{parameter}'")
+    lower = float(spec.get("lower", 0.0))
+    upper = float(spec.get("upper", 10 * abs(table[parameter].base) or 1.0))
+    frame = dsa.threshold_table(model, parameter, wtps=wtp, lower=lower, upper=upper)
+    frame["roots"] = frame["roots"].map(lambda r: ", ".join(f"{v:,.0f}" for v in r))
+    lines = [f"Threshold {parameter} (ICER = WTP; base case {_money(table[parameter].base)}):"]
+    for _, r in frame.iterrows():
+        lines.append(f"  at {r['wtp_label']} (HK${r['wtp']:,.0f}/QALY): "
+                     + (_money(r["threshold"]) if r["found"] else r["message"]))
+    if psa:
+        level = float(spec.get("level", 0.5))
+        n = int(spec.get("draws", min(int(psa.get("draws", 1000)), 2000)))
+        probs = []
+        for label, k in wtp:
+            r = dsa.probabilistic_threshold(model, parameter, k, level=level, n=n, seed=seed, lower=lower, upper=upper)
+            probs.append(r.value if r.found else np.nan)
+            lines.append(f"  {parameter} at which P(cost-effective) = {level:.0%} at {label}: "
+                         + (_money(r.value) if r.found else r.message) + f" ({n:,} PSA draws)")
+        frame[f"probabilistic threshold (P = {level:.0%})"] = probs
+    sheets = [Sheet("Threshold price", frame, {"wtp": "money", "threshold": "money"}
+                    | {c: "money" for c in frame.columns if c.startswith("probabilistic")},
+                    title=f"Threshold analysis of {parameter}: the value at which the ICER equals each WTP "
+                          f"(bracketing root-finding in [{lower:,.0f}, {upper:,.0f}])")]
+    return {"table": frame, "sheets": sheets, "console": "\n".join(lines)}
+
+
+def _psa(results, model, wtp, spec, seed, progress):
+    from hta import plots, psa as psa_mod
+    from hta.excel.writer import Chart, Sheet
+    from hta.runner import run_psa
+
+    n = int(spec.get("draws", getattr(model.settings, "psa_draws", None) or 1000))
+    res = run_psa(model, n, seed, chunk_size=int(spec.get("chunk_size", 1000)), scheduler=spec.get("scheduler"),
+                  workers=spec.get("workers"), progress=progress)
+    strategies = list(model.strategies)
+    labels = dict(getattr(model, "strategy_labels", {}) or {})
+    names = [labels.get(s, s) for s in strategies]
+    wtp_values = [v for _, v in wtp]
+    summary = pd.concat([
+        psa_mod.summarise(res.costs, [f"cost: {x}" for x in names]),
+        psa_mod.summarise(res.qalys, [f"QALYs: {x}" for x in names]),
+        psa_mod.summarise(res.lys, [f"LYs: {x}" for x in names]),
+    ])
+    summary = summary.reset_index() if summary.index.name else summary
+    inc = psa_mod.incremental_summary(res.costs, res.qalys, strategies, strategies[0], wtp_values)
+    grid = np.linspace(0, 1.5 * max(wtp_values), 61)
+    ceac = psa_mod.ceac(res.costs, res.qalys, grid, strategies=names)
+    ceaf = psa_mod.ceaf(res.costs, res.qalys, grid, strategies=names)
+    evpi_curve = psa_mod.evpi_curve(res.costs, res.qalys, grid)
+    s = model.settings
+    evpi_rows = []
+    for label, k in wtp:
+        nb = k * res.qalys - res.costs
+        per = float(psa_mod.evpi(nb))
+        pop = (float(psa_mod.population_evpi(per, s.annual_population, int(s.population_years), s.discount_outcomes))
+               if s.annual_population and s.population_years else np.nan)
+        evpi_rows.append({"wtp_label": label, "wtp": k, "evpi_per_patient": per, "evpi_population": pop,
+                          "annual_population": s.annual_population, "population_years": s.population_years})
+    evpi_table = pd.DataFrame(evpi_rows)
+    draws = pd.DataFrame({"draw": np.arange(n)})
+    for j, x in enumerate(names):
+        draws[f"cost: {x}"] = res.costs[:, j]
+        draws[f"QALYs: {x}"] = res.qalys[:, j]
+    draws["incremental QALYs"] = res.qalys[:, -1] - res.qalys[:, 0]
+    draws["incremental cost"] = res.costs[:, -1] - res.costs[:, 0]
+    ceac_sheet = ceac.reset_index()
+    evpi_sheet = evpi_curve.reset_index() if "wtp" not in evpi_curve.columns else evpi_curve
+    out = {"result": res, "summary": summary, "incremental": inc, "ceac": ceac, "ceaf": ceaf, "evpi": evpi_table,
+           "evpi_curve": evpi_curve}
+    sheets = [
+        Sheet("PSA summary", summary, {}, title=f"Probabilistic sensitivity analysis: {n:,} draws, seed {seed} "
+                                                 f"(means and 95% intervals)"),
+        Sheet("PSA incremental", inc, {}, title=f"Incremental results vs {names[0]} over the PSA draws"),
+        Sheet("EVPI", evpi_table, {"wtp": "money", "evpi_per_patient": "money", "evpi_population": "money"},
+              title="Expected value of perfect information per patient and for the population "
+                    "(annual population x years, discounted)"),
+        Sheet("CEAC", ceac_sheet, {c: "prob" for c in names} | {"wtp": "money"},
+              charts=[Chart("line", "Cost-effectiveness acceptability curves", "wtp", names, "WTP (HK$ per QALY)",
+                            "Probability cost-effective", y_min=0, y_max=1)],
+              title="Probability that each strategy has the highest net monetary benefit"),
+        Sheet("PSA draws", draws, {c: "money" for c in draws.columns if "cost" in c}
+              | {c: "qaly" for c in draws.columns if "QALYs" in c},
+              charts=[Chart("scatter", f"Cost-effectiveness plane: {names[-1]} vs {names[0]}", "incremental QALYs",
+                            ["incremental cost"], "Incremental QALYs", "Incremental cost (HK$)")],
+              title="Per-draw costs and QALYs (reproducible from the seed)"),
+    ]
+    figures = {
+        "ce_plane": lambda p: plots.ce_plane(draws["incremental cost"], draws["incremental QALYs"], p, wtp=wtp,
+                                             label=f"{names[-1]} vs {names[0]}"),
+        "ceac": lambda p: plots.ceac_plot(ceac, p, wtp=wtp),
+        "ceaf": lambda p: plots.ceaf_plot(ceaf, p, wtp=wtp),
+        "evpi": lambda p: plots.evpi_plot(evpi_curve, p, wtp=wtp),
+        "psa_convergence": lambda p: plots.convergence_plot(
+            np.column_stack([draws["incremental cost"], draws["incremental QALYs"]]), p,
+            names=["incremental cost", "incremental QALYs"]),
+    }
+    lines = [f"PSA ({n:,} draws, seed {seed}, {res.elapsed:.2f} s): mean incremental cost "
+             f"{_money(draws['incremental cost'].mean())}, QALYs {draws['incremental QALYs'].mean():.3f}"]
+    for (label, k), r in zip(wtp, evpi_rows):
+        p_ce = float((k * draws["incremental QALYs"] - draws["incremental cost"] > 0).mean())
+        lines.append(f"  at {label}: P({names[-1]} cost-effective) = {p_ce:.1%}; EVPI {_money(r['evpi_per_patient'])} "
+                     f"per patient, {_money(r['evpi_population'])} for the population")
+    if spec.get("evppi", False):
+        out["evppi"], evppi_sheet, fig, text = _evppi(model, res, wtp[0], spec)
+        sheets.append(evppi_sheet)
+        figures["evppi"] = fig
+        lines.append(text)
+    out.update(sheets=sheets, figures=figures, console="\n".join(lines))
+    results.analyses["psa"] = out
+    return res
+
+
+def _evppi(model, res, wtp_item, spec):
+    from hta import plots
+    from hta.excel.writer import Chart, Sheet
+    from hta.voi import evppi_table
+
+    label, k = wtp_item
+    nb = k * res.qalys - res.costs
+    inputs = res.inputs
+    varying = [c for c in inputs.columns if np.ptp(inputs[c].to_numpy()) > 0]
+    table = model.parameters
+    groups = {}
+    for g, members in table.groups.items():
+        members = [m for m in members if m in varying]
+        if len(members) > 1:
+            groups[f"group: {g}"] = members
+    items = {name: name for name in varying} | groups
+    frame = evppi_table(nb, inputs, items)
+    frame["parameters"] = frame["parameters"].map(lambda v: ", ".join(v) if isinstance(v, (list, tuple)) else v)
+    top = frame.head(20)
+    sheet = Sheet("EVPPI", frame, {"evppi": "money", "share_of_evpi": "pct"},
+                  charts=[Chart("bar", f"EVPPI per patient at {label}", "name", ["evppi"], "", "HK$ per patient")],
+                  title=f"Expected value of partial perfect information per patient at {label} (HK${k:,.0f}/QALY): "
+                        "regression method of Strong, Oakley & Brennan (2014); GAM for <= 4 parameters, GP above")
+    fig = lambda p: plots.evppi_bars(top, p, title=f"EVPPI per patient at {label}")  # noqa: E731
+    lines = [f"  EVPPI at {label} (largest):"] + [f"    {r['name']:<40} {_money(r['evppi'])}" for _, r in frame.head(5).iterrows()]
+    return frame, sheet, fig, "\n".join(lines)
+
+
+def _scenarios(model, wtp, scenarios, threshold):
+    from hta.excel.writer import Sheet
+    from hta.scenario_analysis import compare
+
+    parameter = (threshold or {}).get("parameter")
+    rng = None
+    if threshold:
+        rng = (float(threshold.get("lower", 0.0)), float(threshold.get("upper", 10 * abs(model.parameters[parameter].base))))
+    frame = compare(model, scenarios, wtps=wtp, threshold_parameter=parameter, threshold_range=rng)
+    fmt = {c: "money" for c in frame.columns if c.startswith(("cost", "inc_cost", "icer", "inmb", "threshold"))}
+    fmt |= {c: "qaly" for c in frame.columns if c.startswith(("qalys", "lys", "inc_qalys", "inc_lys"))}
+    lines = ["Scenario analysis (ICER, HK$ per QALY" + (f"; threshold {parameter} at {wtp[0][0]}" if parameter else "") + "):"]
+    tcol = f"threshold [{wtp[0][0]}]"
+    for _, r in frame.iterrows():
+        extra = f"; threshold {_money(r[tcol])}" if parameter and tcol in frame.columns else ""
+        lines.append(f"  {r['scenario']:<40} {_money(r['icer'])}{extra}")
+    sheets = [Sheet("Scenarios", frame, fmt, title="Scenario analysis: deterministic results of each scenario")]
+    return {"table": frame, "sheets": sheets, "console": "\n".join(lines)}
+
+
+def _sobol(model, wtp, spec, seed):
+    from hta import plots
+    from hta.excel.writer import Chart, Sheet
+    from hta.gsa import sobol
+
+    label, k = wtp[0]
+    frame = sobol(model, n_base=int(spec.get("n_base", 1024)), wtp=k, seed=seed, groups=spec.get("groups", "blocks"))
+    sheet = Sheet("Sobol", frame, {c: "float" for c in ("S1", "S1_conf", "ST", "ST_conf")},
+                  charts=[Chart("bar", f"Sobol total-order indices, incremental NMB at {label}", "factor", ["ST"], "", "ST")],
+                  title=f"Sobol indices of incremental NMB at {label} ({frame.attrs.get('n_evaluations', 0):,} model runs; "
+                        "SALib; correlated blocks as groups)")
+    lines = [f"Sobol total-order indices at {label} (largest):"] + [
+        f"  {r['factor']:<40} ST {r['ST']:.3f} (S1 {r['S1']:.3f})" for _, r in frame.head(5).iterrows()]
+    return {"table": frame, "sheets": [sheet], "figures": {"sobol": lambda p: plots.sobol_bars(frame, p)},
+            "console": "\n".join(lines)}

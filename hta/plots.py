@@ -330,6 +330,24 @@ def sobol_bars(sobol_frame: pd.DataFrame, path, top: int | None = 15, title: str
     return _save(fig, path)
 
 
+def evppi_bars(evppi_frame: pd.DataFrame, path, top: int | None = 20, title: str | None = None,
+               currency: str = "HK$") -> Path:
+    """EVPPI tornado: per-patient EVPPI of each parameter and group (from hta.voi.evppi_table)."""
+    if not {"name", "evppi"} <= set(evppi_frame.columns):
+        raise HtaError("EVPPI chart: expected a frame from hta.voi.evppi_table (name, evppi)")
+    plt = _pyplot()
+    frame = evppi_frame.sort_values("evppi", ascending=False).head(top).iloc[::-1]
+    y = np.arange(len(frame))
+    fig, ax = plt.subplots(figsize=(8.5, 0.35 * len(frame) + 1.6))
+    ax.barh(y, frame["evppi"], color="#4C72B0")
+    ax.set_yticks(y, frame["name"].astype(str), fontsize=8)
+    ax.set_xlabel(f"EVPPI per patient ({currency})")
+    ax.xaxis.set_major_formatter(_money(currency))
+    ax.set_title(title or "Expected value of partial perfect information")
+    ax.grid(axis="x", alpha=0.3)
+    return _save(fig, path)
+
+
 # --------------------------------------------------------------------------------------------
 # Base case
 

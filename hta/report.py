@@ -99,7 +99,9 @@ def console_table(results) -> str:
             last = nmb.iloc[-1]
             lines.append(f"  incremental NMB of {last['label']} at {label} (HK${value:,.0f}/QALY): HK${last[col]:,.0f}")
         lines.append("")
-    for name, analysis in results.analyses.items():
+    order = ["threshold", "psa", "tornado", "scenarios", "sobol"]
+    for name in sorted(results.analyses, key=lambda k: order.index(k) if k in order else len(order)):
+        analysis = results.analyses[name]
         text = analysis.get("console")
         if text:
             lines.append(text)

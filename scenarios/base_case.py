@@ -14,7 +14,8 @@ from pathlib import Path
 from hta.excel.reader import read_inputs
 from hta.pipeline import analyse
 from hta.scenario import main
-from models import fucaso_rrmm
+from hta.scenario_analysis import Scenario
+from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
 NAME = "base_case"
@@ -27,10 +28,17 @@ def build_model():
 
 def run(context):
     model = build_model()
+    scenarios = [Scenario(d["name"], d["description"], model=d.get("model"), overrides=d.get("overrides", {}),
+                          settings=d.get("settings", {})) for d in fucaso_scenarios.definitions()]
     results = analyse(
         model, name=NAME, title=TITLE,
         alternatives={"state-transition (TSD 19)": model.with_structure("stm")},
+        tornado=True,
+        threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000},
+        psa={"draws": 5000, "evppi": True, "workers": context.workers, "scheduler": context.scheduler},
+        scenarios=scenarios,
         seed=context.seed,
+        progress=context.progress,
     )
     context.publish(results, inputs=[INPUTS])
     return results

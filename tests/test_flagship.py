@@ -116,9 +116,31 @@ def test_results_workbook_reads_back_equal_to_memory(published):
     np.testing.assert_array_equal(book["Survival"].to_numpy(float), results.survival.to_numpy(float))
     inc = book["Incremental"]
     np.testing.assert_array_equal(inc["icer"].to_numpy(float), results.incremental["icer"].to_numpy(float))
+    for sheet in ("Tornado", "Threshold price", "PSA summary", "CEAC", "EVPI", "EVPPI", "Scenarios", "PSA draws"):
+        assert sheet in book, sheet
+    thr = results.analyses["threshold"]["table"]
+    np.testing.assert_array_equal(book["Threshold price"]["threshold"].to_numpy(float), thr["threshold"].to_numpy(float))
+    assert thr["found"].all()
+    ceac = book["CEAC"].drop(columns="wtp").to_numpy(float)
+    np.testing.assert_allclose(ceac.sum(axis=1), 1.0)
     info = dict(zip(book["Run info"]["item"], book["Run info"]["value"]))
     assert info["hta version"] and info["seed"]
     assert any(k.startswith("SHA-256 of fucaso_hk.xlsx") for k in info)
+
+
+def test_threshold_price_gives_icer_equal_to_wtp(published, model):
+    results, _ = published
+    for _, row in results.analyses["threshold"]["table"].iterrows():
+        out = model.evaluate(model.parameters.base().with_values(c_eqcel_price=row["threshold"]))
+        icer = (out.costs[0, 1] - out.costs[0, 0]) / (out.qalys[0, 1] - out.qalys[0, 0])
+        assert icer == pytest.approx(row["wtp"], rel=1e-6)
+
+
+def test_published_figures_exist(published):
+    _, path = published
+    for name in ("survival", "trace", "tornado", "ce_plane", "ceac", "evpi", "evppi"):
+        png = path.parent / f"base_case_{name}.png"
+        assert png.exists() and png.stat().st_size > 5000, name
 
 
 @pytest.mark.libreoffice
