@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import numpy as np
 
 
-@dataclass
 class Cohort:
     """State occupancy of a cohort over a cycle grid, for a batch of samples.
 
@@ -27,25 +24,62 @@ class Cohort:
         Engine diagnostics (e.g. how often PFS was capped at OS).
     dead_states : tuple of str
         States that accrue no life-years (death).
+    partition : list of ndarray (n, T + 1), optional
+        For a partitioned-survival cohort, the (capped) survival curves that define the states.
+        The trace and the events are then built from them only when first asked for, and
+        :func:`hta.outcomes.account` integrates the curves directly (fewer passes over memory).
     """
 
-    strategy: str
-    states: tuple
-    trace: np.ndarray
-    events: dict = field(default_factory=dict)
-    report: dict = field(default_factory=dict)
-    dead_states: tuple = ()
+    def __init__(self, strategy: str, states, trace: np.ndarray | None = None, events: dict | None = None,
+                 report: dict | None = None, dead_states=(), partition: list | None = None):
+        if trace is None and partition is None:
+            raise ValueError("a cohort needs a trace or a partition")
+        self.strategy = strategy
+        self.states = tuple(states)
+        self._trace = trace
+        self._events = events
+        self.report = {} if report is None else report
+        self.dead_states = tuple(dead_states)
+        self.partition = partition
+
+    @property
+    def trace(self) -> np.ndarray:
+        if self._trace is None:
+            curves = self.partition
+            n, T1 = curves[0].shape
+            # (n, N, T1) storage viewed as (n, T1, N): each state is contiguous in time.
+            by_state = np.empty((n, len(curves) + 1, T1))
+            by_state[:, 0] = curves[0]
+            for i in range(1, len(curves)):
+                np.subtract(curves[i], curves[i - 1], out=by_state[:, i])
+            np.subtract(1.0, curves[-1], out=by_state[:, -1])
+            self._trace = by_state.transpose(0, 2, 1)
+        return self._trace
+
+    @property
+    def events(self) -> dict:
+        if self._events is None:
+            first, last = self.partition[0], self.partition[-1]
+            self._events = {"death": last[:, :-1] - last[:, 1:], "pfs_event": first[:, :-1] - first[:, 1:]}
+        return self._events
+
+    @events.setter
+    def events(self, value: dict) -> None:
+        self._events = value
 
     @property
     def n(self) -> int:
-        return self.trace.shape[0]
+        return (self.partition[0] if self._trace is None else self._trace).shape[0]
 
     @property
     def n_cycles(self) -> int:
-        return self.trace.shape[1] - 1
+        return (self.partition[0] if self._trace is None else self._trace).shape[1] - 1
 
     def state_index(self, state: str) -> int:
         try:
             return self.states.index(state)
         except ValueError:
             raise KeyError(f"strategy '{self.strategy}': no state named '{state}'; states are {', '.join(self.states)}") from None
+
+    def __repr__(self) -> str:
+        return f"Cohort(strategy={self.strategy!r}, states={self.states}, n={self.n}, cycles={self.n_cycles})"

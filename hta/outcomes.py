@@ -188,6 +188,24 @@ class _Integrator:
         res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
         return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
 
+    def partition_totals_many(self, curves, which) -> dict:
+        """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
+
+        State occupancies are differences of the curves, so their integrals are differences of the
+        curves' integrals: state 1 = curve 1, state i = curve i - curve i-1, dead = 1 - last curve.
+        """
+        which = tuple(which)
+        W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
+        stacked = np.stack(curves, axis=1)                                                  # (n, N-1, T+1)
+        per_curve = np.matmul(stacked, W)                                                    # (n, N-1, C)
+        n, m, C = per_curve.shape
+        states = np.empty((n, m + 1, C))
+        states[:, 0] = per_curve[:, 0]
+        states[:, 1:m] = per_curve[:, 1:] - per_curve[:, :-1]
+        states[:, m] = W.sum(axis=0) - per_curve[:, -1]
+        res = states.transpose(2, 0, 1)                                                      # (C, n, N)
+        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
+
     def per_cycle(self, occupancy: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted)."""
         d = self.d[which][None, :, None]
@@ -249,9 +267,8 @@ def account(
     keep_cohort : bool
         Keep the cohort (trace) on the result.
     """
-    trace = cohort.trace
-    n, T1, K = trace.shape
-    T = T1 - 1
+    n, T, K = cohort.n, cohort.n_cycles, len(cohort.states)
+    T1 = T + 1
     if T != grid.n_cycles:
         raise HtaError(f"strategy '{cohort.strategy}': cohort has {T} cycles but the grid has {grid.n_cycles}")
     integ = _Integrator(grid, within_cycle, discount_costs, discount_outcomes, discount_method)
@@ -260,7 +277,11 @@ def account(
 
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
-    totals = integ.point_totals_many(trace, ("outcome", "cost") if const_costs else ("outcome",))
+    kinds = ("outcome", "cost") if const_costs else ("outcome",)
+    if cohort.partition is not None:
+        totals = integ.partition_totals_many(cohort.partition, kinds)
+    else:
+        totals = integ.point_totals_many(cohort.trace, kinds)
 
     # Life-years by state (dead states accrue none).
     person_cycles = totals["outcome"]  # (2, n, K)
@@ -275,7 +296,7 @@ def account(
         if kind == "const":
             q = person_cycles * u[None] * dt
         else:
-            disc, und = integ.per_cycle(trace, "outcome")
+            disc, und = integ.per_cycle(cohort.trace, "outcome")
             q = np.stack([(disc * u).sum(axis=1), (und * u).sum(axis=1)]) * dt
         for k, s in enumerate(cohort.states):
             out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
@@ -289,11 +310,11 @@ def account(
             if cost_person_cycles is None:
                 cost_person_cycles = totals.get("cost")
                 if cost_person_cycles is None:
-                    cost_person_cycles = integ.point_totals(trace, "cost")
+                    cost_person_cycles = integ.point_totals(cohort.trace, "cost")
             v = cost_person_cycles * c[None]
         else:
             if per_cycle_cache is None:
-                per_cycle_cache = integ.per_cycle(trace, "cost")
+                per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
             disc, und = per_cycle_cache
             v = np.stack([(disc * c).sum(axis=1), (und * c).sum(axis=1)])
         for k, s in enumerate(cohort.states):

@@ -93,21 +93,9 @@ def cohort(
             c = np.minimum(c, later)
         capped.insert(0, c)
 
-    # The trace is a (n, T1, N) view of a (n, N, T1) array: each state's occupancy is then
-    # contiguous in time, which makes filling it and integrating it over time (outcomes.account)
-    # about twice as fast as the time-major layout. Values are the same either way.
-    by_state = np.empty((n, n_states, T1))
-    by_state[:, 0] = capped[0]
-    for i in range(1, n_states - 1):
-        np.subtract(capped[i], capped[i - 1], out=by_state[:, i])
-    np.subtract(1.0, capped[-1], out=by_state[:, -1])
-    trace = by_state.transpose(0, 2, 1)
-    events = {
-        "death": capped[-1][:, :-1] - capped[-1][:, 1:],
-        "pfs_event": capped[0][:, :-1] - capped[0][:, 1:],
-    }
-    return Cohort(strategy=strategy, states=states, trace=trace, events=events, report=report,
-                  dead_states=(states[-1],))
+    # The trace and the events are built from the capped curves only when asked for
+    # (hta.outcomes.account integrates the curves directly).
+    return Cohort(strategy=strategy, states=states, report=report, dead_states=(states[-1],), partition=capped)
 
 
 def on_treatment(time_on_treatment: np.ndarray, overall_survival: np.ndarray) -> np.ndarray:

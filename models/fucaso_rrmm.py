@@ -211,7 +211,7 @@ class FucasoModel:
             for st in self.strategies:
                 c = psm.cohort([curves[(st, "PFS")], curves[(st, "OS")]], states=STATES, strategy=st)
                 # Progressions: PFS events less pre-progression deaths at general-population rates.
-                c.events["progression"] = np.maximum(c.events["pfs_event"] - c.trace[:, :-1, 0] * q_bg, 0.0)
+                c.events["progression"] = np.maximum(c.events["pfs_event"] - c.partition[0][:, :-1] * q_bg, 0.0)
                 out[st] = c
             return out
         return {st: self._stm_cohort(batch, st, curves[(st, "PFS")]) for st in self.strategies}
