@@ -58,14 +58,18 @@ def _problem(table, groups) -> dict:
 
 
 def model_output(model, u: np.ndarray, wtp: float, outcome: str = "inmb", strategy: str | None = None,
-                 comparator: str | None = None, chunk_size: int | None = 1000, effect: str = "qalys") -> np.ndarray:
-    """The analysed scalar output ``(n,)`` for a unit-hypercube design ``u`` ``(n, D)``."""
+                 comparator: str | None = None, chunk_size: int | None = 1000, effect: str = "qalys",
+                 scheduler: Any = None, workers: int | None = None) -> np.ndarray:
+    """The analysed scalar output ``(n,)`` for a unit-hypercube design ``u`` ``(n, D)``.
+
+    ``scheduler``/``workers`` evaluate the design's chunks on Dask (:func:`hta.runner.evaluate`).
+    """
     if outcome not in _OUTCOMES:
         raise HtaError(f"outcome: expected one of {', '.join(_OUTCOMES)}; found {outcome!r}")
     table = model_parameters(model)
     pair = _pairs(model, strategy, comparator)[0]
     batch = table.from_unit(np.clip(u, _EDGE, 1.0 - _EDGE))
-    costs, effects = evaluate(model, batch, chunk_size=chunk_size, effect=effect)
+    costs, effects = evaluate(model, batch, chunk_size=chunk_size, effect=effect, scheduler=scheduler, workers=workers)
     dc, de, _, inmb = _increments(costs, effects, [pair], wtp)
     y = {"inmb": inmb, "inc_cost": dc, "inc_qaly": de}[outcome][:, 0]
     if not np.all(np.isfinite(y)):
@@ -90,7 +94,8 @@ def sobol_design(model, n_base: int = 1024, seed: Any = 1, calc_second_order: bo
 def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", seed: Any = 1,
           calc_second_order: bool = False, groups: Any = None, strategy: str | None = None,
           comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
-          conf_level: float = 0.95, effect: str = "qalys") -> pd.DataFrame:
+          conf_level: float = 0.95, effect: str = "qalys", scheduler: Any = None,
+          workers: int | None = None) -> pd.DataFrame:
     """Sobol first-order (S1) and total (ST) indices of ``outcome`` at ``wtp``.
 
     Saltelli design of ``n_base * (D + 2)`` points (``n_base * (2D + 2)`` with second order;
@@ -105,7 +110,7 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
 
     k = wtp_list(wtp, model)[0][1] if wtp is None else _check_wtp(wtp)
     problem, u = sobol_design(model, n_base, seed, calc_second_order, groups)
-    y = model_output(model, u, k, outcome, strategy, comparator, chunk_size, effect)
+    y = model_output(model, u, k, outcome, strategy, comparator, chunk_size, effect, scheduler, workers)
     if np.ptp(y) == 0:
         raise HtaError(f"Sobol analysis: {outcome} does not vary over the design; nothing to apportion")
     res = sobol_analyze.analyze(problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples,
@@ -124,7 +129,7 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
 def morris(model, num_levels: int = 4, trajectories: int = 50, wtp: Any = None, seed: Any = 1,
            outcome: str = "inmb", groups: Any = None, strategy: str | None = None,
            comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
-           effect: str = "qalys") -> pd.DataFrame:
+           effect: str = "qalys", scheduler: Any = None, workers: int | None = None) -> pd.DataFrame:
     """Morris elementary-effects screening of ``outcome`` at ``wtp``.
 
     ``trajectories`` trajectories of ``D + 1`` points on a ``num_levels`` grid
@@ -144,7 +149,8 @@ def morris(model, num_levels: int = 4, trajectories: int = 50, wtp: Any = None, 
         raise HtaError(f"Morris trajectories: expected at least 2; found {trajectories}")
     problem = _problem(model_parameters(model), groups)
     x = morris_sample.sample(problem, int(trajectories), num_levels=int(num_levels), seed=seed)
-    y = model_output(model, 0.025 + 0.95 * x, k, outcome, strategy, comparator, chunk_size, effect)
+    y = model_output(model, 0.025 + 0.95 * x, k, outcome, strategy, comparator, chunk_size, effect,
+                     scheduler, workers)
     res = morris_analyze.analyze(problem, x, y, num_resamples=num_resamples, num_levels=int(num_levels), seed=seed)
     frame = pd.DataFrame({"factor": [str(n) for n in res["names"]], "mu_star": res["mu_star"],
                           "mu_star_conf": res["mu_star_conf"], "mu": res["mu"], "sigma": res["sigma"]})

@@ -407,7 +407,8 @@ def _sobol(model, wtp, spec, seed):
     from hta.gsa import sobol
 
     label, k = wtp[0]
-    frame = sobol(model, n_base=int(spec.get("n_base", 1024)), wtp=k, seed=seed, groups=spec.get("groups", "blocks"))
+    frame = sobol(model, n_base=int(spec.get("n_base", 1024)), wtp=k, seed=seed, groups=spec.get("groups", "blocks"),
+                  scheduler=spec.get("scheduler"), workers=spec.get("workers"))
     sheet = Sheet("Sobol", frame, {c: "float" for c in ("S1", "S1_conf", "ST", "ST_conf")},
                   charts=[Chart("bar", f"Sobol total-order indices, incremental NMB at {label}", "factor", ["ST"], "", "ST")],
                   title=f"Sobol indices of incremental NMB at {label} ({frame.attrs.get('n_evaluations', 0):,} model runs; "

@@ -22,6 +22,8 @@ them.
 
 from __future__ import annotations
 
+import contextlib
+
 import sys
 import time
 from dataclasses import dataclass, field
@@ -93,24 +95,40 @@ def _chunks(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
 
 
-def evaluate_all(model, batch: Batch, chunk_size: int | None = None):
-    """``(costs, qalys, lys)``, each ``(n, S)``, evaluating ``batch`` in chunks of rows."""
+def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: Any = None,
+                 workers: int | None = None):
+    """``(costs, qalys, lys)``, each ``(n, S)``, evaluating ``batch`` in chunks of rows.
+
+    With ``scheduler`` or ``workers`` the chunks run on a Dask cluster (as in :func:`run_psa`);
+    results are the same bit for bit, since every row is evaluated the same way wherever it runs.
+    """
     size = _check_chunk_size(chunk_size, batch.n)
-    if size >= batch.n:
+    spans = _chunks(batch.n, size)
+    if scheduler is not None or workers is not None:
+        _check_workers(scheduler, workers)
+        with _dask_client(scheduler, workers) as (client, _where):
+            remote_model = client.scatter(model, broadcast=True)
+            futures = [client.submit(_outcome_arrays, remote_model, batch.take(slice(a, b)), pure=False)
+                       for a, b in spans]
+            parts = client.gather(futures)
+    elif size >= batch.n:
         return _outcome_arrays(model, batch)
-    parts = [_outcome_arrays(model, batch.take(slice(a, b))) for a, b in _chunks(batch.n, size)]
+    else:
+        parts = [_outcome_arrays(model, batch.take(slice(a, b))) for a, b in spans]
     return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
 
 
-def evaluate(model, batch: Batch, chunk_size: int | None = None, effect: str = "qalys"):
+def evaluate(model, batch: Batch, chunk_size: int | None = None, effect: str = "qalys", scheduler: Any = None,
+             workers: int | None = None):
     """Costs and effects ``(n, S)`` of every row of ``batch``, evaluated in chunks.
 
     ``effect`` is ``"qalys"`` (default) or ``"lys"``. Columns follow ``model.strategies``.
-    ``chunk_size=None`` evaluates the batch in one call.
+    ``chunk_size=None`` evaluates the batch in one call; ``scheduler``/``workers`` run the chunks
+    on Dask.
     """
     if effect not in _EFFECTS:
         raise HtaError(f"effect: expected one of {', '.join(_EFFECTS)}; found {effect!r}")
-    costs, qalys, lys = evaluate_all(model, batch, chunk_size)
+    costs, qalys, lys = evaluate_all(model, batch, chunk_size, scheduler, workers)
     return costs, (qalys if effect == "qalys" else lys)
 
 
@@ -183,10 +201,7 @@ def run_psa(
         raise HtaError(f"PSA draws n must be a whole number >= 1; found {n!r}")
     n = int(n)
     size = _check_chunk_size(chunk_size, n)
-    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
-        raise HtaError(f"workers must be a whole number >= 1; found {workers!r}")
-    if scheduler is not None and workers is not None:
-        raise HtaError("run_psa: give either scheduler (an existing Dask cluster) or workers (a local one), not both")
+    _check_workers(scheduler, workers)
     table = model_parameters(model)
     spans = _chunks(n, size)
     t0 = time.perf_counter()
@@ -212,12 +227,21 @@ def run_psa(
                      meta={"execution": where, "chunks": len(spans)})
 
 
-def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
+def _check_workers(scheduler, workers) -> None:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
+        raise HtaError(f"workers must be a whole number >= 1; found {workers!r}")
+    if scheduler is not None and workers is not None:
+        raise HtaError("Dask: give either scheduler (an existing Dask cluster) or workers (a local one), not both")
+
+
+@contextlib.contextmanager
+def _dask_client(scheduler, workers):
+    """A Dask client for ``scheduler`` (address, Client or cluster) or a local cluster of ``workers``."""
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the environment
         raise HtaError(
-            "distributed PSA: needs the 'distributed' package (pip install 'dask[distributed]'); "
+            "distributed runs: need the 'distributed' package (pip install 'dask[distributed]'); "
             "found it missing"
         ) from None
     cluster = None
@@ -227,9 +251,7 @@ def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
         where = f"dask client {scheduler.scheduler.address}"
     elif scheduler is not None:
         if not isinstance(scheduler, str):
-            cluster = scheduler  # a cluster object (LocalCluster, ...) owned by the caller
-            client = Client(cluster)
-            cluster = None
+            client = Client(scheduler)  # a cluster object (LocalCluster, ...) owned by the caller
             where = f"dask cluster {type(scheduler).__name__}"
         else:
             try:
@@ -243,6 +265,18 @@ def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
         client = Client(cluster)
         where = f"local dask cluster, {workers} worker(s)"
     try:
+        yield client, where
+    finally:
+        if own_client:
+            client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
+    from distributed import as_completed
+
+    with _dask_client(scheduler, workers) as (client, where):
         remote_model, remote_table = client.scatter([model, table], broadcast=True)
         futures = [client.submit(_psa_chunk, remote_model, remote_table, seed, a, b - a, pure=False)
                    for a, b in spans]
@@ -250,9 +284,4 @@ def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
             for future in as_completed(futures):
                 bar.update(len(future.result()[0]))
         parts = client.gather(futures)  # in submission order, so draws stay in order
-    finally:
-        if own_client:
-            client.close()
-        if cluster is not None:
-            cluster.close()
     return parts, where

@@ -2,7 +2,8 @@
 
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
-one-way analysis, the threshold price of eque-cel, and a 5,000-draw PSA with EVPI and EVPPI.
+one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
+scenario table and Sobol indices (N = 1,024).
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
 Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
@@ -37,6 +38,7 @@ def run(context):
         threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000},
         psa={"draws": 5000, "evppi": True, "workers": context.workers, "scheduler": context.scheduler},
         scenarios=scenarios,
+        sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
         seed=context.seed,
         progress=context.progress,
     )

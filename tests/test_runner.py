@@ -5,6 +5,7 @@ distributed, whatever the chunk size"; the HIV model reproduces Briggs et al. (2
 """
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hta.errors import HtaError
@@ -104,3 +105,15 @@ def test_bad_arguments_raise_hta_error(model, kwargs, text):
 def test_bad_effect_name(model):
     with pytest.raises(HtaError, match="effect"):
         evaluate(model, model.parameters.base(), effect="dalys")
+
+
+@pytest.mark.parametrize("n_workers", [1, 2])
+def test_sobol_chunks_on_dask_bit_identical(model, n_workers):
+    distributed = pytest.importorskip("distributed")
+    from hta.gsa import sobol
+
+    local = sobol(model, n_base=64, wtp=20000, seed=3, chunk_size=300)
+    with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster) as client:
+        remote = sobol(model, n_base=64, wtp=20000, seed=3, chunk_size=300, scheduler=client)
+    pd.testing.assert_frame_equal(local, remote)
