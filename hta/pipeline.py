@@ -93,7 +93,8 @@ def _trace_frame(model, outcomes, grid) -> pd.DataFrame:
 
 def analyse(model, *, name: str, title: str = "", alternatives: dict | None = None,
             tornado: bool = False, threshold: dict | None = None, psa: dict | None = None,
-            scenarios: list | None = None, sobol: dict | None = None, seed: int | None = None,
+            scenarios: list | None = None, sobol: dict | None = None, two_way: dict | None = None,
+            seed: int | None = None,
             progress: bool = False) -> Results:
     """Run the base case and the requested analyses of ``model``.
 
@@ -115,6 +116,9 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     scenarios : list of hta.scenario_analysis.Scenario, optional
     sobol : dict, optional
         ``{"n_base": 1024}``.
+    two_way : dict, optional
+        ``{"p1": name, "values1": [...], "p2": name, "values2": [...]}``: a grid of two parameters
+        (incremental NMB at the first WTP, and the ICER).
     seed : int, optional
         PSA seed (default: the workbook's ``seed`` setting, else 1).
     """
@@ -173,6 +177,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         psa = dict(psa) if isinstance(psa, dict) else {}
     _run_analyses(results, model, wtp=wtp, tornado=tornado, threshold=threshold, psa=psa,
                   scenarios=scenarios, sobol=sobol, seed=seed, progress=progress)
+    if two_way:
+        results.analyses["two_way"] = _two_way(model, wtp, two_way)
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
     return results
 
@@ -219,7 +225,8 @@ def _tornado(model, wtp):
     sheets = [
         Sheet("Tornado", top, {"base": "money", "at_low": "money", "at_high": "money", "swing": "money"},
               charts=[Chart("bar", f"Tornado: incremental NMB at {label} (HK${k:,.0f}/QALY)", "factor",
-                            ["at_low", "at_high"], "", "Incremental NMB (HK$)", base_value=base)],
+                            ["at_low", "at_high"], " ", "Incremental NMB (HK$)", base_value=base,
+                            width_cm=24, height_cm=16)],
               title=f"One-way analysis: incremental NMB at {label}, parameters between their low and high values "
                     f"(default 2.5th and 97.5th percentiles), widest swing first"),
         Sheet("One-way", ow, {c: "money" for c in ow.columns if "cost" in c or "inmb" in c or "icer" in c},
@@ -317,6 +324,9 @@ def _psa(results, model, wtp, spec, seed, progress):
         Sheet("EVPI", evpi_table, {"wtp": "money", "evpi_per_patient": "money", "evpi_population": "money"},
               title="Expected value of perfect information per patient and for the population "
                     "(annual population x years, discounted)"),
+        Sheet("CEAF", ceaf.reset_index(), {"wtp": "money", "probability": "prob", "expected_nmb": "money"},
+              title="Cost-effectiveness acceptability frontier: the strategy with the highest expected NMB "
+                    "and its probability of being cost-effective"),
         Sheet("CEAC", ceac_sheet, {c: "prob" for c in names} | {"wtp": "money"},
               charts=[Chart("line", "Cost-effectiveness acceptability curves", "wtp", names, "WTP (HK$ per QALY)",
                             "Probability cost-effective", y_min=0, y_max=1)],
@@ -373,7 +383,8 @@ def _evppi(model, res, wtp_item, spec):
     frame["parameters"] = frame["parameters"].map(lambda v: ", ".join(v) if isinstance(v, (list, tuple)) else v)
     top = frame.head(20)
     sheet = Sheet("EVPPI", frame, {"evppi": "money", "share_of_evpi": "pct"},
-                  charts=[Chart("bar", f"EVPPI per patient at {label}", "name", ["evppi"], "", "HK$ per patient")],
+                  charts=[Chart("bar", f"EVPPI per patient at {label}", "name", ["evppi"], " ", "HK$ per patient",
+                                width_cm=24, height_cm=20)],
                   title=f"Expected value of partial perfect information per patient at {label} (HK${k:,.0f}/QALY): "
                         "regression method of Strong, Oakley & Brennan (2014); GAM for <= 4 parameters, GP above")
     fig = lambda p: plots.evppi_bars(top, p, title=f"EVPPI per patient at {label}")  # noqa: E731
@@ -410,10 +421,28 @@ def _sobol(model, wtp, spec, seed):
     frame = sobol(model, n_base=int(spec.get("n_base", 1024)), wtp=k, seed=seed, groups=spec.get("groups", "blocks"),
                   scheduler=spec.get("scheduler"), workers=spec.get("workers"))
     sheet = Sheet("Sobol", frame, {c: "float" for c in ("S1", "S1_conf", "ST", "ST_conf")},
-                  charts=[Chart("bar", f"Sobol total-order indices, incremental NMB at {label}", "factor", ["ST"], "", "ST")],
+                  charts=[Chart("bar", f"Sobol total-order indices, incremental NMB at {label}", "factor", ["ST"], " ", "ST",
+                                width_cm=24, height_cm=14)],
                   title=f"Sobol indices of incremental NMB at {label} ({frame.attrs.get('n_evaluations', 0):,} model runs; "
                         "SALib; correlated blocks as groups)")
     lines = [f"Sobol total-order indices at {label} (largest):"] + [
         f"  {r['factor']:<40} ST {r['ST']:.3f} (S1 {r['S1']:.3f})" for _, r in frame.head(5).iterrows()]
     return {"table": frame, "sheets": [sheet], "figures": {"sobol": lambda p: plots.sobol_bars(frame, p)},
             "console": "\n".join(lines)}
+
+
+def _two_way(model, wtp, spec):
+    from hta import dsa, plots
+    from hta.excel.writer import Sheet
+
+    label, k = wtp[0]
+    p1, p2 = spec["p1"], spec["p2"]
+    frame = dsa.two_way(model, p1, spec["values1"], p2, spec["values2"], wtp=k)
+    grid = frame.pivot_table(index=p2, columns=p1, values="inmb", aggfunc="first")
+    grid.columns = [f"{p1} = {v:,.4g}" for v in grid.columns]
+    grid = grid.reset_index()
+    sheets = [Sheet("Two-way", grid, {c: "money" for c in grid.columns if c != p2},
+                    title=f"Two-way analysis: incremental NMB at {label} (HK${k:,.0f}/QALY) over {p1} (columns) "
+                          f"and {p2} (rows); positive = cost-effective")]
+    return {"table": frame, "sheets": sheets,
+            "figures": {"two_way": lambda p: plots.two_way_heatmap(frame, p1, p2, p, title=f"Incremental NMB at {label}")}}

@@ -38,6 +38,8 @@ def run(context):
         threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000},
         psa={"draws": 5000, "evppi": True, "workers": context.workers, "scheduler": context.scheduler},
         scenarios=scenarios,
+        two_way={"p1": "c_eqcel_price", "values1": [500_000 * i for i in range(1, 11)],
+                 "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
         seed=context.seed,
         progress=context.progress,
