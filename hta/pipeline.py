@@ -218,9 +218,7 @@ def _tornado(model, wtp):
     t_nmb = dsa.tornado(ow, "inmb")
     t_icer = dsa.tornado(ow, "icer")
     labels = dict(getattr(model, "strategy_labels", {}) or {})
-    top = t_nmb.head(15).copy()
-    top.insert(0, "factor", [f"{p} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi in
-                             zip(top["parameter"], top["low_value"], top["high_value"])])
+    top = _factor_labels(t_nmb.head(15))
     base = float(top["base"].iloc[0]) if len(top) else 0.0
     sheets = [
         Sheet("Tornado", top, {"base": "money", "at_low": "money", "at_high": "money", "swing": "money"},
@@ -229,6 +227,15 @@ def _tornado(model, wtp):
                             width_cm=24, height_cm=16)],
               title=f"One-way analysis: incremental NMB at {label}, parameters between their low and high values "
                     f"(default 2.5th and 97.5th percentiles), widest swing first"),
+        Sheet("Tornado ICER", _factor_labels(t_icer.head(15)), {"base": "money", "at_low": "money", "at_high": "money",
+                                                               "swing": "money"},
+              charts=[Chart("bar", "Tornado: ICER (HK$ per QALY)", "factor", ["at_low", "at_high"], " ",
+                            "ICER (HK$/QALY)", base_value=float(t_icer["base"].iloc[0]) if len(t_icer) else 0.0,
+                            width_cm=24, height_cm=16)],
+              title="One-way analysis: ICER at each parameter's low and high values, widest swing first"),
+        Sheet("Tornado costs QALYs", pd.concat([dsa.tornado(ow, "inc_cost"), dsa.tornado(ow, "inc_qaly")],
+                                               ignore_index=True), {},
+              title="One-way analysis: incremental costs (HK$) and incremental QALYs, widest swing first"),
         Sheet("One-way", ow, {c: "money" for c in ow.columns if "cost" in c or "inmb" in c or "icer" in c},
               title="One-way analysis, every parameter: incremental cost, QALYs, ICER and NMB at low and high values"),
     ]
@@ -239,6 +246,14 @@ def _tornado(model, wtp):
                                                         title=f"Incremental NMB at {label} (HK${k:,.0f}/QALY)")}
     return {"one_way": ow, "tornado": t_nmb, "tornado_icer": t_icer, "sheets": sheets, "figures": figures,
             "console": "\n".join(lines)}
+
+
+def _factor_labels(frame: pd.DataFrame) -> pd.DataFrame:
+    """A tornado frame with a leading ``factor`` column: "name (low to high)"."""
+    out = frame.copy()
+    out.insert(0, "factor", [f"{p} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi in
+                             zip(out["parameter"], out["low_value"], out["high_value"])])
+    return out
 
 
 def _threshold(model, wtp, spec, psa, seed):
