@@ -115,21 +115,22 @@ def _fit(args) -> None:
 
 
 def _fit_figures(fits) -> dict:
-    try:
-        from hta.survival import diagnostics
-    except ImportError:
-        return {}
+    from hta.survival import diagnostics
+
     figures = {}
     for c in fits.curves:
         stem = f"fit_{c.strategy}_{c.endpoint}".replace(" ", "_")
         models = {d: m for d, m in c.fits.items() if m.converged}
         t, e = c.ipd["time"].to_numpy(float), c.ipd["event"].to_numpy(int)
         horizon = float(t.max()) * 3
-        figures[f"{stem}_curves.png"] = lambda p, t=t, e=e, m=models, h=horizon: diagnostics.plot_fits((t, e), m, h, p)
-        if hasattr(diagnostics, "plot_hazards"):
-            figures[f"{stem}_hazards.png"] = lambda p, t=t, e=e, m=models: diagnostics.plot_hazards(t, e, m, p)
-        if hasattr(diagnostics, "plot_log_cumhaz"):
-            figures[f"{stem}_logcumhaz.png"] = lambda p, t=t, e=e, m=models: diagnostics.plot_log_cumhaz(t, e, m, p)
+        label = f"time ({c.time_unit})"
+        title = f"{c.strategy} {c.endpoint}: Kaplan-Meier and fitted curves"
+        figures[f"{stem}_curves.png"] = lambda p, t=t, e=e, m=models, h=horizon, lb=label, ti=title: \
+            diagnostics.plot_fits((t, e), m, h, p, time_label=lb, title=ti)
+        figures[f"{stem}_hazards.png"] = lambda p, t=t, e=e, m=models, lb=label: \
+            diagnostics.plot_hazards(t, e, m, p, time_label=lb)
+        figures[f"{stem}_logcumhaz.png"] = lambda p, t=t, e=e, m=models, lb=label: \
+            diagnostics.plot_log_cumhaz(t, e, m, p, time_label=lb)
     return figures
 
 

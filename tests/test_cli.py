@@ -113,6 +113,16 @@ def test_fit_reconstructs_and_fits_km_inputs(tmp_path, capsys):
     text = book["Fits"].astype(str).to_string()
     for dist in ("exponential", "weibull", "gompertz", "lognormal", "loglogistic", "gamma", "gengamma"):
         assert dist in text
+    for arm in ("rt", "rtcet"):
+        for kind in ("curves", "hazards", "logcumhaz"):
+            assert (out_dir / f"fit_{arm}_LRC_{kind}.png").stat().st_size > 5000
+
+
+def test_bundled_km_example_validates_and_fits(tmp_path, capsys):
+    example = ROOT / "inputs" / "example_km_bonner2006.xlsx"
+    assert run_cli(["validate", example], capsys)[0] == 0
+    code, out, _ = run_cli(["fit", example, "--out", tmp_path], capsys)
+    assert code == 0 and "rtcet LRC" in out
 
 
 def test_fit_without_km_inputs_is_a_user_error(tmp_path, capsys):
