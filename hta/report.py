@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from hta import __version__
+from hta.errors import HtaError
 
 MONEY, QALY = "money", "qaly"
 
@@ -169,7 +170,10 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     started = started or _dt.datetime.now(_dt.timezone.utc)
     info = run_info(results, input_files, seed=seed, started=started, elapsed=elapsed)
     sheets = _sheets(results, info)
-    staging = Path(tempfile.mkdtemp(prefix=".hta-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    try:
+        staging = Path(tempfile.mkdtemp(prefix=".hta-", dir=out_dir.parent if out_dir.parent.exists() else None))
+    except OSError as err:
+        raise HtaError(f"output folder '{out_dir}': expected a writable location; found {err.strerror}") from None
     try:
         written = []
         if figures:
@@ -186,6 +190,8 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
         shutil.move(str(workbook_tmp), target)
         written.append(target)
         return written
+    except OSError as err:
+        raise HtaError(f"output folder '{out_dir}': could not write the results ({err})") from None
     finally:
         shutil.rmtree(staging, ignore_errors=True)
 
