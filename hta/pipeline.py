@@ -339,6 +339,10 @@ def _psa(results, model, wtp, spec, seed, progress):
         Sheet("EVPI", evpi_table, {"wtp": "money", "evpi_per_patient": "money", "evpi_population": "money"},
               title="Expected value of perfect information per patient and for the population "
                     "(annual population x years, discounted)"),
+        Sheet("EVPI curve", evpi_sheet, {c: "money" for c in evpi_sheet.columns},
+              charts=[Chart("line", "EVPI per patient", evpi_sheet.columns[0], [evpi_sheet.columns[1]],
+                            "WTP (HK$ per QALY)", "EVPI per patient (HK$)")],
+              title="Per-patient EVPI over a range of WTP values"),
         Sheet("CEAF", ceaf.reset_index(), {"wtp": "money", "probability": "prob", "expected_nmb": "money"},
               title="Cost-effectiveness acceptability frontier: the strategy with the highest expected NMB "
                     "and its probability of being cost-effective"),

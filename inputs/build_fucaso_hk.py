@@ -17,8 +17,7 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.styles import Alignment, Font
 
 HERE = Path(__file__).resolve().parent
 OUT = HERE / "fucaso_hk.xlsx"
@@ -122,7 +121,7 @@ SETTINGS = [
     ("seed", 20251127, "", "PSA seed (date of HK approval)", "convention"),
     ("psa_draws", 5000, "", "PSA draws", "convention"),
     ("wtp_1", WTP_1, "HK$/QALY", "1x HK GDP per capita",
-     f"D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate); 1x/3x GDP per capita as in You JHS et al. PLoS ONE 2021 (P)"),
+     "D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate); 1x/3x GDP per capita as in You JHS et al. PLoS ONE 2021 (P)"),
     ("wtp_2", WTP_3, "HK$/QALY", "3x HK GDP per capita", "D: 3 x wtp_1"),
 ]
 
@@ -235,76 +234,94 @@ add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal",
     source="D: difference of LocoMMotion mean OS and mean PFS under exponential curves: 1/((13.8-4.6)/ln 2) per month (Leukemia 2024; P); SE assumption 20%")
 
 
+ABOUT = [
+    "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: Hong Kong Hospital Authority perspective",
+    "Input workbook of models/fucaso_rrmm.py; the model and its assumptions: docs/flagship.md; the schema: the README sheet "
+    "and docs/inputs.md. Regenerate with: python inputs/build_fucaso_hk.py",
+    "Every number has a source (evidence tier P/A/N/D/E as in shared/domain/evidence.md) or the word 'assumption' with its rationale.",
+    "Key assumptions: eque-cel OS (unpublished) borrowed from cilta-cel (CARTITUDE-1); the HK price of eque-cel is not public",
+    "(base case HK$1.36 M anchored on Mainland China CAR-T prices; the threshold price is the headline result).",
+    "Survival curves are calibrated to published medians and landmarks (no digitised KM available): weaker evidence, flagged in sources.",
+    "Costs: HK$, HA public sector, NEP Gazette charges as unit costs; price year 2025.",
+]
+
+
 def _write(path: Path) -> None:
-    wb = Workbook()
-    head_font, head_fill = Font(bold=True, color="FFFFFF"), PatternFill("solid", fgColor="1F4E78")
+    """Fill the blank template (README, drop-down lists, column notes) with the flagship's inputs."""
+    from openpyxl import load_workbook
 
-    def sheet(name, headers, rows, widths=None):
-        ws = wb.create_sheet(name)
-        ws.append(list(headers))
-        for c in ws[1]:
-            c.font, c.fill = head_font, head_fill
-        for r in rows:
-            ws.append([None if (isinstance(v, float) and np.isnan(v)) else v for v in r])
-        ws.freeze_panes = "A2"
-        for i, h in enumerate(headers):
-            col = ws.cell(row=1, column=i + 1).column_letter
-            ws.column_dimensions[col].width = (widths or {}).get(h, max(12, len(h) + 2))
-        for row in ws.iter_rows(min_row=2):
-            for c in row:
-                c.alignment = Alignment(vertical="top", wrap_text=isinstance(c.value, str) and len(c.value) > 40)
-        return ws
-
-    readme = wb.active
-    readme.title = "README"
-    for line in [
-        "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: Hong Kong Hospital Authority perspective",
-        "Input workbook of models/fucaso_rrmm.py. Schema: docs/inputs.md. Regenerate with: python inputs/build_fucaso_hk.py",
-        "Every number has a source (evidence tier P/A/N/D/E as in shared/domain/evidence.md) or the word 'assumption' with its rationale.",
-        "Key assumptions: eque-cel OS (unpublished) borrowed from cilta-cel (CARTITUDE-1); the HK price of eque-cel is not public",
-        "(base case HK$1.36 M anchored on Mainland China CAR-T prices; the threshold price is the headline result).",
-        "Survival curves are calibrated to published medians and landmarks (no digitised KM available): weaker evidence, flagged in sources.",
-        "Costs: HK$, HA public sector, NEP Gazette charges as unit costs; price year 2025.",
-    ]:
-        readme.append([line])
-    readme.column_dimensions["A"].width = 140
-
-    sheet("Settings", ["setting", "value", "unit", "description", "source"], SETTINGS,
-          {"setting": 20, "value": 14, "description": 50, "source": 90})
-    sheet("Strategies", ["strategy", "label", "description"], STRATEGIES, {"label": 24, "description": 80})
-    sheet("Parameters", ["name", "value", "unit", "distribution", "se", "param_a", "param_b", "low", "high",
-                         "group", "description", "source"],
-          [(n, v, u, d, se, a, b, None, None, g, desc, s) for (n, v, u, d, se, a, b, g, desc, s) in P],
-          {"name": 26, "unit": 22, "group": 24, "description": 60, "source": 100})
-    surv_rows = [
-        ("eqcel", "PFS", "parametric", "weibull", "months", None, None, None, "Eque-cel progression-free survival", SRC_EQ_PFS),
-        ("eqcel", "OS", "parametric", "weibull", "months", None, None, None, "Eque-cel overall survival (assumption)", SRC_EQ_OS),
-        ("cc", "PFS", "parametric", "exponential", "months", None, None, None, "Conventional care PFS", SRC_CC_PFS),
-        ("cc", "OS", "parametric", "exponential", "months", None, None, None, "Conventional care OS", SRC_CC_OS),
-    ]
-    sheet("Survival", ["strategy", "endpoint", "input", "distribution", "time_unit", "data_sheet", "n_at_risk_0",
-                       "total_events", "description", "source"], surv_rows, {"description": 40, "source": 100})
-    coef_rows = []
-    for (s, e, names, coef, cov, src) in [
-        ("eqcel", "PFS", ("log_shape", "log_scale"), EQ_PFS, EQ_PFS_COV, SRC_EQ_PFS),
-        ("eqcel", "OS", ("log_shape", "log_scale"), EQ_OS, EQ_OS_COV, SRC_EQ_OS),
-        ("cc", "PFS", ("log_rate",), CC_PFS, CC_PFS_COV, SRC_CC_PFS),
-        ("cc", "OS", ("log_rate",), CC_OS, CC_OS_COV, SRC_CC_OS),
-    ]:
-        for i, name in enumerate(names):
-            row = [s, e, name, float(coef[i])] + [float(cov[i, j]) if j < len(names) else None for j in range(3)] + [src]
-            coef_rows.append(row)
-    sheet("SurvivalCoefficients", ["strategy", "endpoint", "coefficient", "estimate", "cov_1", "cov_2", "cov_3", "source"],
-          coef_rows, {"source": 100})
+    sys.path.insert(0, str(HERE.parent))
+    from hta.excel.template import write_template
 
     fd, tmp = tempfile.mkstemp(suffix=".xlsx", dir=path.parent)
     os.close(fd)
     try:
+        write_template(tmp)
+        wb = load_workbook(tmp)
+        about = wb.create_sheet("About", 0)
+        for line in ABOUT:
+            about.append([line])
+        about["A1"].font = Font(bold=True, size=13)
+        about.column_dimensions["A"].width = 140
+
+        ws = wb["Settings"]
+        rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value}
+        next_row = max(rows.values()) + 1
+        for setting, value, unit, description, source in SETTINGS:
+            r = rows.get(setting)
+            if r is None:
+                r, next_row = next_row, next_row + 1
+                ws.cell(r, 1, setting)
+            for col, v in ((2, value), (3, unit), (4, description), (5, source)):
+                ws.cell(r, col, v if v != "" else None)
+
+        def fill(name, records):
+            sheet = wb[name]
+            headers = [c.value for c in sheet[1]]
+            for i, record in enumerate(records, start=2):
+                for key, value in record.items():
+                    if value is not None and not (isinstance(value, float) and np.isnan(value)):
+                        sheet.cell(i, headers.index(key) + 1, value)
+
+        fill("Strategies", [dict(strategy=s, label=lab, description=d) for s, lab, d in STRATEGIES])
+        fill("Parameters", [dict(name=n, value=v, unit=u, distribution=d, se=se, param_a=a, param_b=b, group=g,
+                                 description=desc, source=src) for (n, v, u, d, se, a, b, g, desc, src) in P])
+        fill("Survival", [dict(strategy=s, endpoint=e, input="parametric", distribution=d, time_unit="months",
+                               description=desc, source=src) for (s, e, d, desc, src) in SURVIVAL])
+        coef_rows = []
+        for (s, e, names, coef, cov, src) in COEFFICIENTS:
+            for i, name in enumerate(names):
+                row = dict(strategy=s, endpoint=e, coefficient=name, estimate=float(coef[i]), source=src)
+                for j in range(len(names)):
+                    row[f"cov_{j + 1}"] = float(cov[i, j])
+                coef_rows.append(row)
+        fill("SurvivalCoefficients", coef_rows)
+        for unused in ("Dirichlet", "KM_data", "IPD_data", "LifeTable"):
+            del wb[unused]
+        for sheet in wb.worksheets:
+            for row in sheet.iter_rows(min_row=2):
+                for c in row:
+                    if isinstance(c.value, str) and len(c.value) > 60:
+                        c.alignment = Alignment(vertical="top", wrap_text=True)
         wb.save(tmp)
         os.replace(tmp, path)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)
+
+
+SURVIVAL = [
+    ("eqcel", "PFS", "weibull", "Eque-cel progression-free survival", SRC_EQ_PFS),
+    ("eqcel", "OS", "weibull", "Eque-cel overall survival (assumption)", SRC_EQ_OS),
+    ("cc", "PFS", "exponential", "Conventional care PFS", SRC_CC_PFS),
+    ("cc", "OS", "exponential", "Conventional care OS", SRC_CC_OS),
+]
+COEFFICIENTS = [
+    ("eqcel", "PFS", ("log_shape", "log_scale"), EQ_PFS, EQ_PFS_COV, SRC_EQ_PFS),
+    ("eqcel", "OS", ("log_shape", "log_scale"), EQ_OS, EQ_OS_COV, SRC_EQ_OS),
+    ("cc", "PFS", ("log_rate",), CC_PFS, CC_PFS_COV, SRC_CC_PFS),
+    ("cc", "OS", ("log_rate",), CC_OS, CC_OS_COV, SRC_CC_OS),
+]
 
 
 if __name__ == "__main__":

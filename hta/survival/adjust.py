@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from hta.errors import HtaError
-from hta.survival.curves import SurvivalCurve, as_param, as_times, broadcast_n
+from hta.survival.curves import SurvivalCurve, as_param, broadcast_n
 
 __all__ = [
     "ProportionalHazards",

@@ -38,7 +38,7 @@ from scipy import special
 from hta.errors import HtaError
 from hta.survival.adjust import MixtureCure
 from hta.survival.curves import SurvivalCurve, make_curve
-from hta.survival.fit import _FAMILIES, _Data, _Family, _maximise, _validate
+from hta.survival.fit import _FAMILIES, _Family, _maximise, _validate
 from hta.survival.fit import fit as fit_parametric
 from hta.survival.km import kaplan_meier
 

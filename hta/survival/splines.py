@@ -41,7 +41,6 @@ is flat (the hazard is clipped at 0). ``SplineCurve.monotone`` says which sample
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -159,7 +158,6 @@ class SplineCurve(SurvivalCurve):
     def _prepare_guard(self):
         """Candidate maxima of eta on [k_min, k_max] and the running max over them."""
         k = self.knots
-        pts = [k]
         roots = []
         for a, b in zip(k[:-1], k[1:]):
             # eta' is a quadratic on [a, b]: recover it from three points, then its roots
