@@ -38,7 +38,7 @@ from scipy import special
 from hta.errors import HtaError
 from hta.survival.adjust import MixtureCure
 from hta.survival.curves import SurvivalCurve, make_curve
-from hta.survival.fit import _FAMILIES, _Family, _maximise, _validate
+from hta.survival.fit import _FAMILIES, InformationCriteria, _Family, _maximise, _validate
 from hta.survival.fit import fit as fit_parametric
 from hta.survival.km import kaplan_meier
 
@@ -93,7 +93,7 @@ def _cure_terms(base: _Family, log_h_bg: np.ndarray | None):
 
 
 @dataclass
-class CureFit:
+class CureFit(InformationCriteria):
     """A fitted mixture cure model.
 
     ``coef``/``cov``: (logit_cure, uncured coefficients...) in the data's time unit;
@@ -111,18 +111,6 @@ class CureFit:
     converged: bool
     message: str
     background: SurvivalCurve | None
-
-    @property
-    def n_par(self) -> int:
-        return len(self.coef)
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_par if self.converged else float("nan")
-
-    @property
-    def bic(self) -> float:
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_par if self.converged else float("nan")
 
     @property
     def cure_fraction(self) -> float:

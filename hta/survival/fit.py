@@ -490,8 +490,31 @@ def _starts(name, data, fitted) -> list[np.ndarray]:
 # ---------------------------------------------------------------------------------------------
 
 
+class InformationCriteria:
+    """``n_par``, ``aic`` and ``bic`` of a maximum-likelihood fit with ``coef``, ``loglik``,
+    ``n_obs`` and ``converged`` (shared by parametric, spline and cure fits)."""
+
+    @property
+    def n_par(self) -> int:
+        return len(self.coef)
+
+    @property
+    def aic(self) -> float:
+        """-2 loglik + 2 p; NaN when the fit did not converge (so it is never chosen)."""
+        if not self.converged:
+            return float("nan")
+        return -2.0 * self.loglik + 2.0 * self.n_par
+
+    @property
+    def bic(self) -> float:
+        """-2 loglik + log(n_obs) p (n_obs = observations, as flexsurv); NaN if not converged."""
+        if not self.converged:
+            return float("nan")
+        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_par
+
+
 @dataclass
-class FittedModel:
+class FittedModel(InformationCriteria):
     """One fitted family.
 
     Attributes
@@ -514,24 +537,6 @@ class FittedModel:
     message: str
     effect_type: str | None = None
     _effect_sign: float = field(default=1.0, repr=False)
-
-    @property
-    def n_par(self) -> int:
-        return len(self.coef)
-
-    @property
-    def aic(self) -> float:
-        """-2 loglik + 2 p; NaN when the fit did not converge (so it is never chosen)."""
-        if not self.converged:
-            return float("nan")
-        return -2.0 * self.loglik + 2.0 * self.n_par
-
-    @property
-    def bic(self) -> float:
-        """-2 loglik + log(n_obs) p (n_obs = observations, as flexsurv); NaN if not converged."""
-        if not self.converged:
-            return float("nan")
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_par
 
     @property
     def has_arm(self) -> bool:

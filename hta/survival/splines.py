@@ -48,7 +48,7 @@ from scipy import special
 
 from hta.errors import HtaError
 from hta.survival.curves import SurvivalCurve
-from hta.survival.fit import _Family, _maximise, _validate
+from hta.survival.fit import InformationCriteria, _Family, _maximise, _validate
 from hta.survival.fit import fit as fit_parametric
 
 __all__ = ["SplineCurve", "FittedSpline", "fit_spline", "spline_basis", "default_knots",
@@ -287,7 +287,7 @@ def _make_terms(knots: np.ndarray, scale: str):
 # ---------------------------------------------------------------------------------------------
 
 
-class FittedSpline(SplineCurve):
+class FittedSpline(SplineCurve, InformationCriteria):
     """A maximum-likelihood Royston-Parmar fit: the curve (n = 1) plus its estimates.
 
     Attributes: ``coef`` (Series gamma0..gamma{m+1}, data time unit), ``cov`` (DataFrame,
@@ -302,19 +302,6 @@ class FittedSpline(SplineCurve):
         self.n_obs, self.n_events = float(n_obs), float(n_events)
         self.converged, self.message = bool(converged), message
         self.distribution = f"spline_{scale}_{knots.size - 2}k"
-
-    @property
-    def n_par(self) -> int:
-        return len(self.coef)
-
-    @property
-    def aic(self) -> float:
-        return -2.0 * self.loglik + 2.0 * self.n_par if self.converged else float("nan")
-
-    @property
-    def bic(self) -> float:
-        """-2 loglik + log(n_obs) p (n = observations, as flexsurv)."""
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_par if self.converged else float("nan")
 
     def curve(self, arm: int = 0) -> SplineCurve:
         """The fitted curve as a plain :class:`SplineCurve` (for symmetry with ``FittedModel``)."""
