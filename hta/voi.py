@@ -39,7 +39,7 @@ from scipy import linalg, optimize
 
 from hta.errors import HtaError
 
-__all__ = ["EvppiResult", "evpi", "evppi", "evppi_table"]
+__all__ = ["EvppiFitError", "EvppiResult", "evpi", "evppi", "evppi_table"]
 
 _METHODS = ("auto", "gam", "gp")
 _MAX_GAM_PARAMETERS = 4
@@ -47,6 +47,22 @@ _MAX_GAM_PARAMETERS = 4
 # margin (mgcv's te() default) for 1-3 parameters, 4 per margin for 4 parameters.
 _DEFAULT_BASIS_SIZE = {1: 5, 2: 5, 3: 5, 4: 4}
 _LOG_LAMBDA_BOUNDS = (-20.0, 20.0)
+# Below this reciprocal condition number of the penalised normal matrix the Cholesky solve is
+# replaced by the SVD of the augmented design (see _PenalisedProblem).
+_MIN_RCOND = 1e-10
+# Relative floor of the eigenvalues of the GP correlation matrix kept in the regression basis.
+_GP_EIGEN_FLOOR = 1e-10
+# The GP is skipped when a linear regression leaves less than this share of the INB's variance.
+_GP_LINEAR_TOLERANCE = 1e-10
+
+
+class EvppiFitError(HtaError):
+    """The regression for one parameter group cannot be estimated from these draws.
+
+    Raised for a problem of the data rather than of the call: more basis functions than draws,
+    or Gaussian-process hyperparameters that do not converge. :func:`evppi_table` reports it in
+    the group's row and goes on.
+    """
 
 
 @dataclass(frozen=True)
@@ -185,8 +201,10 @@ def evppi_table(
 
     Returns:
         DataFrame with columns ``name`` (parameter or group name), ``parameters`` (comma-separated
-        members), ``n_parameters``, ``method``, ``evppi`` and ``share_of_evpi`` (EVPPI / EVPI),
-        sorted by ``evppi`` descending.
+        members), ``n_parameters``, ``method``, ``evppi``, ``share_of_evpi`` (EVPPI / EVPI) and
+        ``note``, sorted by ``evppi`` descending. A group whose regression cannot be estimated
+        (an :class:`EvppiFitError` or a failed factorisation) gets ``evppi`` NaN, a
+        ``note`` saying why, and the last place; it never stops the table.
     """
     if isinstance(parameters, Mapping):
         entries = [(str(label), _parameter_names(group)) for label, group in parameters.items()]
@@ -203,7 +221,12 @@ def evppi_table(
     total = evpi(nb)
     rows = []
     for label, group in entries:
-        value = evppi(nb, inputs, group, method, **options)
+        try:
+            value, note = evppi(nb, inputs, group, method, **options), ""
+        except (EvppiFitError, np.linalg.LinAlgError) as error:
+            # One group that cannot be estimated (too few draws for its basis, say) is reported
+            # in its row; the other groups and the run go on.
+            value, note = np.nan, f"not estimated: {error}"
         rows.append(
             {
                 "name": label,
@@ -212,10 +235,11 @@ def evppi_table(
                 "method": _resolve_method(method, len(group)),
                 "evppi": value,
                 "share_of_evpi": value / total if total > 0 else np.nan,
+                "note": note,
             }
         )
     table = pd.DataFrame(rows)
-    return table.sort_values("evppi", ascending=False, kind="stable").reset_index(drop=True)
+    return table.sort_values("evppi", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -319,43 +343,103 @@ class _Fit:
     smoothing: dict
     design: np.ndarray  # (n, p) model matrix
     coef: np.ndarray  # (p,)
-    cov_factor: np.ndarray  # (p, p) upper factor U with posterior cov = U.T @ U
+    cov_factor: np.ndarray  # (r, p) factor F with posterior cov = F.T @ F (r = rank)
+
+
+def _penalty_root(penalty: np.ndarray) -> np.ndarray:
+    """A matrix E (rank x p) with E'E = penalty, from its eigen-decomposition.
+
+    Eigenvalues below 1e-12 of the largest are round-off in a positive semi-definite penalty
+    (its null space: the unpenalised functions) and are dropped.
+    """
+    w, v = np.linalg.eigh(penalty)
+    keep = w > w[-1] * 1e-12 if w[-1] > 0 else np.zeros(w.shape, dtype=bool)
+    return (v[:, keep] * np.sqrt(w[keep])).T
 
 
 class _PenalisedProblem:
     """min ||y - X b||^2 + sum_j lambda_j b' S_j b, reduced once to p x p by a QR of X.
 
     With X = Q R and f = Q'y, ||y - X b||^2 = (||y||^2 - ||f||^2) + ||f - R b||^2, so each
-    trial of the smoothing parameters costs O(p^3) instead of O(n p^2).
+    trial of the smoothing parameters works on p-row matrices instead of n-row ones.
+
+    Two solvers, one answer. The fast one factorises the penalised normal matrix
+    A = R'R + sum_j lambda_j S_j by Cholesky. It is used only when LAPACK's estimate of A's
+    reciprocal condition number (1-norm) is at least ``_MIN_RCOND``, so its relative error
+    stays below about 1e-6 on any BLAS kernel. Otherwise (a rank-deficient or near-singular
+    design: a parameter that is almost a function of others, tensor-product cells without
+    draws, or a huge smoothing parameter that swamps the unpenalised directions) the stable
+    solver takes the augmented least-squares problem min ||[f; 0] - [R; E] b||^2, with
+    E'E = sum_j lambda_j S_j, and a singular value decomposition [R; E] = U D V' (the route
+    of Wood 2011, JRSS B 73:3-36, section 3): A is never factorised, its condition number
+    (the square of [R; E]'s) never enters, and singular values below p * eps of the largest
+    are dropped, which gives the minimum-norm coefficients. With U1 the rows of U that belong to R the
+    effective degrees of freedom trace(U1 U1') lie in [0, rank] by construction. Neither solver
+    can fail on a finite problem.
     """
 
     def __init__(self, design: np.ndarray, penalties: list[np.ndarray], y: np.ndarray):
         self.design = design
         self.n, self.p = design.shape
-        q, self.r = np.linalg.qr(design, mode="reduced")
+        q, r = np.linalg.qr(design, mode="reduced")
         self.f = q.T @ y
         self.rss_outside = max(float(y @ y - self.f @ self.f), 0.0)
-        self.gram = self.r.T @ self.r
-        scale = np.linalg.norm(self.gram)
+        scale = np.linalg.norm(r.T @ r)
         # Penalties rescaled to the size of X'X so that log-lambda near 0 is a moderate fit.
-        self.penalties = [s * (scale / np.linalg.norm(s)) if np.any(s) else s for s in penalties]
-        # A tiny ridge keeps the system positive definite when X is rank deficient (e.g. a
-        # parameter that is a function of others); it selects the minimum-norm coefficients
-        # and does not change the fitted values otherwise.
-        self.ridge = 1e-10 * scale / self.p
+        penalties = [s * (scale / np.linalg.norm(s)) if np.any(s) else s for s in penalties]
+        self.penalties = penalties
+        # Work in an orthonormal basis Z = [null space, range space] of the summed penalty: the
+        # penalised block then separates from the unpenalised one, and a diagonal scaling of
+        # A makes Cholesky accurate even when a large lambda dwarfs the data (van der Sluis).
+        if penalties:
+            _, self.basis = np.linalg.eigh(sum(s / np.linalg.norm(s) if np.any(s) else s for s in penalties))
+        else:
+            self.basis = np.eye(self.p)
+        self.r = r @ self.basis
+        self.gram = self.r.T @ self.r
+        self.rhs = self.r.T @ self.f
+        self.rotated = [self.basis.T @ s @ self.basis for s in penalties]
+        self._roots = None  # square roots of the penalties, made when the stable solver is needed
 
     def solve(self, log_lambda: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
-        """Coefficients, residual sum of squares, effective df and Cholesky factor."""
-        a = self.gram + self.ridge * np.eye(self.p)
-        for lam, s in zip(np.exp(log_lambda), self.penalties):
-            a = a + lam * s
-        chol = linalg.cholesky(a, lower=True)
-        coef = linalg.cho_solve((chol, True), self.r.T @ self.f)
-        resid = self.f - self.r @ coef
-        rss = self.rss_outside + float(resid @ resid)
-        # edf = trace(X (A^-1) X') = ||L^-1 R'||_F^2
-        edf = float(np.sum(linalg.solve_triangular(chol, self.r.T, lower=True) ** 2))
-        return coef, rss, edf, chol
+        """Coefficients, residual sum of squares, effective df and a posterior factor.
+
+        The factor F (r x p) has F'F = A^+ (the pseudo-inverse of the penalised normal matrix).
+        """
+        lambdas = np.exp(np.atleast_1d(log_lambda))
+        a = self.gram.copy()
+        for lam, s in zip(lambdas, self.rotated):
+            a += lam * s
+        diag2 = np.diag(a)
+        if np.all(diag2 > 0):
+            diag = np.sqrt(diag2)
+            scaled = a / np.outer(diag, diag)
+            chol, info = linalg.lapack.dpotrf(scaled, lower=1, clean=1)
+            if info == 0:
+                rcond, _ = linalg.lapack.dpocon(chol, np.abs(scaled).sum(axis=0).max(), uplo="L")
+                if rcond >= _MIN_RCOND:
+                    # A = D C D with C = L L': A^-1 = D^-1 L'^-1 L^-1 D^-1; in the original basis
+                    # the coefficients are Z A^-1 R_z'f and F = L^-1 D^-1 Z'.
+                    inv_l = linalg.solve_triangular(chol, np.diag(1.0 / diag), lower=True)
+                    coef_z = inv_l.T @ (inv_l @ self.rhs)
+                    resid = self.f - self.r @ coef_z
+                    edf = float(np.sum((inv_l @ self.r.T) ** 2))
+                    factor = inv_l @ self.basis.T
+                    return self.basis @ coef_z, self.rss_outside + float(resid @ resid), edf, factor
+        return self._solve_stable(lambdas)
+
+    def _solve_stable(self, lambdas: np.ndarray):
+        if self._roots is None:
+            self._roots = [_penalty_root(s) for s in self.rotated]
+        blocks = [self.r] + [np.sqrt(lam) * e for lam, e in zip(lambdas, self._roots)]
+        u, d, vt = linalg.svd(np.vstack(blocks), full_matrices=False, lapack_driver="gesvd")
+        keep = d > d[0] * self.p * np.finfo(float).eps if d.size and d[0] > 0 else d > 0
+        u1, d, vt = u[: self.r.shape[0], keep], d[keep], vt[keep]
+        uf = u1.T @ self.f
+        coef_z = vt.T @ (uf / d)
+        resid = self.f - u1 @ uf
+        factor = (vt / d[:, None]) @ self.basis.T
+        return self.basis @ coef_z, self.rss_outside + float(resid @ resid), float(np.sum(u1**2)), factor
 
     def gcv(self, log_lambda: np.ndarray) -> float:
         _, rss, edf, _ = self.solve(np.atleast_1d(log_lambda))
@@ -363,17 +447,16 @@ class _PenalisedProblem:
         return self.n * rss / denom**2
 
     def fit(self, log_lambda: np.ndarray, smoothing: dict) -> _Fit:
-        coef, rss, edf, chol = self.solve(log_lambda)
+        coef, rss, edf, factor = self.solve(log_lambda)
         sigma2 = rss / max(self.n - edf, 1.0)
-        # Posterior covariance sigma^2 A^-1 = U'U with U = sigma L^-1.
-        cov_factor = np.sqrt(sigma2) * linalg.solve_triangular(chol, np.eye(self.p), lower=True)
+        # Posterior covariance sigma^2 A^+ = F'F with F = sigma * factor.
         return _Fit(
             fitted=self.design @ coef,
             edf=edf,
             smoothing=smoothing,
             design=self.design,
             coef=coef,
-            cov_factor=cov_factor,
+            cov_factor=np.sqrt(sigma2) * factor,
         )
 
 
@@ -479,7 +562,7 @@ def _fit_gam(x: np.ndarray, y: np.ndarray, k: int | None) -> _Fit:
         raise HtaError(f"EVPPI basis dimension k: expected an integer >= 2; found {k}")
     design, penalties = _tensor_spline(x, size)
     if design.shape[1] >= x.shape[0]:
-        raise HtaError(
+        raise EvppiFitError(
             f"EVPPI with {d} parameter(s): expected more draws than the {design.shape[1]} "
             f"basis functions; found {x.shape[0]} draws (use a smaller k or more draws)"
         )
@@ -566,31 +649,54 @@ def _fit_gp(x: np.ndarray, y: np.ndarray, gp_n: int, rng: np.random.Generator) -
     h_sub = np.column_stack([np.ones(m), zs])
     y_scale = float(np.std(ys)) or 1.0
 
+    linear = _PenalisedProblem(np.column_stack([np.ones(n), z]), [], y)
+    centred = float(np.sum((y - y.mean()) ** 2))
+    if linear.solve(np.zeros(0))[1] <= _GP_LINEAR_TOLERANCE * centred:
+        # The linear mean already reproduces the INB: the GP residual process has nothing left
+        # to model (its marginal posterior is degenerate), so the fit is the linear regression.
+        return linear.fit(np.zeros(0), {"length_scales": [], "nugget": 0.0, "basis_n": 0})
+
     diffs2 = np.stack([(c[:, None] - c[None, :]) ** 2 for c in zs.T])
-    best = None
+    # The best finite value seen over both starts is kept, not only each run's end point: near
+    # the edge where K = A + nu I stops being numerically positive definite (long length-scales
+    # and a tiny nugget, i.e. a nearly linear INB), where that edge lies depends on the BLAS
+    # kernel, and a run can end on the infeasible side.
+    best = {"value": np.inf, "theta": None}
+
+    def objective(theta):
+        value, grad = _gp_negative_log_posterior(theta, diffs2, ys / y_scale, h_sub)
+        if value < best["value"]:
+            best.update(value=value, theta=theta.copy())
+        return value, grad
+
     for start_delta, start_nu in ((1.0, 0.1), (3.0, 0.01)):
         theta0 = np.concatenate([np.full(d, np.log(start_delta)), [np.log(start_nu)]])
-        res = optimize.minimize(
-            _gp_negative_log_posterior,
+        optimize.minimize(
+            objective,
             theta0,
-            args=(diffs2, ys / y_scale, h_sub),
             jac=True,
             method="L-BFGS-B",
             bounds=[(np.log(0.02), np.log(200.0))] * d + [(np.log(1e-8), np.log(1e4))],
         )
-        if np.isfinite(res.fun) and (best is None or res.fun < best.fun):
-            best = res
-    if best is None:
-        raise HtaError("EVPPI method 'gp': the Gaussian-process hyperparameters did not converge")
+    if best["theta"] is None:
+        raise EvppiFitError("EVPPI method 'gp': the Gaussian-process hyperparameters did not converge")
+    best = optimize.OptimizeResult(x=best["theta"], fun=best["value"])
     delta = np.exp(best.x[:d])
     nu = float(np.exp(best.x[d]))
 
     # Subset of regressors: g(x) = h(x)'beta + sum_j a(x, z_j) w_j with w ~ N(0, s^2 A_mm^-1),
-    # whose posterior mean is the penalised fit below with penalty nu * w' A_mm w.
+    # whose posterior mean is the penalised fit with penalty nu * w' A_mm w. A squared-exponential
+    # A_mm is numerically singular (its eigenvalues fall to round-off), so the fit is written in
+    # its eigenbasis A_mm = V L V': features a(x, Z) V L^-1/2 and coefficients u = L^1/2 V'w
+    # with the ridge penalty nu * u'u. Eigen-directions below _GP_EIGEN_FLOOR of the largest
+    # are dropped; each would enter the exact GP shrunk by L / (L + nu), i.e. not at all.
     a_mm = np.exp(-_sq_distances(zs, zs, delta))
-    design = np.column_stack([np.ones(n), z, np.exp(-_sq_distances(z, zs, delta))])
+    eigenvalues, eigenvectors = np.linalg.eigh(a_mm)
+    keep = eigenvalues > eigenvalues[-1] * _GP_EIGEN_FLOOR
+    features = np.exp(-_sq_distances(z, zs, delta)) @ (eigenvectors[:, keep] / np.sqrt(eigenvalues[keep]))
+    design = np.column_stack([np.ones(n), z, features])
     penalty = np.zeros((design.shape[1], design.shape[1]))
-    penalty[d + 1 :, d + 1 :] = a_mm
+    penalty[d + 1 :, d + 1 :] = np.eye(features.shape[1])
     problem = _PenalisedProblem(design, [penalty], y)
     # The penalty was rescaled inside the problem; undo that to apply the estimated nu.
     scale = np.linalg.norm(problem.penalties[0]) / np.linalg.norm(penalty)
@@ -634,7 +740,7 @@ def _standard_error(fits: list[_Fit], n_draws: int, rng: np.random.Generator) ->
         best = np.zeros((n, b))  # the reference strategy has g = 0
         means = [np.zeros(b)]
         for fit in fits:
-            coef = fit.coef[:, None] + fit.cov_factor.T @ rng.standard_normal((fit.coef.size, b))
+            coef = fit.coef[:, None] + fit.cov_factor.T @ rng.standard_normal((fit.cov_factor.shape[0], b))
             g = fit.design @ coef
             best = np.maximum(best, g)
             means.append(g.mean(axis=0))

@@ -297,6 +297,7 @@ def test_table_sorted_with_groups(chemo):
         "method",
         "evppi",
         "share_of_evpi",
+        "note",
     ]
     assert table["evppi"].is_monotonic_decreasing
     assert table["name"].iloc[0] == "pi2_rho"
@@ -366,3 +367,113 @@ def test_binary_parameter_and_unnamed_list_groups():
     table = voi.evppi_table(nb, inputs, ["u", ["z", "u"]])
     assert list(table["name"]) == ["z+u", "u"]
     assert table["evppi"].iloc[0] == pytest.approx(voi.evpi(nb), rel=2e-3)
+
+
+# ------------------------------------------------------------------------------------------
+# Numerical robustness: the result must not depend on the BLAS kernel or on the conditioning
+# of the penalised normal matrix (issue 8: a Cholesky failure on OpenBLAS SkylakeX).
+# ------------------------------------------------------------------------------------------
+
+
+def _skewed_group(n=5000, seed=8):
+    """Four right-skewed parameters (like disutility or probability draws) with a linear INB."""
+    rng = np.random.default_rng(seed)
+    x = rng.gamma(0.6, 1.0, size=(n, 4))
+    inb = 50.0 - x @ np.array([20.0, 5.0, 2.0, 1.0]) + 40.0 * rng.standard_normal(n)
+    nb = np.column_stack([np.zeros(n), inb])
+    return nb, pd.DataFrame(x, columns=["a", "b", "c", "d"])
+
+
+def test_solver_gives_minimum_norm_fit_on_a_singular_design():
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((300, 3))
+    design = np.column_stack([x, x[:, 0] + x[:, 1], np.ones(300)])  # rank 4 of 5 columns
+    y = design @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * rng.standard_normal(300)
+    problem = voi._PenalisedProblem(design, [], y)
+    coef, rss, edf, factor = problem.solve(np.zeros(0))
+    expected, residual, rank, _ = np.linalg.lstsq(design, y, rcond=None)
+    assert rank == 4
+    np.testing.assert_allclose(coef, expected, rtol=1e-8, atol=1e-10)  # minimum-norm solution
+    assert rss == pytest.approx(float(residual[0]) if residual.size else np.sum((y - design @ expected) ** 2), rel=1e-9)
+    assert edf == pytest.approx(4.0, abs=1e-8)
+    assert factor.shape[0] == 4  # the posterior factor spans the identified directions only
+
+
+def test_fast_and_stable_solvers_agree_on_a_well_conditioned_problem():
+    rng = np.random.default_rng(2)
+    design, penalties = voi._tensor_spline(rng.uniform(size=(2000, 2)), 5)
+    y = rng.standard_normal(2000)
+    problem = voi._PenalisedProblem(design, penalties, y)
+    log_lambda = np.array([0.5, -1.0])
+    fast = problem.solve(log_lambda)
+    stable = problem._solve_stable(np.exp(log_lambda))
+    np.testing.assert_allclose(fast[0], stable[0], rtol=1e-9, atol=1e-12)
+    assert fast[1] == pytest.approx(stable[1], rel=1e-12)
+    assert fast[2] == pytest.approx(stable[2], rel=1e-9)
+    np.testing.assert_allclose(fast[3].T @ fast[3], stable[3].T @ stable[3], rtol=1e-8, atol=1e-12)
+
+
+def test_huge_smoothing_parameters_leave_the_unpenalised_fit():
+    # All four margins at the largest smoothing parameter: the tensor-product spline becomes
+    # multilinear (2^4 = 16 unpenalised functions). This is where Cholesky of the normal
+    # matrix failed on one BLAS kernel and not on others.
+    nb, inputs = _skewed_group()
+    design, penalties = voi._tensor_spline(inputs.to_numpy(), 4)
+    y = nb[:, 1]
+    problem = voi._PenalisedProblem(design, penalties, y)
+    coef, rss, edf, _ = problem.solve(np.full(4, voi._LOG_LAMBDA_BOUNDS[1]))
+    assert np.all(np.isfinite(coef))
+    assert edf == pytest.approx(16.0, abs=0.05)
+    # The multilinear least-squares fit, computed directly, has the same residual sum of squares.
+    x = inputs.to_numpy()
+    columns = [np.ones(len(x))]
+    for j in range(4):
+        columns = columns + [c * x[:, j] for c in columns]
+    multilinear = np.column_stack(columns)
+    _, residual, _, _ = np.linalg.lstsq(multilinear, y, rcond=None)
+    assert rss == pytest.approx(float(residual[0]), rel=1e-4)
+
+
+def test_skewed_four_parameter_group_is_finite_and_below_evpi():
+    nb, inputs = _skewed_group()
+    value = voi.evppi(nb, inputs, ["a", "b", "c", "d"])
+    linear = voi.evppi(nb, inputs, ["a", "b", "c", "d"], method="gp")
+    assert 0.0 < value <= voi.evpi(nb)
+    assert value == pytest.approx(linear, rel=0.05)  # two smoothers, one answer
+
+
+def test_duplicated_parameter_adds_no_information():
+    nb, inputs, _ = _linear_gaussian(n=4000)
+    inputs = inputs.assign(t1_copy=inputs["t1"] * 2.0 + 1.0)  # an exact function of t1
+    alone = voi.evppi(nb, inputs, "t1")
+    assert voi.evppi(nb, inputs, ["t1", "t1_copy"]) == pytest.approx(alone, rel=0.01)
+
+
+def test_gp_equals_the_exact_gaussian_process_posterior_mean(chemo):
+    nb, pars = chemo
+    nb, pars = nb.iloc[:100], pars.iloc[:100]
+    result = voi.evppi(nb, pars, "p_side_effects_t2", method="gp", gp_n=100, return_details=True, se_draws=0)
+    x = pars[["p_side_effects_t2"]].to_numpy()
+    y = nb.to_numpy() @ np.array([-1.0, 1.0])
+    z = (x - x.mean(0)) / x.std(0)
+    delta = np.array(result.smoothing[0]["length_scales"]) / x.std(0)
+    nugget = result.smoothing[0]["nugget"]
+    a = np.exp(-voi._sq_distances(z, z, delta))
+    k_inv = np.linalg.inv(a + nugget * np.eye(100))
+    h = np.column_stack([np.ones(100), z])
+    beta = np.linalg.solve(h.T @ k_inv @ h, h.T @ k_inv @ y)
+    exact = h @ beta + a @ k_inv @ (y - h @ beta)  # the GP posterior mean at the draws
+    assert np.max(np.abs(result.fitted[:, 1] - exact)) < 1e-4 * np.ptp(exact)
+
+
+def test_table_reports_a_group_that_cannot_be_fitted_and_goes_on():
+    nb, inputs = _skewed_group(n=200)  # 200 draws < 4^4 = 256 basis functions
+    table = voi.evppi_table(nb, inputs, {"all four": ["a", "b", "c", "d"], "a": "a"})
+    assert list(table["name"]) == ["a", "all four"]  # the failed group sorts last
+    failed = table.set_index("name").loc["all four"]
+    assert np.isnan(failed["evppi"])
+    assert failed["note"].startswith("not estimated:") and "256 basis functions" in failed["note"]
+    assert table.set_index("name").loc["a", "evppi"] > 0
+    assert table.set_index("name").loc["a", "note"] == ""
+    with pytest.raises(HtaError, match="expected more draws"):
+        voi.evppi(nb, inputs, ["a", "b", "c", "d"])  # the single call still says why
