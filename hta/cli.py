@@ -110,6 +110,8 @@ def _fit(args) -> None:
     for c in fits.curves:
         best = c.fits.table["aic"].idxmin()
         print(f"{c.strategy} {c.endpoint}: {len(c.ipd)} patients, {int(c.ipd['event'].sum())} events; lowest AIC: {best}")
+        for action in (c.reconstruction.cleaning if c.reconstruction is not None else []):
+            print(f"  cleaned: {action}")
     print(table[["strategy", "endpoint", "distribution", "loglik", "aic", "bic", "converged"]].to_string(index=False))
     print(f"wrote {len(written)} files to {args.out} in {time.perf_counter() - t0:.1f} s")
 

@@ -70,7 +70,8 @@ class WorkbookFits:
             if r is None:
                 continue
             rows.append({"strategy": c.strategy, "endpoint": c.endpoint, "patients": len(c.ipd),
-                         "events": int(c.ipd["event"].sum()), "report": str(r)})
+                         "events": int(c.ipd["event"].sum()), "max_abs_diff": r.max_abs_diff,
+                         "cleaning": "; ".join(r.cleaning) or "none needed", "report": str(r)})
         return pd.DataFrame(rows)
 
 

@@ -2,10 +2,12 @@
 
 Survival inputs given as digitised Kaplan-Meier points with numbers at risk, the way they reach
 an analyst from a paper: locoregional control in Bonner JA et al., N Engl J Med 2006;354:567-578
-(radiotherapy vs radiotherapy + cetuximab), digitised points and at-risk tables as distributed
-with the R package IPDfromKM and cleaned into the layout of Guyot et al. (2012)
-(``tests/data/bonner2006``). ``hta fit inputs/example_km_bonner2006.xlsx`` reconstructs
-pseudo-IPD with the Guyot algorithm and fits the seven standard distributions.
+(radiotherapy vs radiotherapy + cetuximab): the raw digitised points as distributed with the R
+package IPDfromKM (``tests/data/bonner2006/IPDfromKM_Radiationdata_raw_digitised.csv``: survival
+in percent, a first point at -0.512 months, ties and small rises, exactly as a digitiser leaves
+them) and the published numbers at risk. ``hta fit inputs/example_km_bonner2006.xlsx`` cleans
+the points (and reports each change), reconstructs pseudo-IPD with the Guyot algorithm and fits
+the seven standard distributions.
 
 The settings and the single parameter are placeholders needed for a valid workbook, labelled as such.
 """
@@ -16,6 +18,7 @@ import sys
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -23,7 +26,9 @@ from hta.survival.reconstruct import read_guyot_files  # noqa: E402
 
 DATA = ROOT / "tests" / "data" / "bonner2006"
 OUT = ROOT / "inputs" / "example_km_bonner2006.xlsx"
-SRC = "Bonner JA et al. N Engl J Med 2006;354:567-578, Figure (locoregional control), digitised (IPDfromKM)"
+SRC = ("Bonner JA et al. N Engl J Med 2006;354:567-578, Figure (locoregional control), raw digitised points "
+       "(R package IPDfromKM, data Radiationdata); numbers at risk from the same figure")
+RAW = DATA / "IPDfromKM_Radiationdata_raw_digitised.csv"
 PLACEHOLDER = "assumption: placeholder (this workbook only demonstrates hta fit)"
 
 
@@ -50,10 +55,12 @@ def main(path: Path = OUT) -> Path:
     survival = wb.create_sheet("Survival")
     survival.append(["strategy", "endpoint", "input", "distribution", "time_unit", "data_sheet", "n_at_risk_0",
                      "total_events", "description", "source"])
-    for arm, stem in (("rt", "RT"), ("rtcet", "RTcetux")):
-        km, nrisk = read_guyot_files(DATA / f"guyot_bonner_{stem}_surv.txt", DATA / f"guyot_bonner_{stem}_nrisk.txt")
+    raw = pd.read_csv(RAW)
+    for arm, stem, raw_arm in (("rt", "RT", "RT"), ("rtcet", "RTcetux", "RT+cetuximab")):
+        _, nrisk = read_guyot_files(DATA / f"guyot_bonner_{stem}_surv.txt", DATA / f"guyot_bonner_{stem}_nrisk.txt")
+        km = raw[raw["arm"] == raw_arm].rename(columns={"surv_pct": "survival"}).reset_index(drop=True)
         sheet = wb.create_sheet(f"KM_{stem}")
-        sheet.append(["time", "survival", "at_risk_time", "n_at_risk"])
+        sheet.append(["time", "survival", "at_risk_time", "n_at_risk"])  # survival in percent, as digitised
         for i in range(max(len(km), len(nrisk))):
             sheet.append([float(km["time"].iloc[i]) if i < len(km) else None,
                           float(km["survival"].iloc[i]) if i < len(km) else None,

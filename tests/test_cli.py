@@ -123,6 +123,14 @@ def test_bundled_km_example_validates_and_fits(tmp_path, capsys):
     assert run_cli(["validate", example], capsys)[0] == 0
     code, out, _ = run_cli(["fit", example, "--out", tmp_path], capsys)
     assert code == 0 and "rtcet LRC" in out
+    # The raw digitisation's first point, at -0.512 months, is cleaned and the change reported,
+    # on the console and in the Reconstruction sheet.
+    assert "cleaned: set 1 negative time(s) to 0 (smallest -0.512" in out
+    from hta.excel.writer import read_back
+
+    rec = read_back(tmp_path / "example_km_bonner2006_fits.xlsx")["Reconstruction"].set_index("strategy")
+    assert "negative time" in rec.loc["rt", "cleaning"] and "negative time" not in rec.loc["rtcet", "cleaning"]
+    assert rec.loc["rt", "patients"] == 213 and rec.loc["rt", "max_abs_diff"] < 0.03
 
 
 def test_fit_without_km_inputs_is_a_user_error(tmp_path, capsys):

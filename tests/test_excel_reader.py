@@ -241,14 +241,20 @@ def test_published_bonner_curve_passes(tmp_path):
     assert list(curve.at_risk["n_at_risk"]) == [213, 122, 80, 51, 30, 10]
 
 
-def test_raw_digitised_bonner_curve_is_rejected(tmp_path):
-    # The raw digitised points (IPDfromKM::Radiationdata) start at a negative time, -0.512
-    # months: the validator must point at that cell.
+def test_raw_digitised_bonner_curve_is_read_and_a_far_negative_time_is_not(tmp_path):
+    # The raw digitised points (IPDfromKM::Radiationdata) start at -0.512 months, within the
+    # tolerance (2% of the last time, 58.1): read as digitised, for the reconstruction to clean.
     raw = pd.read_csv(REFDATA / "IPDfromKM_Radiationdata_raw_digitised.csv")
     raw = raw[raw["arm"] == "RT"][["time", "surv_pct"]]
     nrisk = pd.read_csv(REFDATA / "guyot_bonner_RT_nrisk.txt", sep="\t")
-    problems = validate(bw.write_workbook(tmp_path / "raw.xlsx", _bonner_sheets(raw, nrisk)))
-    assert [(p.sheet, p.cell, p.found) for p in problems] == [("KM_cart_PFS", "A2", "-0.512")]
+    inputs = read_inputs(bw.write_workbook(tmp_path / "raw.xlsx", _bonner_sheets(raw, nrisk)))
+    curve = inputs.survival[("cart", "PFS")]
+    assert curve.km["time"].min() == -0.512 and curve.km["survival"].max() == pytest.approx(0.989)
+    # -5 months is not digitisation error: the validator points at that cell.
+    raw.iloc[0, 0] = -5.0
+    problems = validate(bw.write_workbook(tmp_path / "far.xlsx", _bonner_sheets(raw, nrisk)))
+    assert [(p.sheet, p.cell, p.found) for p in problems] == [("KM_cart_PFS", "A2", "-5")]
+    assert "read as 0" in problems[0].expected
 
 
 # ---------------------------------------------------------------------------------------------

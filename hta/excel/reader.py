@@ -953,8 +953,8 @@ class _Reader:
         points, at_risk = [], []
         for rec in records:
             if not (rec.blank("time") and rec.blank("survival")):
-                t = self.cells.number(rec, "time", required=True, expected="a time >= 0",
-                                      minimum=0.0)
+                # Slightly negative digitised times are checked below, against the last time.
+                t = self.cells.number(rec, "time", required=True, expected="a time >= 0")
                 s = self.cells.number(rec, "survival", required=True,
                                       expected="a survival from 0 to 1 (or 0 to 100 percent)",
                                       minimum=0.0, maximum=100.0)
@@ -972,6 +972,13 @@ class _Reader:
         if len(points) < 2:
             self.book.problem(sheet, "A2", "at least two digitised (time, survival) points",
                               f"{len(points)}")
+            return None
+        limit = S.KM_NEGATIVE_TIME_TOLERANCE * max(max(t for t, _, _ in points), 0.0)
+        negative = [(t, rec) for t, _, rec in points if t < -limit]
+        for t, rec in negative:
+            self.cells.fail(rec, "time", f"a time >= 0 (digitised times down to -{_fmt(limit)}, "
+                            f"{S.KM_NEGATIVE_TIME_TOLERANCE:.0%} of the last time, are read as 0)", _fmt(t))
+        if negative:
             return None
         # Percent or proportion: a percent curve has most values above 1 (it starts near 100);
         # a few values above 1 among proportions are typos, not a change of scale.

@@ -18,6 +18,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
+
 #: Kinds of cell a column or setting holds.
 TEXT, NUMBER, INTEGER, CHOICE = "text", "number", "integer", "choice"
 
@@ -27,9 +29,12 @@ IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]*$")
 #: Names of the willingness-to-pay settings: wtp_1, wtp_2, ...
 WTP_SETTING = re.compile(r"^wtp_([1-9][0-9]*)$")
 
-#: Tolerance for rises in digitised Kaplan-Meier survival (absolute, on the 0-1 scale):
-#: digitising a printed curve makes small upward wiggles; bigger rises are errors.
-KM_RISE_TOLERANCE = 0.02
+#: Tolerances of digitised Kaplan-Meier points, the same as the reconstruction's
+#: (hta.survival.reconstruct): rises in survival up to KM_RISE_TOLERANCE (absolute, 0-1 scale)
+#: and negative times down to KM_NEGATIVE_TIME_TOLERANCE of the curve's last time are
+#: digitisation error, cleaned and reported by the reconstruction; larger ones are errors.
+KM_RISE_TOLERANCE = RISE_TOLERANCE
+KM_NEGATIVE_TIME_TOLERANCE = NEGATIVE_TIME_TOLERANCE
 
 #: A cost is a parameter whose unit starts with this prefix or whose name starts with ``c_``.
 COST_UNIT_PREFIX = "HK$"

@@ -159,7 +159,9 @@ def readme_lines() -> list[tuple[str, str]]:
         lines.append(("text", sheet.purpose))
         lines += _column_lines(sheet)
     lines.append(("text", f"Digitised survival may wiggle upwards by up to "
-                          f"{S.KM_RISE_TOLERANCE:g} (absolute, 0-1 scale); larger rises are "
+                          f"{S.KM_RISE_TOLERANCE:g} (absolute, 0-1 scale) and times may fall "
+                          f"below 0 by up to {S.KM_NEGATIVE_TIME_TOLERANCE:.0%} of the last time; "
+                          "the reconstruction cleans and reports both, and larger ones are "
                           "errors. Numbers at risk never rise, never exceed the number at risk "
                           "at time 0 and cannot exceed that number times the survival shown "
                           "just before their time."))

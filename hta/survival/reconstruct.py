@@ -29,6 +29,12 @@ from hta.errors import HtaError
 from hta.survival.km import kaplan_meier, km_survival_at
 
 MAX_ITERATIONS = 1000
+#: Digitisation tolerances (docs/reconstruction.md, "Cleaning rules"). A digitised time below 0
+#: by at most this share of the curve's last time is read as 0; a rise in survival of at most
+#: this much (absolute, 0-1 scale) is removed, as is a start below 1 by at most this much.
+#: Anything larger is refused: it is not digitisation error but a wrong axis or a second curve.
+NEGATIVE_TIME_TOLERANCE = 0.02
+RISE_TOLERANCE = 0.05
 
 
 def _fmt(values) -> str:
@@ -79,11 +85,13 @@ def clean_digitised_curve(km: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     """Tidy digitised (time, survival) points into a non-increasing curve starting at (0, 1).
 
     Returns the cleaned points and a list describing each action taken. Rules, in order:
-    rows with a missing value are dropped; survival in percent (any value > 1.5) is divided by
-    100; points are sorted by time; survival is clipped to [0, 1]; points sharing a time are
-    merged into one at their lowest survival (the bottom of a vertical drop); rises are removed
-    by carrying the running minimum forward; a (0, 1) start is added when missing.
-    Negative times and fewer than 2 points raise HtaError.
+    rows with a missing value are dropped; negative times down to ``NEGATIVE_TIME_TOLERANCE``
+    of the last time are set to 0; survival in percent (any value > 1.5) is divided by 100;
+    points are sorted by time; survival is clipped to [0, 1]; points sharing a time are merged
+    into one at their lowest survival (the bottom of a vertical drop); rises of at most
+    ``RISE_TOLERANCE`` are removed by carrying the running minimum forward; a survival at time
+    0 below 1 by at most ``RISE_TOLERANCE`` is set to 1, and a (0, 1) start is added when
+    missing. HtaError for fewer than 2 points, a negative time or a rise beyond its tolerance.
     """
     if not isinstance(km, pd.DataFrame) or not {"time", "survival"} <= set(km.columns):
         found = list(km.columns) if isinstance(km, pd.DataFrame) else type(km).__name__
@@ -100,12 +108,21 @@ def clean_digitised_curve(km: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
         time, surv = time[~missing], surv[~missing]
     if time.size < 2:
         raise HtaError(f"digitised KM curve: expected at least 2 points; found {time.size}")
-    if np.any(time < 0):
-        raise HtaError(
-            "digitised KM curve: expected times >= 0; found "
-            f"{np.sum(time < 0)} negative time(s), the smallest {time.min():g} "
-            "(re-digitise with the axis origin at 0 or set these times to 0)"
+    negative = time < 0
+    if negative.any():
+        limit = NEGATIVE_TIME_TOLERANCE * max(float(time.max()), 0.0)
+        if time.min() < -limit:
+            raise HtaError(
+                f"digitised KM curve: expected times >= 0 (times down to -{limit:g}, "
+                f"{NEGATIVE_TIME_TOLERANCE:.0%} of the last time, are read as 0); found "
+                f"{negative.sum()} negative time(s), the smallest {time.min():g} "
+                "(re-digitise with the axis origin at 0)"
+            )
+        actions.append(
+            f"set {negative.sum()} negative time(s) to 0 (smallest {time.min():g}; tolerance "
+            f"-{limit:g}, {NEGATIVE_TIME_TOLERANCE:.0%} of the last time)"
         )
+        time = np.where(negative, 0.0, time)
     if surv.max() > PERCENT_THRESHOLD:
         actions.append(f"survival read as percent (maximum {surv.max():g}); divided by 100")
         surv = surv / 100.0
@@ -136,12 +153,23 @@ def clean_digitised_curve(km: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
     running_min = np.minimum.accumulate(surv)
     rises = surv > running_min
     if rises.any():
+        excess = surv - running_min
+        worst = int(np.argmax(excess))
+        if excess[worst] > RISE_TOLERANCE:
+            raise HtaError(
+                f"digitised KM curve: expected survival that never rises by more than "
+                f"{RISE_TOLERANCE:g} (digitisation error); found a rise of {excess[worst]:.4g} to "
+                f"{surv[worst]:.4g} at time {time[worst]:g} (are two curves mixed, or the axis wrong?)"
+            )
         actions.append(
-            f"removed {rises.sum()} rise(s) in survival (largest {np.max(surv - running_min):.4g}) "
-            "by carrying the running minimum forward"
+            f"removed {rises.sum()} rise(s) in survival (largest {excess[worst]:.4g}, tolerance "
+            f"{RISE_TOLERANCE:g}) by carrying the running minimum forward"
         )
         surv = running_min
 
+    if time[0] == 0 and 1.0 - RISE_TOLERANCE <= surv[0] < 1.0:
+        actions.append(f"set the survival at time 0 to 1 (digitised {surv[0]:.4g}; tolerance {RISE_TOLERANCE:g})")
+        surv = np.concatenate([[1.0], surv[1:]])
     if not (time[0] == 0 and surv[0] == 1):
         actions.append(f"added the start point (0, 1) (first point was ({time[0]:g}, {surv[0]:.4g}))")
         time = np.concatenate([[0.0], time])
