@@ -28,6 +28,7 @@ import numpy as np
 from scipy import special
 
 from hta.errors import HtaError
+from hta.numerics import covariance_factor
 
 __all__ = [
     "Distribution",
@@ -456,17 +457,16 @@ class MultivariateNormal(Distribution):
                 f"|cov[i,j] - cov[j,i]| of {asym:.3g}",
             )
         c = (c + c.T) / 2.0
-        w, v = np.linalg.eigh(c)
+        w = np.linalg.eigvalsh(c)
         if w[0] < -1e-10 * max(float(np.max(np.abs(w))), 1e-300):
             raise _fail(
                 name,
                 "multivariate normal covariance must be positive semi-definite; found "
                 f"smallest eigenvalue {w[0]:.6g}",
             )
-        try:
-            factor = np.linalg.cholesky(c)
-        except np.linalg.LinAlgError:
-            factor = v * np.sqrt(np.clip(w, 0.0, None))
+        # Cholesky of the covariance, its smallest eigenvalue lifted to a tiny floor when it is
+        # singular: one factor on every BLAS kernel (hta.numerics).
+        factor = covariance_factor(c, f"parameter '{name}': multivariate normal covariance")
         c.setflags(write=False)
         factor.setflags(write=False)
         self.mu = mu

@@ -44,6 +44,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from hta.errors import HtaError
+from hta.numerics import covariance_factor, is_positive_definite
 from hta.survival.curves import DISTRIBUTIONS, make_curve
 
 __all__ = ["calibrate", "CalibrationResult", "WEAK_EVIDENCE_NOTE"]
@@ -84,7 +85,7 @@ class CalibrationResult:
             raise HtaError(f"calibrated {self.distribution}: expected confidence intervals for "
                            f"every target to sample coefficients; found none (no covariance)")
         rng = np.random.default_rng(seed)
-        chol = np.linalg.cholesky(self.cov.to_numpy())
+        chol = covariance_factor(self.cov.to_numpy(), f"calibrated {self.distribution}: coefficient covariance")
         z = rng.standard_normal((int(n), len(self.coef)))
         return self.coef.to_numpy()[None, :] + z @ chol.T
 
@@ -261,10 +262,11 @@ def calibrate(distribution: str, *, median=None, landmarks=None, median_ci=None,
     cov = None
     if use_ci:
         jac = best.jac  # residuals / sigma: J_w = W^1/2 J
-        try:
-            cov_arr = np.linalg.inv(jac.T @ jac)
+        information = jac.T @ jac
+        if is_positive_definite(information):  # by eigenvalues: the same verdict on every kernel
+            cov_arr = np.linalg.inv(information)
             cov = pd.DataFrame(cov_arr, index=list(cls.coef_names), columns=list(cls.coef_names))
-        except np.linalg.LinAlgError:
+        else:
             notes.append("the targets do not identify every coefficient: no covariance")
     fitted_s = np.exp(-np.exp(fitted_log_h))
     targets = pd.DataFrame({"kind": kinds, "time": times, "target_survival": surv,

@@ -36,6 +36,7 @@ import pandas as pd
 from scipy import special
 
 from hta.errors import HtaError
+from hta.numerics import covariance_factor
 from hta.survival.adjust import MixtureCure
 from hta.survival.curves import SurvivalCurve, make_curve
 from hta.survival.fit import _FAMILIES, InformationCriteria, _Family, _maximise, _validate
@@ -153,7 +154,7 @@ class CureFit(InformationCriteria):
             raise HtaError(f"mixture cure ({self.distribution}) fit: expected a converged fit to "
                            f"sample from; found '{self.message}'")
         rng = np.random.default_rng(seed)
-        chol = np.linalg.cholesky(self.cov.to_numpy())
+        chol = covariance_factor(self.cov.to_numpy(), f"mixture cure ({self.distribution}) fit: coefficient covariance")
         z = rng.standard_normal((int(n), self.n_par))
         return self.coef.to_numpy()[None, :] + z @ chol.T
 

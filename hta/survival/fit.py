@@ -34,6 +34,7 @@ import pandas as pd
 from scipy import optimize, special
 
 from hta.errors import HtaError
+from hta.numerics import covariance_factor, is_positive_definite
 from hta.survival.curves import make_curve
 
 __all__ = ["fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning", "DISTRIBUTIONS"]
@@ -354,12 +355,9 @@ def _newton_polish(family, theta, data, max_iter=30):
         theta, ll, grad = trial, ll_trial, grad_trial
     hess = _hessian(family, theta, data) if np.isfinite(ll) else None
     ok = False
-    if hess is not None and np.all(np.isfinite(hess)):
-        try:
-            np.linalg.cholesky(-hess)
-            ok = float(grad @ np.linalg.solve(-hess, grad)) < 1e-6
-        except np.linalg.LinAlgError:
-            ok = False
+    if hess is not None and np.all(np.isfinite(hess)) and is_positive_definite(-hess):
+        # judged by eigenvalues, not by whether a Cholesky factorisation happens to succeed
+        ok = float(grad @ np.linalg.solve(-hess, grad)) < 1e-6
     msg = "converged" if ok else ("the observed information is not positive definite: the "
                                   "likelihood is flat or unbounded in some direction")
     return theta, ll, hess, ok, msg
@@ -596,8 +594,7 @@ class FittedModel(InformationCriteria):
             raise HtaError(f"{self.distribution} fit: expected a converged fit to sample from; "
                            f"found '{self.message}'")
         rng = np.random.default_rng(seed)
-        cov = self.cov.to_numpy()
-        chol = np.linalg.cholesky(cov)
+        chol = covariance_factor(self.cov.to_numpy(), f"{self.distribution} fit: coefficient covariance")
         z = rng.standard_normal((int(n), len(self.coef)))
         return self.coef.to_numpy()[None, :] + z @ chol.T
 

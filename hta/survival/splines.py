@@ -47,6 +47,7 @@ import pandas as pd
 from scipy import special
 
 from hta.errors import HtaError
+from hta.numerics import covariance_factor
 from hta.survival.curves import SurvivalCurve
 from hta.survival.fit import InformationCriteria, _Family, _maximise, _validate
 from hta.survival.fit import fit as fit_parametric
@@ -313,7 +314,7 @@ class FittedSpline(SplineCurve, InformationCriteria):
             raise HtaError(f"{self.distribution} fit: expected a converged fit to sample from; "
                            f"found '{self.message}'")
         rng = np.random.default_rng(seed)
-        chol = np.linalg.cholesky(self.cov.to_numpy())
+        chol = covariance_factor(self.cov.to_numpy(), f"{self.distribution} fit: coefficient covariance")
         z = rng.standard_normal((int(n), self.n_par))
         return self.coef.to_numpy()[None, :] + z @ chol.T
 
