@@ -89,7 +89,7 @@ class VerificationReport:
     elapsed: float = 0.0
     calls: int = 0
     rows: int = 0
-    notes: list = field(default_factory=list)
+    roles: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["name", "role", "from"]))
 
     @property
     def table(self) -> pd.DataFrame:
@@ -960,4 +960,5 @@ def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0)
     checks.append(_check_psa_linear(m, base_t, linear, int(psa_draws), seed) if not err else
                   Check(SWEEP, "PSA means equal deterministic results for parameters that enter linearly", NA,
                         "", "", "the sweep batch failed, so linearity could not be established"))
-    return VerificationReport(model=m.name, checks=checks, elapsed=time.perf_counter() - t0, calls=m.calls, rows=m.rows)
+    return VerificationReport(model=m.name, checks=checks, elapsed=time.perf_counter() - t0, calls=m.calls, rows=m.rows,
+                              roles=roles)
