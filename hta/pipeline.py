@@ -470,13 +470,18 @@ def verification(models: dict, spec: dict, seed) -> dict:
     notes = [f"{label}: {r.summary_line()}" for label, r in reports.items()]
     notes.append("Expected and observed values of each check; conventions and what each check compares in docs/verification.md. "
                  "A check a model cannot support is 'not applicable', with the reason.")
-    first = next(iter(reports.values()))
-    roles = first.roles
+    roles = pd.concat([r.roles.assign(model=label)[["model", *r.roles.columns]] for label, r in reports.items()],
+                      ignore_index=True)
     sheets = [verification_sheet(table, title="Model verification: black-box checks after TECH-VER "
                                               "(Büyükkaramikli et al., PharmacoEconomics 2019)", notes=notes),
               Sheet("Verification roles", roles, {}, title="Parameter roles used by the verification checks "
                                                            "(from names, units and groups; see docs/verification.md)")]
-    console = "\n".join(f"[{label}] " + r.console() for label, r in reports.items())
+    lines = ["Model verification (hta check; Verification sheet):"]
+    for label, r in reports.items():
+        lines.append(f"  {label}: {r.summary_line()}")
+        for c in r.failed:
+            lines.append(f"    FAIL {c.check}: expected {c.expected}; observed {c.observed}; {c.detail}")
+    console = "\n".join(lines)
     return {"reports": reports, "table": table, "sheets": sheets, "console": console,
             "failed": sum(len(r.failed) for r in reports.values())}
 
