@@ -683,18 +683,23 @@ def _structure_checks(m: _Model, batch: Batch, frame: pd.DataFrame, out) -> list
     # Survival never above the general population ---------------------------------------------
     name = "survival never exceeds the general population's"
     expected = f"S(t) <= general-population survival (tolerance {PTOL:g})"
-    gp = None
-    if callable(getattr(m.model, "general_population_survival", None)):
-        gp = np.asarray(m.model.general_population_survival(), float).reshape(-1)
-    elif callable(getattr(m.model, "background_cumhaz", None)):
-        gp = np.exp(-np.asarray(m.model.background_cumhaz(), float).reshape(-1))
-    if gp is None:
+    gp, gp_err = None, ""
+    try:
+        if callable(getattr(m.model, "general_population_survival", None)):
+            gp = np.asarray(m.model.general_population_survival(), float).reshape(-1)
+        elif callable(getattr(m.model, "background_cumhaz", None)):
+            gp = np.exp(-np.asarray(m.model.background_cumhaz(), float).reshape(-1))
+    except Exception as err:  # reported as a failed check
+        gp_err = f"the general-population survival raised {type(err).__name__}: {err}"
+    if gp_err:
+        checks.append(Check(STRUCTURE, name, FAIL, expected, gp_err))
+    elif gp is None:
         checks.append(Check(STRUCTURE, name, NA, expected, "",
                             "the model has no general_population_survival() or background_cumhaz()"))
     elif curves is None and cs is None:
         checks.append(Check(STRUCTURE, name, NA, expected, "", "the model exposes neither survival curves nor traces"))
     else:
-        excess, info = -np.inf, ""
+        excess, info, compared = -np.inf, "", 0
         series = dict(curves or {})
         for s, c in (cs or {}).items():
             if c.dead_states:
@@ -704,13 +709,18 @@ def _structure_checks(m: _Model, batch: Batch, frame: pd.DataFrame, out) -> list
             label = " ".join(map(str, key)) if isinstance(key, tuple) else str(key)
             if S.shape[1] != gp.shape[0]:
                 continue
+            compared += 1
             over = S - gp[None, :]
             if over.max() > excess:
                 r, k = _first(over == over.max())
                 excess, info = float(over.max()), f"curve '{label}', {where(r, k)}: {_fmt(S[r, k])} vs {_fmt(gp[k])}"
         ok = excess <= PTOL
-        checks.append(Check(STRUCTURE, name, PASS if ok else FAIL, expected,
-                            f"largest excess {_fmt(max(excess, 0.0))}", rows_note if ok else info))
+        if not compared:
+            checks.append(Check(STRUCTURE, name, NA, expected, "",
+                                f"no curve has the {gp.shape[0]} time points of the general-population survival"))
+        else:
+            checks.append(Check(STRUCTURE, name, PASS if ok else FAIL, expected,
+                                f"largest excess {_fmt(max(excess, 0.0))} over {compared} curves", rows_note if ok else info))
     # PSM curves do not cross -----------------------------------------------------------------
     name = "partitioned-survival curves do not cross (or the crossing is reported)"
     expected = "earlier endpoint <= later endpoint (PFS <= OS); any crossing capped by the engine and reported"

@@ -258,3 +258,33 @@ def test_cli_check_rejects_too_few_draws(tmp_path, capsys):
     script = _script(tmp_path, "def build_model():\n    return ToyModel()\ndef run(context):\n    pass\n")
     assert main(["check", str(script), "--draws", "1"]) == 2
     assert "--draws" in capsys.readouterr().err
+
+
+def _totals_model(price_in_qalys: bool):
+    """A model that returns totals only (no lines, no traces): costs = price + 1000 x u."""
+    from types import SimpleNamespace
+
+    from hta.distributions import Beta
+    from hta.params import ParameterTable
+
+    table = ParameterTable()
+    table.add("c_price", 100.0, group="drug price")
+    table.add("u_state", 0.8, Beta.from_mean_se(0.8, 0.05))
+
+    def evaluate(batch):
+        price, u = batch["c_price"], batch["u_state"]
+        qalys = 5 * u - (1e-4 * price if price_in_qalys else 0.0)
+        return SimpleNamespace(costs=np.stack([0 * price, price + 1000 * u], 1),
+                               qalys=np.stack([5 * u, qalys], 1), lys=np.stack([np.full_like(u, 5.0)] * 2, 1))
+
+    return FunctionModel("totals", ("a", "b"), table, evaluate)
+
+
+def test_totals_only_model_price_check_compares_totals():
+    good = by_name(verify(_totals_model(False)))
+    assert good[CHECK["price"]].status == PASS and "cost change" in good[CHECK["price"]].observed
+    assert good[CHECK["trace"]].status == NA
+    # with LYs = 5 and utility 1, QALYs = LYs: the utilities check works on totals too
+    assert good[CHECK["utilities"]].status == PASS
+    bad = by_name(verify(_totals_model(True)))
+    assert bad[CHECK["price"]].status == FAIL and "changed qalys" in bad[CHECK["price"]].detail
