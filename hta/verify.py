@@ -667,6 +667,8 @@ def _structure_checks(m: _Model, batch: Batch, frame: pd.DataFrame, out) -> list
         checks.append(Check(STRUCTURE, name, FAIL, expected, curve_err))
     elif curves is None:
         checks.append(Check(STRUCTURE, name, NA, expected, "", "the model has no survival_curves(batch)"))
+    elif not curves:
+        checks.append(Check(STRUCTURE, name, NA, expected, "", "survival_curves(batch) returned no curves"))
     else:
         problems, rise = [], 0.0
         for key, S in curves.items():
@@ -836,6 +838,9 @@ def _check_ranges(m: _Model, batch: Batch, frame: pd.DataFrame, roles: pd.DataFr
             problems.append(f"{row['role']} '{row['name']}' is {_fmt(v[r])} at {_row_label(frame, r).replace('row ', 'sweep row ')}")
     if problems:
         return Check(SWEEP, name, FAIL, expected, f"{len(problems)} parameters out of range", "; ".join(problems[:5]))
+    if not n_checked:
+        return Check(SWEEP, name, NA, expected, "", "no parameter is a probability, cost, utility, decrement or "
+                                                    "relative effect by the role convention")
     return Check(SWEEP, name, PASS, expected, f"{n_checked} parameters with a role checked", "roles from the parameter table (docs/verification.md)")
 
 

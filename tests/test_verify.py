@@ -288,3 +288,21 @@ def test_totals_only_model_price_check_compares_totals():
     assert good[CHECK["utilities"]].status == PASS
     bad = by_name(verify(_totals_model(True)))
     assert bad[CHECK["price"]].status == FAIL and "changed qalys" in bad[CHECK["price"]].detail
+
+
+def test_checks_with_nothing_to_check_are_not_applicable_not_passed():
+    from types import SimpleNamespace
+
+    from hta.params import ParameterTable
+
+    table = ParameterTable()
+    table.add("x", 1.0)
+
+    def evaluate(batch):
+        x = batch["x"]
+        return SimpleNamespace(costs=np.stack([x, x], 1), qalys=np.stack([x, x], 1), lys=np.stack([x, x], 1))
+
+    report = verify(FunctionModel("bare", ("a", "b"), table, evaluate))
+    assert report.ok
+    assert {c.check for c in report.checks if c.status == PASS} == set()
+    assert all(c.detail for c in report.checks)
