@@ -613,14 +613,20 @@ def _structure_checks(m: _Model, batch: Batch, frame: pd.DataFrame, out) -> list
     if cs is None:
         checks.append(Check(STRUCTURE, name, NA, expected, "", no_trace))
     else:
-        worst, info = 0.0, ""
+        worst, info, first = 0.0, "", None
         for s, c in cs.items():
             dev = np.abs(c.trace.sum(axis=2) - 1.0)
             if np.isnan(dev).any():
                 dev = np.where(np.isnan(dev), np.inf, dev)
             if dev.max() > worst:
                 r, k = _first(dev == dev.max())
-                worst, info = float(dev.max()), f"strategy '{s}', {where(r, k)}: occupancy sums to {_fmt(c.trace[r, k].sum())}"
+                worst, info = float(dev.max()), f"largest: strategy '{s}', {where(r, k)}: occupancy sums to {_fmt(c.trace[r, k].sum())}"
+            if dev.max() > PTOL:  # the first failing point: lowest row, then earliest time
+                r, k = _first(dev > PTOL)
+                if first is None or (r, k) < first[:2]:
+                    first = (r, k, f"first: strategy '{s}', {where(r, k)}: occupancy sums to {_fmt(c.trace[r, k].sum())}")
+        if first is not None:
+            info = first[2] + "; " + info
         checks.append(Check(STRUCTURE, name, PASS if worst <= PTOL else FAIL, expected,
                             f"largest deviation {_fmt(worst)}", info if worst > PTOL else rows_note))
     # No negative occupancy -------------------------------------------------------------------
