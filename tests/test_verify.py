@@ -2,6 +2,8 @@
 message that names it, and passes on a correct model; checks a model cannot support are "not
 applicable" with a reason; every check is one batched model call."""
 
+from pathlib import Path
+
 import numpy as np
 import openpyxl
 import pytest
@@ -209,7 +211,7 @@ def test_utility_min_allows_states_worse_than_dead():
 def _script(tmp_path, body: str):
     path = tmp_path / "toy_scenario.py"
     path.write_text("import sys\n"
-                    f"sys.path.insert(0, {str(__import__('pathlib').Path(__file__).parent)!r})\n"
+                    f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
                     "from verify_models import ToyModel\n" + body)
     return path
 
