@@ -233,23 +233,24 @@ class FucasoModel:
 
     def transition_matrices(self, batch) -> dict:
         """Per-cycle transition matrices ``(n, T, 3, 3)`` of each strategy (state-transition
-        structure); ``{}`` for the partitioned-survival structure, which has none."""
+        structure), the ones the cohorts run on; ``{}`` for the partitioned-survival structure,
+        which has none."""
         if self.structure != "stm":
             return {}
         curves = self.survival_curves(batch)
-        out = {}
-        for st in self.strategies:
-            p_prog, p_pf_death, p_pd_death = self._stm_probabilities(batch, curves[(st, "PFS")])
-            n, T = p_prog.shape
-            m = np.zeros((n, T, 3, 3))
-            m[:, :, 0, 1] = p_prog
-            m[:, :, 0, 2] = p_pf_death
-            m[:, :, 0, 0] = 1.0 - p_prog - p_pf_death
-            m[:, :, 1, 2] = p_pd_death
-            m[:, :, 1, 1] = 1.0 - p_pd_death
-            m[:, :, 2, 2] = 1.0
-            out[st] = m
-        return out
+        return {st: self._stm_matrices(batch, curves[(st, "PFS")]) for st in self.strategies}
+
+    def _stm_matrices(self, batch, pfs: np.ndarray) -> np.ndarray:
+        p_prog, p_pf_death, p_pd_death = self._stm_probabilities(batch, pfs)
+        n, T = p_prog.shape
+        m = np.zeros((n, T, 3, 3))
+        m[:, :, 0, 1] = p_prog
+        m[:, :, 0, 2] = p_pf_death
+        m[:, :, 0, 0] = 1.0 - m[:, :, 0, 1] - m[:, :, 0, 2]
+        m[:, :, 1, 2] = p_pd_death
+        m[:, :, 1, 1] = 1.0 - m[:, :, 1, 2]
+        m[:, :, 2, 2] = 1.0
+        return m
 
     def _stm_probabilities(self, batch, pfs: np.ndarray):
         """Per-cycle probabilities ``(n, T)``: progression and death from progression-free, death
@@ -268,19 +269,11 @@ class FucasoModel:
         return p_prog, p_pf_death, np.broadcast_to(p_pd_death, p_prog.shape)
 
     def _stm_cohort(self, batch, strategy: str, pfs: np.ndarray):
-        grid = self.grid
-        n, T = pfs.shape[0], grid.n_cycles
-        p_prog, p_pf_death, p_pd_death = self._stm_probabilities(batch, pfs)
+        T = self.grid.n_cycles
+        matrices = self._stm_matrices(batch, pfs)
 
         def P(j):
-            m = np.zeros((n, 3, 3))
-            m[:, 0, 1] = p_prog[:, j - 1]
-            m[:, 0, 2] = p_pf_death[:, j - 1]
-            m[:, 0, 0] = 1.0 - m[:, 0, 1] - m[:, 0, 2]
-            m[:, 1, 2] = p_pd_death[:, j - 1]
-            m[:, 1, 1] = 1.0 - m[:, 1, 2]
-            m[:, 2, 2] = 1.0
-            return m
+            return matrices[:, j - 1]
 
         c = markov.cohort(P, [1.0, 0.0, 0.0], T, states=STATES, strategy=strategy,
                           track=["progression-free->dead", "progressed->dead", "progression-free->progressed"],
