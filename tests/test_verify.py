@@ -76,7 +76,20 @@ PLANTED = {
     "median_as_mean": ("markov", {"psa"}, {"psa": ["c_sick", "distribution mean", "standard errors"]}),
     "above_population": ("psm", {"population", "efficacy"}, {"population": ["curve 'new OS'", "0.904837 vs 0.818731"]}),
     "hard_coded_discount": ("markov", {"discount"}, {"discount": ["qalys", "at 0% vs", "undiscounted"]}),
+    "negative_probability": ("markov", {"negative", "dead", "rises", "population", "matrices"},
+                             {"negative": ["strategy 'soc'", "state 'dead'", "the base case", "-0.02"],
+                              "matrices": ["from 'well' to 'dead'", "probability -0.02"]}),
+    "unreported_crossing": ("psm", {"crossing", "negative"}, {"crossing": ["PFS above OS", "base case: yes",
+                                                                          "not capped or reported", "'new'"]}),
+    "nan_at_extreme_quantile": ("markov", {"quantiles"}, {"quantiles": ["rate_sick at 99.9% quantile", "1 of 18"]}),
+    "nan_at_high_value": ("markov", {"low/high", "quantiles"}, {"low/high": ["rate_sick at high", "1 of 18"]}),
+    "ignores_horizon": ("markov", {"one cycle"}, {"one cycle": ["the grid has 20 cycles for a horizon of one cycle"]}),
 }
+
+
+def test_every_check_fails_on_some_planted_defect():
+    failing = {k for _, must_fail, _ in PLANTED.values() for k in must_fail}
+    assert failing == set(CHECK)
 
 
 def test_every_defect_is_planted():

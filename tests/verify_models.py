@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hta import markov, outcomes, psm
+from hta.cohort import Cohort
 from hta.distributions import Beta, Gamma, LogNormal, Normal
 from hta.params import ParameterTable
 from hta.time import CycleGrid
@@ -34,6 +35,11 @@ DEFECTS = {
     "median_as_mean": "c_sick is lognormal with its median (not its mean) at the base value",
     "above_population": "OS of the new strategy has a hazard below the background mortality (psm)",
     "hard_coded_discount": "outcomes are discounted at a hard-coded 3.5%, whatever the settings",
+    "negative_probability": "a well -> dead probability of -0.02 (the well row still sums to 1)",
+    "unreported_crossing": "PFS above OS, partitioned without capping or reporting (psm)",
+    "nan_at_extreme_quantile": "costs are NaN when rate_sick > 0.38 (beyond its high value 0.363)",
+    "nan_at_high_value": "costs are NaN when rate_sick > 0.34 (below its high value 0.363)",
+    "ignores_horizon": "the time horizon is hard-coded at 20 years, whatever the settings",
 }
 
 
@@ -62,7 +68,8 @@ class ToyModel:
 
     @property
     def grid(self) -> CycleGrid:
-        return CycleGrid.from_horizon(self.settings.horizon_years, self.settings.cycle)
+        horizon = 20.0 if self.defect == "ignores_horizon" else self.settings.horizon_years
+        return CycleGrid.from_horizon(horizon, self.settings.cycle)
 
     def with_settings(self, **changes) -> "ToyModel":
         return dataclasses.replace(self, settings=dataclasses.replace(self.settings, **changes))
@@ -114,6 +121,9 @@ class ToyModel:
             P[:, 2, 2] = 1.0
             if self.defect == "row_sums_1.01" and s == "new":
                 P[:, 1, 1] += 0.01
+            if self.defect == "negative_probability":
+                P[:, 0, 2] = -0.02
+                P[:, 0, 0] = 1 - P[:, 0, 1] - P[:, 0, 2]
             out[s] = P
         return out
 
@@ -131,6 +141,8 @@ class ToyModel:
                 later = t > 5
                 os_ = os_.copy()
                 os_[:, later] = os_[:, [int(np.argmax(later)) - 1]] + 0.002 * (t[later] - 5)
+            if self.defect == "unreported_crossing":
+                pfs = os_ ** 0.8
             curves[(s, "PFS")] = pfs
             curves[(s, "OS")] = os_
         return curves
@@ -138,6 +150,9 @@ class ToyModel:
     def cohorts(self, batch) -> dict:
         if self.structure == "psm":
             c = self._psm_curves(batch)
+            if self.defect == "unreported_crossing":  # an engine that neither caps nor reports
+                return {s: Cohort(s, STATES, partition=[c[(s, "PFS")], c[(s, "OS")]], report={"capped": {}},
+                                  dead_states=("dead",)) for s in self.strategies}
             return {s: psm.cohort([c[(s, "PFS")], c[(s, "OS")]], states=STATES, strategy=s) for s in self.strategies}
         P = self.transition_matrices(batch)
         return {s: markov.cohort(P[s], [1.0, 0.0, 0.0], self.grid.n_cycles, states=STATES, strategy=s,
@@ -161,6 +176,9 @@ class ToyModel:
         u_sick = -g("u_sick") if self.defect == "negative_utility_code" else g("u_sick")
         utilities = np.stack([g("u_well"), u_sick, zero], axis=1)
         well_cost = g("c_well") + (100.0 if self.defect == "hard_coded_cost" else 0.0)
+        limit = {"nan_at_extreme_quantile": 0.38, "nan_at_high_value": 0.34}.get(self.defect)
+        if limit is not None:
+            well_cost = np.where(g("rate_sick") > limit, np.nan, well_cost)
         state_costs = {"health care": np.stack([well_cost, g("c_sick"), zero], axis=1)}
         rate_outcomes = 0.035 if self.defect == "hard_coded_discount" else s.discount_outcomes
         common = dict(within_cycle=s.within_cycle, discount_costs=s.discount_costs, discount_outcomes=rate_outcomes,
