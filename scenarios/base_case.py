@@ -3,7 +3,8 @@
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
 one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
-scenario table and Sobol indices (N = 1,024).
+scenario table, Sobol indices (N = 1,024) and the model verification checks (``hta.verify``, the
+Verification sheet) on both structures.
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
 Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
@@ -41,6 +42,7 @@ def run(context):
         two_way={"p1": "c_eqcel_price", "values1": [500_000 * i for i in range(1, 11)],
                  "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
+        verify=True,
         seed=context.seed,
         progress=context.progress,
     )
