@@ -90,26 +90,46 @@ def _confidence_bounds(surv, sigma_log, z, ci):
     return lower, upper
 
 
-def kaplan_meier(time, event, conf_level: float = 0.95, ci: str = "log") -> pd.DataFrame:
+def kaplan_meier(time, event, conf_level: float = 0.95, ci: str = "log", weights=None) -> pd.DataFrame:
     """Kaplan-Meier estimate of S(t) with Greenwood standard errors and pointwise intervals.
 
     Returns a DataFrame with columns ``time, n_at_risk, n_events, n_censored, survival, se,
     lower, upper``: one row per distinct observed time (events or censorings), preceded by a
     row at time 0 (which also holds any events or censorings at time 0). ``n_at_risk`` counts
     subjects with time >= the row's time. See the module docstring for the CI types.
+
+    ``weights`` (optional, ``(N,)`` non-negative, e.g. MAIC weights) gives the weighted
+    product-limit estimator: the counts are sums of weights (floats), and the standard error is
+    Greenwood's formula on the weighted counts, which treats the weights as frequencies; scale
+    them to sum to the effective sample size for an approximate standard error
+    (:mod:`hta.survival.maic`). Integer weights give the estimate of the replicated data.
     """
     if ci not in CI_TYPES:
         raise HtaError(f"Kaplan-Meier: expected ci in {CI_TYPES}; found {ci!r}")
     if not 0 < conf_level < 1:
         raise HtaError(f"Kaplan-Meier: expected 0 < conf_level < 1; found {conf_level!r}")
     time, event = _check_data(time, event)
+    if weights is None:
+        w = None
+    else:
+        w = np.asarray(weights, dtype=float).ravel()
+        if w.shape != time.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise HtaError(f"Kaplan-Meier weights: expected {time.size} finite non-negative values, not all 0; "
+                           f"found shape {w.shape}" + ("" if w.shape != time.shape else
+                                                       f", minimum {np.nanmin(w):g}, sum {np.nansum(w):g}"))
 
     grid = np.unique(np.concatenate([[0.0], time]))
     idx = np.searchsorted(grid, time)
-    n_events = np.bincount(idx, weights=event, minlength=grid.size).astype(int)
-    n_total = np.bincount(idx, minlength=grid.size)
+    if w is None:
+        n_events = np.bincount(idx, weights=event, minlength=grid.size).astype(int)
+        n_total = np.bincount(idx, minlength=grid.size)
+        n_at_risk = time.size - np.concatenate([[0], np.cumsum(n_total)[:-1]])
+    else:
+        n_events = np.bincount(idx, weights=w * event, minlength=grid.size)
+        n_total = np.bincount(idx, weights=w, minlength=grid.size)
+        n_at_risk = w.sum() - np.concatenate([[0.0], np.cumsum(n_total)[:-1]])
+        n_at_risk = np.where(np.abs(n_at_risk) < 1e-9 * w.sum(), 0.0, n_at_risk)  # round-off at the end
     n_censored = n_total - n_events
-    n_at_risk = time.size - np.concatenate([[0], np.cumsum(n_total)[:-1]])
 
     with np.errstate(divide="ignore", invalid="ignore"):
         surv = np.cumprod(1.0 - n_events / n_at_risk)
@@ -124,9 +144,9 @@ def kaplan_meier(time, event, conf_level: float = 0.95, ci: str = "log") -> pd.D
     return pd.DataFrame(
         {
             "time": grid,
-            "n_at_risk": n_at_risk.astype(int),
+            "n_at_risk": n_at_risk.astype(int) if w is None else n_at_risk,
             "n_events": n_events,
-            "n_censored": n_censored.astype(int),
+            "n_censored": n_censored.astype(int) if w is None else n_censored,
             "survival": surv,
             "se": se,
             "lower": lower,
