@@ -117,7 +117,7 @@ class BudgetInputs:
 
     def with_values(self, **changes) -> "BudgetInputs":
         """A copy with items changed; ``eligible_<x>`` items are changed by name."""
-        eligible = list(self.eligible)
+        eligible = list(changes.pop("eligible", self.eligible))
         direct = {}
         for item, v in changes.items():
             matches = [i for i, (name, _, _) in enumerate(eligible) if name == item]

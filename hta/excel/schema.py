@@ -181,9 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
             "LifeTable sheet. Default hk-2020-2025.", choices=LIFE_TABLES,
             default="hk-2020-2025"),
     Setting("annual_population", NUMBER,
-            "Patients eligible each year (budget impact).", unit="patients per year",
+            "Patients eligible each year (population EVPI; the budget impact uses the Budget "
+            "sheet).", unit="patients per year",
             minimum=0.0),
-    Setting("population_years", NUMBER, "Years of budget impact.", unit="years", minimum=0.0),
+    Setting("population_years", NUMBER, "Years over which the decision applies (population EVPI).",
+            unit="years", minimum=0.0),
     Setting("seed", INTEGER, "Seed of the probabilistic sensitivity analysis.", minimum=0.0),
     Setting("psa_draws", INTEGER, "Number of PSA draws.", minimum=1.0),
 )
