@@ -446,6 +446,25 @@ def category_table(result: BudgetResult, row: int = 0, labels: dict | None = Non
     return pd.DataFrame(rows)
 
 
+def inputs_table(spec: BudgetInputs) -> pd.DataFrame:
+    """Every budget item with its value, one-way range, label and source (for the audit trail)."""
+    rows = []
+    for item, source in spec.sources.items():
+        if item.startswith("eligible_"):
+            value = spec.value(item)
+        elif item == "price_parameter":
+            value = spec.price_parameter
+        else:
+            value = getattr(spec, item, None)
+        low, high = spec.price_range if item == "price_parameter" and spec.price_range else spec.ranges.get(
+            item, (None, None))
+        rows.append({"item": item, "value": value if isinstance(value, str) else (None if value is None else float(value)),
+                     "low": low, "high": high, "description": spec.labels.get(item, ""), "source": source})
+    frame = pd.DataFrame(rows, columns=["item", "value", "low", "high", "description", "source"])
+    frame["value"] = frame["value"].astype(object)
+    return frame
+
+
 def category_wide(result: BudgetResult, row: int = 0) -> pd.DataFrame:
     """By category (summed over strategies): one row per (category, world incl. net), one column per year."""
     years = [str(int(y)) for y in result.calendar_years]
@@ -602,4 +621,5 @@ def analyse(model, spec: BudgetInputs, scenarios=()) -> dict:
     return {"yearly": yearly, "categories": category_table(result, 0, labels), "by_category": category_wide(result, 0),
             "population": population, "shares": pd.DataFrame(share_rows), "patients": pd.DataFrame(patients_rows),
             "one_way": one_way, "scenarios": pd.DataFrame(scen_rows), "result": result, "variants": vs,
+            "inputs": inputs_table(spec),
             "net_total": float(total[0]), "per_year": per_year}

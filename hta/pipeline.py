@@ -507,7 +507,8 @@ def _bia(model, spec):
         Sheet("BIA", yearly, money | {"patients_starting": "float", "patients_on_new_drug": "float"},
               charts=[Chart("line", f"Budget with and without {new_label} (HK$, undiscounted)", "calendar_year",
                             ["budget_without", "budget_with"], "Calendar year", "Budget (HK$)",
-                            x_number_format="0"),
+                            x_number_format="0", x_min=float(inputs.calendar_years[0]),
+                            x_max=float(inputs.calendar_years[-1]), y_min=0),
                       Chart("bar", f"Net budget impact of {new_label} by year (HK$)", "label", ["net_impact"], " ",
                             "Net budget impact (HK$)")],
               title=f"Budget impact of {new_label}: HA budget by year, worlds without and with the new drug",
@@ -532,6 +533,9 @@ def _bia(model, spec):
               title=f"One-way sensitivity of the {H}-year net budget impact (population, uptake, price)"),
     ]
     scen = out["scenarios"]
+    if len(out["inputs"]):
+        sheets.append(Sheet("BIA inputs", out["inputs"], {},
+                            title="Budget impact inputs: every item with its one-way range and source"))
     sheets.append(Sheet("BIA scenarios", scen, {c: "money" for c in scen.columns if c.startswith("net")}
                         | {"patients on new drug": "float"},
                         title="Budget impact scenarios: net impact by year and in total"))

@@ -384,3 +384,19 @@ def test_pipeline_reports_the_budget_impact(flagship):
     names = [s.name for s in out["sheets"]]
     assert names[0] == "BIA" and "BIA sensitivity" in names
     assert "net budget impact over 5 years" in console_table(results)
+
+
+def test_cli_bad_budget_exits_2_without_traceback_or_files(tmp_path, capsys):
+    from hta.cli import main
+
+    path = _edited(tmp_path, [("BudgetShares", "C2", 0.9)])
+    assert main(["validate", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("hta: error:") and "Traceback" not in err
+    assert "budget.xlsx" in err and "sheet 'BudgetShares'" in err
+    script = tmp_path / "scenario.py"
+    script.write_text("from hta.excel.reader import read_inputs\n"
+                      f"def run(context):\n    read_inputs(r'{path}')\n    raise AssertionError('unreachable')\n")
+    out_dir = tmp_path / "results"
+    assert main(["run", str(script), "--out", str(out_dir)]) == 2
+    assert "Traceback" not in capsys.readouterr().err and not out_dir.exists()
