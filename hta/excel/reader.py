@@ -1137,7 +1137,7 @@ class _BudgetReader:
                                   f"Budget and BudgetShares)", f"only '{present}'")
             return None
         values, rows = self._items(items)
-        if values is None:
+        if values is None or strategies is None:
             return None
         names = [] if strategies is None else list(strategies["strategy"])
         sheet = S.BUDGET_SHEET.name
