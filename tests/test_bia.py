@@ -400,3 +400,26 @@ def test_cli_bad_budget_exits_2_without_traceback_or_files(tmp_path, capsys):
     out_dir = tmp_path / "results"
     assert main(["run", str(script), "--out", str(out_dir)]) == 2
     assert "Traceback" not in capsys.readouterr().err and not out_dir.exists()
+
+
+def test_explicit_uptake_and_year_rows_override_the_every_year_row(tmp_path):
+    from hta.excel.reader import read_inputs
+
+    curve = _row("Budget", "uptake_curve")
+    edits = [("Budget", f"B{curve}", "explicit")]
+    for k in ("uptake_year_1", "uptake_peak"):   # their one-way ranges apply to linear curves only
+        edits += [("Budget", f"C{_row('Budget', k)}", None), ("Budget", f"D{_row('Budget', k)}", None)]
+    for i, (y, u) in enumerate([(1, 0.1), (2, 0.2), (3, 0.3), (4, 0.35), (5, 0.4)]):
+        r = 4 + i
+        edits += [("BudgetShares", f"A{r}", "eqcel"), ("BudgetShares", f"B{r}", y), ("BudgetShares", f"C{r}", 0.0),
+                  ("BudgetShares", f"D{r}", u), ("BudgetShares", f"F{r}", "test fixture")]
+    b = read_inputs(_edited(tmp_path, edits)).budget
+    assert b.uptake_explicit == (0.1, 0.2, 0.3, 0.35, 0.4)
+    np.testing.assert_allclose(bia.market_shares(b)["with"][:, b.strategies.index("cc")], [0.9, 0.8, 0.7, 0.65, 0.6])
+
+
+def test_weekly_cycles_give_nearly_the_monthly_budget(flagship):
+    inputs, model = flagship
+    monthly = bia.analyse(model, inputs.budget)["net_total"]
+    weekly = bia.analyse(model.with_settings(cycle="week"), inputs.budget)["net_total"]
+    assert weekly == pytest.approx(monthly, rel=0.01)
