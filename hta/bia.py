@@ -538,6 +538,9 @@ def variants(model, spec: BudgetInputs, scenarios=()) -> list:
             if k not in model.parameters:
                 raise HtaError(f"budget impact scenario '{name}': no model parameter named '{k}'")
         out.append(Variant("scenario", name, s, dict(sc.get("parameters", {}))))
+    for v in out:
+        if v.spec.entry not in ENTRY:
+            raise HtaError(f"budget impact ({v.name}): entry expected one of {', '.join(ENTRY)}; found '{v.spec.entry}'")
     return out
 
 
@@ -555,7 +558,7 @@ def analyse(model, spec: BudgetInputs, scenarios=()) -> dict:
 
     batch = Batch.concat([base.with_values(**v.overrides) if v.overrides else base for v in vs])
     periods, categories, per_year = cost_periods(model, batch, spec.horizon_years)
-    profiles = np.empty(periods.shape[:-1] + (spec.horizon_years,))
+    profiles = np.full(periods.shape[:-1] + (spec.horizon_years,), np.nan)
     for entry in ENTRY:
         rows = [i for i, v in enumerate(vs) if v.spec.entry == entry]
         if rows:

@@ -423,3 +423,13 @@ def test_weekly_cycles_give_nearly_the_monthly_budget(flagship):
     monthly = bia.analyse(model, inputs.budget)["net_total"]
     weekly = bia.analyse(model.with_settings(cycle="week"), inputs.budget)["net_total"]
     assert weekly == pytest.approx(monthly, rel=0.01)
+
+
+def test_bad_scenarios_are_errors_not_silent():
+    model = ToyModel()
+    with pytest.raises(HtaError, match="entry expected one of mid-year, start; found 'midyear'"):
+        bia.analyse(model, _spec(), scenarios=[{"name": "typo", "budget": {"entry": "midyear"}}])
+    with pytest.raises(HtaError, match="scenario 'x': budget impact: no item named 'uptake'"):
+        bia.analyse(model, _spec(), scenarios=[{"name": "x", "budget": {"uptake": 0.5}}])
+    with pytest.raises(HtaError, match="no model parameter named 'price'"):
+        bia.analyse(model, _spec(), scenarios=[{"name": "x", "parameters": {"price": 1.0}}])
