@@ -376,10 +376,20 @@ def _write(path: Path) -> None:
                     row[f"cov_{j + 1}"] = float(cov[i, j])
                 coef_rows.append(row)
         fill("SurvivalCoefficients", coef_rows)
+        # Budget: known items on the template's rows (which carry the drop-down lists); the
+        # eligibility steps replace the template's example step, in order, at the end.
         ws = wb["Budget"]
-        ws.delete_rows(2, ws.max_row)
-        fill("Budget", [dict(item=i, value=v, low=lo, high=hi, unit=u or None, description=d, source=src)
-                        for (i, v, lo, hi, u, d, src) in BUDGET])
+        headers = [c.value for c in ws[1]]
+        rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value}
+        next_row = rows.pop("eligible_line_of_therapy")
+        for item, value, low, high, unit, description, source in BUDGET:
+            r = rows.get(item)
+            if r is None:
+                r, next_row = next_row, next_row + 1
+            record = dict(item=item, value=value, low=low, high=high, unit=unit or None, description=description,
+                          source=source)
+            for key, v in record.items():
+                ws.cell(r, headers.index(key) + 1, v)
         fill("BudgetShares", BUDGET_SHARES)
         for unused in ("Dirichlet", "KM_data", "IPD_data", "LifeTable"):
             del wb[unused]
