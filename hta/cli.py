@@ -1,7 +1,7 @@
 """The ``hta`` command line.
 
-``hta template PATH``, ``hta validate WORKBOOK``, ``hta run SCENARIO.py``, ``hta fit WORKBOOK``.
-User errors (:class:`hta.errors.HtaError`) end with exit status 2 and one readable message on
+``hta template PATH``, ``hta validate WORKBOOK``, ``hta run SCENARIO.py``, ``hta check SCENARIO.py``,
+``hta fit WORKBOOK``. ``hta check`` exits with status 1 when a verification check fails. User errors (:class:`hta.errors.HtaError`) end with exit status 2 and one readable message on
 stderr, no traceback, and no files written.
 """
 
@@ -41,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the results table")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address for PSA/Sobol chunks (e.g. tcp://host:8786)")
     run.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N workers")
+
+    c = sub.add_parser("check", help="verify a scenario's model (TECH-VER checks); exit status 1 if a check fails")
+    c.add_argument("scenario", type=Path, help="scenario script (scenarios/*.py) with build_model()")
+    c.add_argument("--out", type=Path, default=Path("results"), help="output directory (default: results/)")
+    c.add_argument("--seed", type=int, default=None, help="seed of the PSA check (default: the workbook's seed setting)")
+    c.add_argument("--draws", type=int, default=2000, help="draws of the PSA check (default 2000)")
+    c.add_argument("--quiet", action="store_true", help="print only the summary line")
+    c.add_argument("--no-workbook", action="store_true", help="print the report only; write no workbook")
 
     f = sub.add_parser("fit", help="reconstruct and fit the KM/IPD survival inputs of a workbook")
     f.add_argument("workbook", type=Path)
@@ -145,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
             _validate(args)
         elif args.command == "fit":
             _fit(args)
+        elif args.command == "check":
+            from hta.scenario import check_script
+
+            if args.draws < 2:
+                raise HtaError(f"--draws: expected a whole number >= 2; found {args.draws}")
+            report, _ = check_script(args.scenario, out=args.out, seed=args.seed, psa_draws=args.draws,
+                                     quiet=args.quiet, workbook=not args.no_workbook)
+            return 1 if report.failed else 0
         elif args.command == "run":
             from hta.scenario import run_script
 

@@ -109,6 +109,19 @@ class StrategyOutcome:
         self.lines[key] = self.lines[key] + value if key in self.lines else value
 
 
+def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
+    """Utilities are at most 1 (full health) and finite; below 0 (worse than death) is allowed."""
+    bad = ~np.isfinite(u) | (u > 1.0 + 1e-12)
+    if bad.any():
+        index = np.unravel_index(int(np.flatnonzero(bad)[0]), u.shape)  # (sample, [cycle,] state)
+        state = states[index[-1]]
+        where = f"sample {index[0]}" if u.shape[0] > 1 else "every sample"
+        if u.ndim == 3:
+            where += f", cycle {index[1]}"
+        raise HtaError(f"strategy '{strategy}', state '{state}', {where}: expected a utility <= 1 (full "
+                       f"health) and finite; found {float(u[index])!r}")
+
+
 def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     """Return (kind, array): kind 'const' with (n|1, K) or 'cycle' with (n|1, T, K)."""
     a = np.asarray(values, dtype=float)
@@ -293,6 +306,7 @@ def account(
     # QALYs by state.
     if utilities is not None:
         kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
+        _check_utilities(u, cohort.strategy, cohort.states)
         if kind == "const":
             q = person_cycles * u[None] * dt
         else:

@@ -94,7 +94,7 @@ def _trace_frame(model, outcomes, grid) -> pd.DataFrame:
 def analyse(model, *, name: str, title: str = "", alternatives: dict | None = None,
             tornado: bool = False, threshold: dict | None = None, psa: dict | None = None,
             scenarios: list | None = None, sobol: dict | None = None, two_way: dict | None = None,
-            bia=None, seed: int | None = None,
+            bia=None, verify: bool | dict = False, seed: int | None = None,
             progress: bool = False) -> Results:
     """Run the base case and the requested analyses of ``model``.
 
@@ -124,6 +124,10 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         ``{"inputs": BudgetInputs, "scenarios": [{"name", "description", "budget": {item: value},
         "parameters": {name: value}}, ...]}``. Per-patient costs by year come from the model's own
         undiscounted cost lines (see :mod:`hta.bia` and ``docs/bia.md``).
+    verify : bool or dict
+        Run the model verification checks of :mod:`hta.verify` on the model and each
+        alternative (``{"psa_draws": 2000}`` sets the draws of its PSA check): a ``Verification``
+        sheet, and a console summary. A failed check is reported, not raised.
     seed : int, optional
         PSA seed (default: the workbook's ``seed`` setting, else 1).
     """
@@ -186,6 +190,9 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         results.analyses["two_way"] = _two_way(model, wtp, two_way)
     if bia is not None:
         results.analyses["bia"] = _bia(model, bia)
+    if verify:
+        models = {structure_label: model, **(alternatives or {})}
+        results.analyses["verification"] = verification(models, verify if isinstance(verify, dict) else {}, seed)
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
     return results
 
@@ -455,6 +462,35 @@ def _sobol(model, wtp, spec, seed):
         f"  {r['factor']:<40} ST {r['ST']:.3f} (S1 {r['S1']:.3f})" for _, r in frame.head(5).iterrows()]
     return {"table": frame, "sheets": [sheet], "figures": {"sobol": lambda p: plots.sobol_bars(frame, p)},
             "console": "\n".join(lines)}
+
+
+def verification(models: dict, spec: dict, seed) -> dict:
+    """Verification reports of ``models`` (label -> model): frames, sheets and console text."""
+    from hta.excel.writer import Sheet, verification_sheet
+    from hta.verify import verify
+
+    reports = {label: verify(m, psa_draws=int(spec.get("psa_draws", 2000)), seed=seed,
+                             utility_min=float(spec.get("utility_min", 0.0)))
+               for label, m in models.items()}
+    tables = [r.table.assign(model=label)[["model", *r.table.columns]] for label, r in reports.items()]
+    table = pd.concat(tables, ignore_index=True)
+    notes = [f"{label}: {r.summary_line()}" for label, r in reports.items()]
+    notes.append("Expected and observed values of each check; conventions and what each check compares in docs/verification.md. "
+                 "A check a model cannot support is 'not applicable', with the reason.")
+    roles = pd.concat([r.roles.assign(model=label)[["model", *r.roles.columns]] for label, r in reports.items()],
+                      ignore_index=True)
+    sheets = [verification_sheet(table, title="Model verification: black-box checks after TECH-VER "
+                                              "(Büyükkaramikli et al., PharmacoEconomics 2019)", notes=notes),
+              Sheet("Verification roles", roles, {}, title="Parameter roles used by the verification checks "
+                                                           "(from names, units and groups; see docs/verification.md)")]
+    lines = ["Model verification (hta check; Verification sheet):"]
+    for label, r in reports.items():
+        lines.append(f"  {label}: {r.summary_line()}")
+        for c in r.failed:
+            lines.append(f"    FAIL {c.check}: expected {c.expected}; observed {c.observed}; {c.detail}")
+    console = "\n".join(lines)
+    return {"reports": reports, "table": table, "sheets": sheets, "console": console,
+            "failed": sum(len(r.failed) for r in reports.values())}
 
 
 def _two_way(model, wtp, spec):

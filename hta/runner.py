@@ -83,6 +83,29 @@ def _outcome_arrays(model, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.nda
     return arrays[0], arrays[1], arrays[2]
 
 
+def check_finite_outcomes(costs, qalys, lys, strategies, row_values, what: str = "parameter set") -> None:
+    """Raise HtaError naming the first row whose costs, QALYs or LYs are NaN or infinite.
+
+    A non-finite result is never averaged away: the message gives the row (the PSA draw index,
+    counted from 0), how many rows are affected, the output and strategy, and that row's
+    parameter values (``row_values(i)`` -> mapping name -> value), so the draw can be rerun.
+    """
+    bad = ~(np.isfinite(costs) & np.isfinite(qalys) & np.isfinite(lys))
+    if not bad.any():
+        return
+    rows = np.flatnonzero(bad.any(axis=1))
+    i = int(rows[0])
+    j = int(np.flatnonzero(bad[i])[0])
+    output, value = next((name, float(a[i, j])) for name, a in (("costs", costs), ("QALYs", qalys), ("LYs", lys))
+                         if not np.isfinite(a[i, j]))
+    shown = ", ".join(f"{k}={v:.6g}" for k, v in row_values(i).items())
+    strategy = strategies[j] if j < len(strategies) else j
+    raise HtaError(
+        f"{what} {i} (of {costs.shape[0]}; {rows.size} affected) gives {output} = {value} for strategy "
+        f"'{strategy}': expected finite results. Its parameter values: {shown or 'none'}"
+    )
+
+
 def _check_chunk_size(chunk_size: Any, n: int) -> int:
     if chunk_size is None:
         return max(n, 1)
@@ -112,10 +135,13 @@ def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: 
                        for a, b in spans]
             parts = client.gather(futures)
     elif size >= batch.n:
-        return _outcome_arrays(model, batch)
+        parts = [_outcome_arrays(model, batch)]
     else:
         parts = [_outcome_arrays(model, batch.take(slice(a, b))) for a, b in spans]
-    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+    costs, qalys, lys = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(3))
+    check_finite_outcomes(costs, qalys, lys, tuple(getattr(model, "strategies", ())),
+                          lambda i: {name: float(np.broadcast_to(batch[name], (batch.n,))[i]) for name in batch.names})
+    return costs, qalys, lys
 
 
 def evaluate(model, batch: Batch, chunk_size: int | None = None, effect: str = "qalys", scheduler: Any = None,
@@ -223,6 +249,7 @@ def run_psa(
     elapsed = time.perf_counter() - t0
     inputs = pd.DataFrame(drawn, columns=list(table.unit_columns))
     strategies = tuple(getattr(model, "strategies", range(costs.shape[1])))
+    check_finite_outcomes(costs, qalys, lys, strategies, lambda i: inputs.iloc[i].to_dict(), what="PSA draw")
     return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed,
                      meta={"execution": where, "chunks": len(spans)})
 

@@ -83,6 +83,62 @@ def run_script(path: Path, *, out: Path, seed: int | None = None, quiet: bool = 
     return context
 
 
+def load_model(path: Path):
+    """The model of a scenario script: the result of its ``build_model()``."""
+    module = load_script(path)
+    build = getattr(module, "build_model", None)
+    if not callable(build):
+        raise HtaError(f"scenario script '{path}': expected a function build_model() returning the model "
+                       "(hta check verifies that model); found none")
+    return build()
+
+
+def check_script(path: Path, *, out: Path, seed: int | None = None, psa_draws: int = 2000, quiet: bool = False,
+                 workbook: bool = True) -> tuple:
+    """``hta check SCRIPT``: verify the script's model; print the report and write its workbook.
+
+    Writes ``out/<script stem>_verification.xlsx`` (sheets Verification, Verification roles,
+    Inputs, Run info), atomically. Returns ``(report, paths written)``.
+    """
+    import datetime as dt
+
+    from hta import report as report_mod
+    from hta.excel.writer import Sheet, write_workbook
+    from hta.pipeline import verification
+
+    path = Path(path)
+    started = dt.datetime.now(dt.timezone.utc)
+    t0 = time.perf_counter()
+    model = load_model(path)
+    label = getattr(model, "structure", "") or getattr(model, "name", "model")
+    result = verification({label: model}, {"psa_draws": psa_draws}, seed)
+    rep = result["reports"][label]
+    print(rep.console() if not quiet else rep.summary_line(), flush=True)
+    written = []
+    if workbook:
+        rows = [("hta version", report_mod.__version__), ("git commit", report_mod.git_commit(Path(__file__).resolve().parent)),
+                ("scenario script", str(path)), ("model", rep.model), ("started (UTC)", started.strftime("%Y-%m-%d %H:%M:%S")),
+                ("elapsed (s)", round(time.perf_counter() - t0, 3)), ("verification", rep.summary_line())]
+        inputs = getattr(model, "inputs_path", "")
+        if inputs and Path(inputs).is_file():
+            rows.append((f"SHA-256 of {Path(inputs).name}", report_mod.sha256(inputs)))
+        import pandas as pd
+
+        info = pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
+        sheets = result["sheets"] + [
+            Sheet("Inputs", model.parameters.to_frame(), {}, title="Every parameter with its distribution and source"),
+            Sheet("Run info", info, {}, title="Reproducibility: versions, input hashes, run time")]
+        target = Path(out) / f"{path.stem}_verification.xlsx"
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise HtaError(f"output folder '{out}': expected a writable location; found {err.strerror}") from None
+        written.append(write_workbook(target, sheets))
+        if not quiet:
+            print(f"wrote:\n  {target}")
+    return rep, written
+
+
 def main(script_file: str) -> None:
     """Run a scenario script as ``python scenarios/NAME.py`` (same options as ``hta run``)."""
     from hta.cli import main as cli_main

@@ -363,19 +363,24 @@ class _PenalisedProblem:
     With X = Q R and f = Q'y, ||y - X b||^2 = (||y||^2 - ||f||^2) + ||f - R b||^2, so each
     trial of the smoothing parameters works on p-row matrices instead of n-row ones.
 
-    Two solvers, one answer. The fast one factorises the penalised normal matrix
-    A = R'R + sum_j lambda_j S_j by Cholesky. It is used only when LAPACK's estimate of A's
-    reciprocal condition number (1-norm) is at least ``_MIN_RCOND``, so its relative error
-    stays below about 1e-6 on any BLAS kernel. Otherwise (a rank-deficient or near-singular
-    design: a parameter that is almost a function of others, tensor-product cells without
-    draws, or a huge smoothing parameter that swamps the unpenalised directions) the stable
-    solver takes the augmented least-squares problem min ||[f; 0] - [R; E] b||^2, with
-    E'E = sum_j lambda_j S_j, and a singular value decomposition [R; E] = U D V' (the route
-    of Wood 2011, JRSS B 73:3-36, section 3): A is never factorised, its condition number
-    (the square of [R; E]'s) never enters, and singular values below p * eps of the largest
-    are dropped, which gives the minimum-norm coefficients. With U1 the rows of U that belong to R the
-    effective degrees of freedom trace(U1 U1') lie in [0, rank] by construction. Neither solver
-    can fail on a finite problem.
+    Two solvers, one answer; neither can fail on a finite problem.
+
+    * Fast: the coefficients are written once in an orthonormal basis Z whose first columns
+      span the null space of the summed penalty (the unpenalised functions) and the rest its
+      range; the penalised normal matrix A = Z'R'RZ + sum_j lambda_j Z'S_jZ is scaled to unit
+      diagonal and factorised by Cholesky. In this basis a huge lambda only inflates a block of
+      the diagonal, which the scaling removes, so the factorisation stays accurate however large
+      lambda is (van der Sluis). It is used when LAPACK's estimate of the scaled matrix's
+      reciprocal condition number (1-norm) is at least ``_MIN_RCOND``, so its relative error
+      stays below about 1e-6 on any BLAS kernel.
+    * Stable, otherwise (a rank-deficient or near-singular design: a parameter that is almost a
+      function of others, tensor-product cells without draws): the augmented least-squares
+      problem min ||[f; 0] - [R; E] b||^2, with E'E = sum_j lambda_j S_j, by a singular value
+      decomposition [R; E] = U D V' (the route of Wood 2011, JRSS B 73:3-36, section 3). A is
+      never formed or factorised, its condition number (the square of [R; E]'s) never enters,
+      and singular values below p * eps of the largest are dropped, which gives the
+      minimum-norm coefficients. With U1 the rows of U that belong to R, the effective degrees
+      of freedom trace(U1 U1') lie in [0, rank] by construction.
     """
 
     def __init__(self, design: np.ndarray, penalties: list[np.ndarray], y: np.ndarray):
@@ -680,9 +685,8 @@ def _fit_gp(x: np.ndarray, y: np.ndarray, gp_n: int, rng: np.random.Generator) -
         )
     if best["theta"] is None:
         raise EvppiFitError("EVPPI method 'gp': the Gaussian-process hyperparameters did not converge")
-    best = optimize.OptimizeResult(x=best["theta"], fun=best["value"])
-    delta = np.exp(best.x[:d])
-    nu = float(np.exp(best.x[d]))
+    delta = np.exp(best["theta"][:d])
+    nu = float(np.exp(best["theta"][d]))
 
     # Subset of regressors: g(x) = h(x)'beta + sum_j a(x, z_j) w_j with w ~ N(0, s^2 A_mm^-1),
     # whose posterior mean is the penalised fit with penalty nu * w' A_mm w. A squared-exponential

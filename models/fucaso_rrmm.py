@@ -216,9 +216,47 @@ class FucasoModel:
             return out
         return {st: self._stm_cohort(batch, st, curves[(st, "PFS")]) for st in self.strategies}
 
-    def _stm_cohort(self, batch, strategy: str, pfs: np.ndarray):
+    def with_identical_efficacy(self) -> "FucasoModel":
+        """A copy in which every strategy has the comparator's PFS and OS (and no cure fraction).
+
+        Used by the verification check "identical efficacy gives identical LYs and QALYs"
+        (``hta.verify``); costs and adverse events keep each strategy's own values.
+        """
+        ref = self.strategies[0]
+        survival = dict(self.survival)
+        for st in self.strategies[1:]:
+            for e in ("PFS", "OS"):
+                survival[(st, e)] = dataclasses.replace(self.survival[(ref, e)], strategy=st)
+        cure = {st: name for st, name in self.cure.items() if st == ref}
+        extra = [kw for kw in self.extra_parameters if kw["name"] in cure.values() or not kw["name"].startswith("cure_fraction_")]
+        return dataclasses.replace(self, survival=survival, cure=cure, extra_parameters=extra)
+
+    def transition_matrices(self, batch) -> dict:
+        """Per-cycle transition matrices ``(n, T, 3, 3)`` of each strategy (state-transition
+        structure), the ones the cohorts run on; ``{}`` for the partitioned-survival structure,
+        which has none."""
+        if self.structure != "stm":
+            return {}
+        curves = self.survival_curves(batch)
+        return {st: self._stm_matrices(batch, curves[(st, "PFS")]) for st in self.strategies}
+
+    def _stm_matrices(self, batch, pfs: np.ndarray) -> np.ndarray:
+        p_prog, p_pf_death, p_pd_death = self._stm_probabilities(batch, pfs)
+        n, T = p_prog.shape
+        m = np.zeros((n, T, 3, 3))
+        m[:, :, 0, 1] = p_prog
+        m[:, :, 0, 2] = p_pf_death
+        m[:, :, 0, 0] = 1.0 - m[:, :, 0, 1] - m[:, :, 0, 2]
+        m[:, :, 1, 2] = p_pd_death
+        m[:, :, 1, 1] = 1.0 - m[:, :, 1, 2]
+        m[:, :, 2, 2] = 1.0
+        return m
+
+    def _stm_probabilities(self, batch, pfs: np.ndarray):
+        """Per-cycle probabilities ``(n, T)``: progression and death from progression-free, death
+        from progressed."""
         grid = self.grid
-        n, T = pfs.shape[0], grid.n_cycles
+        n = pfs.shape[0]
         with np.errstate(divide="ignore", invalid="ignore"):
             p_exit = np.where(pfs[:, :-1] > 0, 1.0 - pfs[:, 1:] / pfs[:, :-1], 1.0)
         p_exit = np.clip(p_exit, 0.0, 1.0)
@@ -228,16 +266,14 @@ class FucasoModel:
         p_prog = p_exit - p_pf_death
         rate = np.broadcast_to(np.asarray(batch["pps_rate_month"], dtype=float), (n,))
         p_pd_death = np.maximum(1.0 - np.exp(-rate[:, None] * grid.cycle_years * 12.0), q_bg[None, :])
+        return p_prog, p_pf_death, np.broadcast_to(p_pd_death, p_prog.shape)
+
+    def _stm_cohort(self, batch, strategy: str, pfs: np.ndarray):
+        T = self.grid.n_cycles
+        matrices = self._stm_matrices(batch, pfs)
 
         def P(j):
-            m = np.zeros((n, 3, 3))
-            m[:, 0, 1] = p_prog[:, j - 1]
-            m[:, 0, 2] = p_pf_death[:, j - 1]
-            m[:, 0, 0] = 1.0 - m[:, 0, 1] - m[:, 0, 2]
-            m[:, 1, 2] = p_pd_death[:, j - 1]
-            m[:, 1, 1] = 1.0 - m[:, 1, 2]
-            m[:, 2, 2] = 1.0
-            return m
+            return matrices[:, j - 1]
 
         c = markov.cohort(P, [1.0, 0.0, 0.0], T, states=STATES, strategy=strategy,
                           track=["progression-free->dead", "progressed->dead", "progression-free->progressed"],

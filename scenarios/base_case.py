@@ -3,7 +3,8 @@
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
 one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
-scenario table, Sobol indices (N = 1,024) and the 5-year budget impact (sheets Budget and
+scenario table, Sobol indices (N = 1,024), the model verification checks (``hta.verify``, the
+Verification sheet) on both structures and the 5-year budget impact (sheets Budget and
 BudgetShares of the workbook; docs/bia.md).
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
@@ -57,6 +58,7 @@ def run(context):
                  "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
         bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
+        verify=True,
         seed=context.seed,
         progress=context.progress,
     )

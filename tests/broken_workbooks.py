@@ -327,6 +327,6 @@ BROKEN: dict[str, Broken] = {b.build.__name__: b for b in [
            "text 'bsc'"),
     Broken(both_se_and_native, "Parameters", "F6", "not both", "se and param_a both filled"),
     Broken(not_a_workbook, "", "", "an Excel workbook (.xlsx) that can be opened",
-           "cannot be read"),
+           "a text file (it starts 'time,survival')"),
     Broken(missing_file, "", "", "an existing input workbook", "no file at"),
 ]}

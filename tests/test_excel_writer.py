@@ -446,3 +446,28 @@ def test_libreoffice_opens_the_workbook_and_prints_the_charts(tmp_path):
     lines = (tmp_path / "csv" / "lo.csv").read_text().splitlines()
     assert lines[1].startswith('"=HYPERLINK(""http://evil.example"",""click"")"')
     assert [line.split(",")[0] for line in lines[2:5]] == ["+1", "-2", "@SUM(A1)"]
+
+
+def test_wrapped_columns_and_status_fills(tmp_path):
+    frame = pd.DataFrame({"check": ["a", "b"], "status": ["pass", "fail"],
+                          "detail": ["short", "a long explanation " * 20]})
+    path = write_workbook(tmp_path / "v.xlsx", [writer.verification_sheet(frame, title="Verification")])
+    ws = openpyxl.load_workbook(path)["Verification"]
+    header = 3  # title, blank row, header
+    assert ws.cell(header + 2, 3).alignment.wrap_text and ws.cell(header + 2, 3).alignment.vertical == "top"
+    assert ws.cell(header + 1, 2).alignment.vertical == "top" and not ws.cell(header + 1, 2).alignment.wrap_text
+    assert ws.row_dimensions[header + 2].height > 15 and ws.row_dimensions[header + 1].height is None
+    assert ws.cell(header + 1, 2).fill.fgColor.rgb.endswith("C6EFCE")
+    assert ws.cell(header + 2, 2).fill.fgColor.rgb.endswith("FFC7CE")
+    pd.testing.assert_frame_equal(read_back(path)["Verification"], frame)
+
+
+@pytest.mark.parametrize("sheet, match", [
+    (Sheet("S", pd.DataFrame({"a": [1]}), wrap=["b"]), "wrap given for columns"),
+    (Sheet("S", pd.DataFrame({"a": [1]}), fills={"b": {"x": "FF0000"}}), "fills given for columns"),
+    (Sheet("S", pd.DataFrame({"a": ["x"]}), fills={"a": {"x": "red"}}), "6-digit RGB hex colour"),
+])
+def test_bad_wrap_and_fills_name_the_sheet(tmp_path, sheet, match):
+    with pytest.raises(HtaError, match=match):
+        write_workbook(tmp_path / "x.xlsx", [sheet])
+    assert not (tmp_path / "x.xlsx").exists()

@@ -188,3 +188,54 @@ def test_libreoffice_opens_results_workbook(published, tmp_path):
         numeric = left.select_dtypes("number").columns
         np.testing.assert_allclose(right[numeric].to_numpy(float), left[numeric].to_numpy(float), rtol=1e-12,
                                    err_msg=sheet)
+
+
+# ------------------------------------------------------------------------------- verification
+
+
+@pytest.mark.parametrize("structure", ["psm", "stm"])
+def test_flagship_passes_every_verification_check(model, structure):
+    from hta.verify import NA, verify
+
+    report = verify(model.with_structure(structure))
+    assert report.ok, report.console()
+    na = {c.check: c.detail for c in report.checks if c.status == NA}
+    expected = ({"transition matrices valid"} if structure == "psm"
+                else {"partitioned-survival curves do not cross (or the crossing is reported)"})
+    assert set(na) == expected and all(na.values())
+    checks = {c.check: c for c in report.checks}
+    assert "model.with_identical_efficacy()" in checks["identical efficacy gives identical LYs and QALYs"].detail
+    assert "'CAR-T acquisition'" in checks["doubling a price doubles its cost line and nothing else"].observed
+
+
+def test_flagship_identical_efficacy_copies_the_comparator_curves(model):
+    same = model.with_identical_efficacy()
+    out = same.evaluate(same.parameters.base())
+    assert out.lys[0, 0] == pytest.approx(out.lys[0, 1], rel=1e-12)
+    assert model.survival[("eqcel", "OS")].distribution != same.survival[("eqcel", "OS")].distribution
+    assert same.survival[("eqcel", "OS")].distribution == model.survival[("cc", "OS")].distribution
+
+
+def test_flagship_transition_matrices_drive_the_state_transition_trace(model):
+    stm = model.with_structure("stm")
+    batch = stm.parameters.sample(3, 5)
+    mats = stm.transition_matrices(batch)
+    cohorts = stm.cohorts(batch)
+    for s, P in mats.items():
+        trace = cohorts[s].trace
+        x = trace[:, 0]
+        for j in range(P.shape[1]):
+            x = np.einsum("nk,nkl->nl", x, P[:, j])
+        np.testing.assert_allclose(x, trace[:, -1], atol=1e-12)
+    assert model.transition_matrices(batch) == {}
+
+
+def test_verification_report_is_in_the_results_workbook(published):
+    results, path = published
+    book = read_back(path)
+    sheet = book["Verification"]
+    assert set(sheet["model"]) == {"partitioned survival", "state-transition (TSD 19)"}
+    assert set(sheet["status"]) <= {"pass", "not applicable"}
+    assert (sheet["status"] == "pass").sum() == 32 and (sheet["status"] == "not applicable").sum() == 2
+    assert "Verification roles" in book
+    assert results.analyses["verification"]["failed"] == 0

@@ -86,7 +86,11 @@ def reported_kernel(kernel: str | None) -> str | None:
     """The kernel(s) OpenBLAS runs when asked for ``kernel`` (None: the default), or None if a
     process with that setting does not start here."""
     proc = subprocess.run([sys.executable, "-c", _PROBE], env=_kernel_env(kernel), capture_output=True, text=True)
-    return ",".join(json.loads(proc.stdout)).lower() if proc.returncode == 0 else None
+    if proc.returncode != 0:
+        print(f"OpenBLAS kernel {kernel}: the probe process failed (exit {proc.returncode}): "
+              f"{proc.stderr.strip()[-500:]}", file=sys.stderr)
+        return None
+    return ",".join(json.loads(proc.stdout)).lower()
 
 
 def other_kernels() -> list[str]:

@@ -153,3 +153,18 @@ def test_on_treatment_occupancy_costs_capped_at_os():
     res = outcomes.account(c, grid, occupancy_costs={"drug": (occ, 100.0)}, within_cycle="half-cycle")
     pf_like = outcomes.account(psm.cohort([os_, os_]), grid, state_costs={"drug": [100.0, 0, 0]}, within_cycle="half-cycle")
     np.testing.assert_allclose(res.by("cost")["drug"], pf_like.by("cost")["drug"], rtol=1e-12)
+
+
+def test_utility_above_one_or_not_finite_is_caught_where_qalys_are_made():
+    c, grid = _cohort()
+    outcomes.account(c, grid, utilities=[1.0, -0.2, 0])  # worse than death is allowed
+    with pytest.raises(HtaError, match=r"state 'progressed', every sample: expected a utility <= 1 .* found 1.2"):
+        outcomes.account(c, grid, utilities=[0.8, 1.2, 0])
+    per_sample = np.array([[0.8, 0.6, 0.0]] * 4)
+    per_sample[2, 0] = np.nan
+    with pytest.raises(HtaError, match=r"state 'progression-free', sample 2: .* found nan"):
+        outcomes.account(c, grid, utilities=per_sample)
+    per_cycle = np.tile([0.7, 0.5, 0.0], (1, grid.n_cycles, 1))
+    per_cycle[0, 3, 1] = 1.5
+    with pytest.raises(HtaError, match=r"state 'progressed', every sample, cycle 3: .* found 1.5"):
+        outcomes.account(c, grid, utilities=per_cycle)

@@ -4,6 +4,8 @@ Reference: design.md invariant "the same seed gives bit-identical PSA results, i
 distributed, whatever the chunk size"; the HIV model reproduces Briggs et al. (2006) Ex 2.5.
 """
 
+from types import SimpleNamespace
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -117,3 +119,37 @@ def test_sobol_chunks_on_dask_bit_identical(model, n_workers):
                                   dashboard_address=None) as cluster, distributed.Client(cluster) as client:
         remote = sobol(model, n_base=64, wtp=20000, seed=3, chunk_size=300, scheduler=client)
     pd.testing.assert_frame_equal(local, remote)
+
+
+# --------------------------------------------------------------------------------------------
+# Numerical guard: a non-finite result is reported with its draw, never averaged away
+
+
+def _model_that_breaks_when(rr_above):
+    """The HIV model, but its QALYs are NaN (a log of a negative) where rr > ``rr_above``."""
+
+    def evaluate(batch):
+        out = hiv.evaluate(batch)
+        broken = np.where(np.asarray(batch["rr"])[:, None] > rr_above, np.nan, 1.0)
+        return SimpleNamespace(costs=out.costs, qalys=out.qalys * broken, lys=out.lys)
+
+    return FunctionModel("hiv_broken", hiv.STRATEGIES, hiv.parameter_table(), evaluate)
+
+
+def test_psa_draw_with_a_nan_result_is_reported_with_its_index_and_values(model, reference):
+    threshold = float(np.quantile(reference.inputs["rr"], 0.999))
+    broken = _model_that_breaks_when(threshold)
+    first = int(np.flatnonzero(reference.inputs["rr"].to_numpy() > threshold)[0])
+    count = int((reference.inputs["rr"].to_numpy() > threshold).sum())
+    for chunk_size in (1000, 777):  # the index is the draw's, whatever the chunking
+        with pytest.raises(HtaError) as info:
+            run_psa(broken, N, SEED, chunk_size=chunk_size)
+        message = str(info.value)
+        assert message.startswith(f"PSA draw {first} (of {N}; {count} affected) gives QALYs = nan")
+        assert f"rr={reference.inputs['rr'].iloc[first]:.6g}" in message
+
+
+def test_deterministic_batch_with_a_non_finite_result_names_the_row(model):
+    batch = model.parameters.base().with_values(rr=np.array([0.5, 0.6, 2.0]))
+    with pytest.raises(HtaError, match=r"parameter set 2 \(of 3; 1 affected\) gives QALYs = nan .*rr=2"):
+        evaluate_all(_model_that_breaks_when(1.0), batch)

@@ -399,14 +399,16 @@ def test_solver_gives_minimum_norm_fit_on_a_singular_design():
     assert factor.shape[0] == 4  # the posterior factor spans the identified directions only
 
 
-def test_fast_and_stable_solvers_agree_on_a_well_conditioned_problem():
+def test_fast_and_stable_solvers_agree_on_a_well_conditioned_problem(monkeypatch):
     rng = np.random.default_rng(2)
     design, penalties = voi._tensor_spline(rng.uniform(size=(2000, 2)), 5)
     y = rng.standard_normal(2000)
     problem = voi._PenalisedProblem(design, penalties, y)
     log_lambda = np.array([0.5, -1.0])
-    fast = problem.solve(log_lambda)
     stable = problem._solve_stable(np.exp(log_lambda))
+    with monkeypatch.context() as m:  # the fast route must be the one taken here
+        m.setattr(problem, "_solve_stable", lambda _: pytest.fail("took the stable route"))
+        fast = problem.solve(log_lambda)
     np.testing.assert_allclose(fast[0], stable[0], rtol=1e-9, atol=1e-12)
     assert fast[1] == pytest.approx(stable[1], rel=1e-12)
     assert fast[2] == pytest.approx(stable[2], rel=1e-9)

@@ -32,6 +32,7 @@ from hta.bia import BudgetInputs
 from hta.distributions import from_spec
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
+from hta.excel.archive import check_archive
 from hta.params import ParameterTable
 
 _NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result: open and "
@@ -250,6 +251,10 @@ class _Book:
                 name, "", "", "an input workbook (.xlsx)", f"a folder at {path}")])
         from openpyxl.utils.exceptions import InvalidFileException
 
+        unsafe = check_archive(path)
+        if unsafe is not None:
+            return cls(path, None, None, [Problem(
+                name, "", "", "an Excel workbook (.xlsx) that can be opened", unsafe)])
         try:
             values = openpyxl.load_workbook(path, data_only=True)
             formulas = openpyxl.load_workbook(path, data_only=False)

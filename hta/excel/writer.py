@@ -87,6 +87,8 @@ _HEADER_FONT = Font(bold=True)
 _HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
 _HEADER_BORDER = Border(bottom=Side(style="thin"))
 _HEADER_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+_WRAP_ALIGNMENT = Alignment(wrap_text=True, vertical="top")
+_TOP_ALIGNMENT = Alignment(vertical="top")
 _TITLE_FONT = Font(bold=True, size=14)
 _NOTE_FONT = Font(italic=True)
 
@@ -144,6 +146,9 @@ class Sheet:
     ``yyyy-mm-dd`` (with time when any value has one). ``title`` and ``notes`` are written above
     the table, with a blank row before the header. ``index=True`` writes the frame's index as
     the leading column(s). ``name`` is made Excel-valid by :func:`excel_sheet_name`.
+    ``wrap`` lists columns whose cells wrap at the column width (every data cell of the sheet is
+    then top-aligned); ``fills`` maps a column to ``{cell text: RGB hex}`` background fills (e.g.
+    a status column with failures in red).
     """
 
     name: str
@@ -153,6 +158,24 @@ class Sheet:
     title: str | None = None
     notes: list[str] = field(default_factory=list)
     index: bool = False
+    wrap: list[str] = field(default_factory=list)
+    fills: dict[str, dict[str, str]] = field(default_factory=dict)
+
+
+#: Background fills of the status column of a verification sheet.
+STATUS_FILLS = {"pass": "C6EFCE", "fail": "FFC7CE", "not applicable": "EDEDED"}
+
+
+def verification_sheet(table: pd.DataFrame, *, title: str, notes=(), name: str = "Verification") -> Sheet:
+    """The ``Verification`` sheet of a results workbook from a verification table.
+
+    ``table`` has one row per check (``hta.verify.VerificationReport.table``: section, check,
+    status, expected, observed, detail, and optionally a leading ``model`` column); the status
+    cells are green (pass), red (fail) or grey (not applicable), long text wraps.
+    """
+    wrap = [c for c in ("check", "expected", "observed", "detail") if c in table.columns]
+    fills = {"status": STATUS_FILLS} if "status" in table.columns else {}
+    return Sheet(name, table, {}, title=title, notes=list(notes), wrap=wrap, fills=fills)
 
 
 def excel_sheet_name(name: str) -> str:
@@ -340,6 +363,19 @@ def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
     number_formats = {
         str(c): _resolve_format(f, currency_symbol, f"sheet '{name}', format of column '{c}'")
         for c, f in sheet.formats.items()}
+    for what, given in (("wrap", list(sheet.wrap)), ("fills", list(sheet.fills))):
+        unknown = [c for c in given if str(c) not in frame.columns]
+        if unknown:
+            raise HtaError(f"sheet '{name}': {what} given for columns {unknown} that are not in "
+                           f"the table; columns are {list(frame.columns)}")
+    fills = {}
+    for column, colours in sheet.fills.items():
+        for text, colour in colours.items():
+            if not (isinstance(colour, str) and re.fullmatch(r"[0-9A-Fa-f]{6}", colour)):
+                raise HtaError(f"sheet '{name}', fill of column '{column}' for {text!r}: expected a "
+                               f"6-digit RGB hex colour such as 'F8CBAD'; found {colour!r}")
+            fills[(str(column), str(text))] = PatternFill("solid", fgColor=colour.upper())
+    wrapped = {str(c) for c in sheet.wrap}
 
     columns = list(frame.columns)
     table = _Table(header_row, len(frame), columns, number_formats)
@@ -362,6 +398,11 @@ def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
             _put_value(cell, value, name)
             if fmt:
                 cell.number_format = fmt
+            if wrapped:
+                cell.alignment = _WRAP_ALIGNMENT if column in wrapped else _TOP_ALIGNMENT
+            fill = fills.get((column, str(value))) if fills else None
+            if fill is not None:
+                cell.fill = fill
         content = _content_width(values, fmt, sheet.formats.get(column), currency_symbol)
         header = min(len(column) * 1.1 + 2, MAX_HEADER_WIDTH)
         width = min(max(content + 2, header, MIN_COLUMN_WIDTH), MAX_COLUMN_WIDTH)
@@ -370,6 +411,17 @@ def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
         ws.column_dimensions[get_column_letter(j)].width = round(width, 1)
     if header_lines > 1:
         ws.row_dimensions[header_row].height = 15 * header_lines
+    if wrapped:  # files carry no computed row heights: set them from the wrapped text
+        for i in range(len(frame)):
+            lines = 1
+            for j, column in enumerate(columns):
+                if column in wrapped:
+                    text = frame[column].iloc[i]
+                    if isinstance(text, str) and text:
+                        lines = max(lines, sum(math.ceil((len(part) * 1.1 + 1) / widths[j]) or 1
+                                               for part in text.split("\n")))
+            if lines > 1:
+                ws.row_dimensions[header_row + 1 + i].height = 15 * lines
 
     last = get_column_letter(len(columns))
     ws.auto_filter.ref = f"A{header_row}:{last}{max(header_row + len(frame), header_row)}"
