@@ -28,12 +28,15 @@ __all__ = [
     "two_way_heatmap",
     "survival_plot",
     "trace_plot",
+    "budget_impact_plot",
+    "budget_tornado",
     "survival_curves_plot",
 ]
 
 _OUTCOME_LABELS = {"inmb": "Incremental net monetary benefit", "icer": "ICER (per QALY gained)",
-                   "inc_cost": "Incremental cost", "inc_qaly": "Incremental QALYs"}
-_MONEY_OUTCOMES = {"inmb", "icer", "inc_cost"}
+                   "inc_cost": "Incremental cost", "inc_qaly": "Incremental QALYs",
+                   "net_budget_impact": "Net budget impact"}
+_MONEY_OUTCOMES = {"inmb", "icer", "inc_cost", "net_budget_impact"}
 
 
 def _pyplot():
@@ -409,6 +412,49 @@ def trace_plot(trace: pd.DataFrame, path, title: str | None = None, xlabel: str 
     axes[0, 0].set_ylabel("Proportion of cohort")
     fig.suptitle(title or "State occupancy (base case)")
     return _save(fig, path)
+
+
+# --------------------------------------------------------------------------------------------
+# Budget impact
+
+
+def budget_impact_plot(yearly: pd.DataFrame, path, title: str | None = None, currency: str = "HK$") -> Path:
+    """Budget by calendar year without and with the new drug (bars) and the net impact (line).
+
+    ``yearly``: the frame of :func:`hta.bia.yearly_table` (``calendar_year``, ``budget_without``,
+    ``budget_with``, ``net_impact``); HK$, undiscounted.
+    """
+    needed = {"calendar_year", "budget_without", "budget_with", "net_impact"}
+    if not isinstance(yearly, pd.DataFrame) or not needed <= set(yearly.columns) or yearly.empty:
+        raise HtaError(f"budget impact plot: expected a frame with columns {sorted(needed)}")
+    plt = _pyplot()
+    years = yearly["calendar_year"].to_numpy(int)
+    x = np.arange(len(years))
+    fig, ax = plt.subplots(figsize=(8, 5))
+    ax.bar(x - 0.2, yearly["budget_without"], width=0.4, color="#4C72B0", label="without the new drug")
+    ax.bar(x + 0.2, yearly["budget_with"], width=0.4, color="#DD8452", label="with the new drug")
+    ax.plot(x, yearly["net_impact"], color="black", marker="o", lw=1.5, label="net budget impact")
+    ax.axhline(0, color="black", lw=0.8)
+    ax.set_xticks(x, [str(y) for y in years])
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.set_xlabel("Calendar year")
+    ax.set_ylabel(f"Budget ({currency}, undiscounted)")
+    total = float(yearly["net_impact"].sum())
+    ax.set_title(title or "Budget impact")
+    ax.text(0.01, 0.98, f"net impact over {len(years)} years: {_money(currency)(total)}", transform=ax.transAxes,
+            va="top", fontsize=9)
+    ax.legend(loc="upper left", bbox_to_anchor=(0, 0.93), fontsize=8)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, path)
+
+
+def budget_tornado(one_way: pd.DataFrame, path, title: str | None = None, currency: str = "HK$") -> Path:
+    """Tornado of the net budget impact from ``hta.bia.analyse(...)["one_way"]`` (widest on top)."""
+    needed = {"factor", "low_value", "high_value", "base", "at_low", "at_high"}
+    if not isinstance(one_way, pd.DataFrame) or not needed <= set(one_way.columns) or one_way.empty:
+        raise HtaError(f"budget tornado: expected a non-empty frame with columns {sorted(needed)}")
+    frame = one_way.rename(columns={"factor": "parameter"}).assign(outcome="net_budget_impact", strategy="")
+    return tornado_chart(frame, path, title=title or "Net budget impact: one-way sensitivity", currency=currency)
 
 
 #: name used by hta.report

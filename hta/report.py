@@ -100,7 +100,7 @@ def console_table(results) -> str:
             last = nmb.iloc[-1]
             lines.append(f"  incremental NMB of {last['label']} at {label} (HK${value:,.0f}/QALY): HK${last[col]:,.0f}")
         lines.append("")
-    order = ["threshold", "psa", "tornado", "scenarios", "sobol"]
+    order = ["threshold", "psa", "tornado", "scenarios", "sobol", "bia"]
     for name in sorted(results.analyses, key=lambda k: order.index(k) if k in order else len(order)):
         analysis = results.analyses[name]
         text = analysis.get("console")

@@ -234,6 +234,84 @@ add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal",
     source="D: difference of LocoMMotion mean OS and mean PFS under exponential curves: 1/((13.8-4.6)/ln 2) per month (Leukemia 2024; P); SE assumption 20%")
 
 
+# ---------------------------------------------------------------------------------------------
+# Budget impact (sheets Budget and BudgetShares; docs/bia.md)
+# ---------------------------------------------------------------------------------------------
+HK_MM_CASES_2019 = 320          # shared/data/hk_myeloma_incidence.csv
+HK_POP_MID_2019 = 7_524_100     # shared/data/hk_midyear_population.csv (provisional, Aug 2019)
+HK_POP_MID_2024 = 7_524_100     # same file (revised, C&SD Feb 2025 release)
+INCIDENCE_2019 = HK_MM_CASES_2019 / HK_POP_MID_2019 * 1e5
+INCIDENCE_GROWTH = 1.40 ** (1 / 10) - 1   # "an increase of about 40% compared with a decade ago"
+POP_GROWTH = (HK_POP_MID_2024 / HK_POP_MID_2019) ** (1 / 5) - 1
+
+SRC_CASES = ("HA figure of 320 new multiple myeloma cases in Hong Kong in 2019, as reported in the CUHK Faculty of "
+             "Medicine press release 'CUHK's study sees a rising trend of multiple myeloma incidence...' (2022), "
+             "med.cuhk.edu.hk/press-releases (A; secondary report of the HK Cancer Registry count; "
+             "shared/data/hk_myeloma_incidence.csv)")
+SRC_POP_2019 = ("C&SD mid-2019 provisional population 7,524,100 (Aug 2019 release, as reported at "
+                "hongkongnews.worldtimes.news/mid-year-population-at-7-5m/; shared/data/hk_midyear_population.csv) (N)")
+
+BUDGET = [
+    # item, value, low, high, unit, description, source
+    ("start_year", 2026, None, None, "calendar year", "First budget year (year of HA listing)",
+     A + "listing in 2026, the year after Hong Kong DoH approval of Fucaso on 27 Nov 2025 (pharmaceutical-business-"
+     "review.com, 2025-11-28; evidence.md 1) under the '1+' mechanism"),
+    ("horizon_years", 5, None, None, "years", "Years of budget impact",
+     "ISPOR BIA good practice II (Sullivan SD et al. Value Health 2014;17:5-14): 1-5 years (P)"),
+    ("new_strategy", "eqcel", None, None, "", "The new drug", "models/fucaso_rrmm.py strategy name"),
+    ("population", HK_POP_MID_2019, None, None, "persons", "Hong Kong mid-year population, 2019", SRC_POP_2019),
+    ("population_year", 2019, None, None, "calendar year", "Year of the population and incidence figures",
+     "the year of the only HK myeloma count found (shared/data/hk_myeloma_incidence.csv)"),
+    ("population_growth", POP_GROWTH, -0.005, 0.005, "per annum", "Projected population growth",
+     "D: mid-2024 revised population 7,524,100 (C&SD year-end 2024 release, Feb 2025, via bastillepost.com; "
+     "shared/data/hk_midyear_population.csv) equals mid-2019 7,524,100: 0% a year 2019-2024; range +/-0.5% a year "
+     "is an assumption"),
+    ("incidence_per_100000", INCIDENCE_2019, 0.8 * INCIDENCE_2019, 1.2 * INCIDENCE_2019, "per 100,000 per year",
+     "Crude incidence of multiple myeloma, Hong Kong 2019",
+     "D: 320 new cases / 7,524,100 x 100,000 = 4.25. " + SRC_CASES + ". Range +/-20%: assumption (rounded secondary "
+     "figure; evidence.md 6.8 bia_inc; a clinician quotes 'around 350 new cases a year', pharmaboardroom.com, N)"),
+    ("incidence_growth", INCIDENCE_GROWTH, 0.0, 0.05, "per annum", "Projected growth of the incidence rate",
+     "D: 1.40^(1/10) - 1 = 3.4% a year from 'an increase of about 40% compared with a decade ago' (HA data, CUHK "
+     "press release 2022; A); assumption: the whole trend is put on the rate (population growth 0) and continues "
+     "to 2030; range 0-5% a year is an assumption"),
+    ("eligible_tce_4l", 0.25, 0.15, 0.35, "proportion", "Reach a 4th line, triple-class exposed",
+     A + "share of newly diagnosed patients who reach a 4th line after a PI, an IMiD and an anti-CD38 antibody; "
+     "no Hong Kong figure found (evidence.md 4.9: gap, needs HA data or clinician input); range 15-35%"),
+    ("eligible_fit_cart", 0.5, 0.3, 0.7, "proportion", "Fit for CAR-T (performance status, organ function, age)",
+     A + "half of 4th-line patients fit for CAR-T; no data found; more than 60% of Hong Kong myeloma patients are "
+     "aged 65 or more (am730, HKU team; N) while FUMANBA-1 enrolled ages 39-70 (ASH 2022; A); range 30-70%"),
+    ("eligible_ha", 0.9, 0.8, 1.0, "proportion", "Treated in the Hospital Authority (public sector)",
+     A + "90% of eligible patients are treated in HA hospitals; no figure found; range 80-100%"),
+    ("prevalent_patients", 0, 0, 50, "patients", "Prevalent pool of eligible patients starting in year 1",
+     A + "no backlog in the base case (patients at this line live about 20 months on conventional care, LocoMMotion "
+     "median OS 13.8 months); high value 50, about one year of eligible patients alive at listing"),
+    ("uptake_curve", "linear", None, None, "", "Uptake of eque-cel among eligible patients", A + "linear uptake"),
+    ("uptake_year_1", 0.2, 0.1, 0.3, "proportion", "Eque-cel share in 2026",
+     A + "20% in the first year (HA CAR-T capacity ~30 patients a year for all indications in 2021, SCMP 24 May "
+     "2021, N); range 10-30%"),
+    ("uptake_peak", 0.5, 0.3, 0.7, "proportion", "Peak eque-cel share",
+     A + "50% at peak (fitness, manufacturing slots and patient choice limit uptake; in Mainland China ~3,600 of "
+     ">30,000 eligible patients a year received commercial CAR-T by late 2025, Caixin Global 9 Jan 2026, N); "
+     "range 30-70%"),
+    ("uptake_peak_year", 4, None, None, "budget year", "Year in which the peak is reached",
+     A + "peak in the 4th year (2029)"),
+    ("entry", "mid-year", None, None, "", "Patients start through the year (on average at mid-year)",
+     A + "incident patients reach the eligible line evenly over the year"),
+    ("price_parameter", "c_eqcel_price", 1_000_000, 2_000_000, "HK$ per patient", "Price range for the one-way analysis",
+     A + "low HK$1.0 M (a 26% discount on the base case); high HK$2 M, the cost of locally manufactured CAR-T "
+     "(SCMP 2023, article 3237473; N)"),
+]
+
+BUDGET_SHARES = [
+    dict(strategy="cc", share_without=1.0, displacement=1.0,
+         source=A + "conventional care (real-world physician's choice, as LocoMMotion) is the only current "
+         "treatment at this line in HA; eque-cel takes all its patients from it"),
+    dict(strategy="eqcel", share_without=0.0,
+         source=A + "not used in HA before listing (the Named Patient Programme since Nov 2024, evidence.md 1, is "
+         "outside the HA budget)"),
+]
+
+
 ABOUT = [
     "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: Hong Kong Hospital Authority perspective",
     "Input workbook of models/fucaso_rrmm.py; the model and its assumptions: docs/flagship.md; the schema: the README sheet "
@@ -243,6 +321,8 @@ ABOUT = [
     "(base case HK$1.36 M anchored on Mainland China CAR-T prices; the threshold price is the headline result).",
     "Survival curves are calibrated to published medians and landmarks (no digitised KM available): weaker evidence, flagged in sources.",
     "Costs: HK$, HA public sector, NEP Gazette charges as unit costs; price year 2025.",
+    "Budget impact (sheets Budget, BudgetShares; docs/bia.md): HK myeloma incidence (320 cases in 2019) and population; "
+    "the eligible shares, uptake and displacement are assumptions, labelled as such.",
 ]
 
 
@@ -296,6 +376,21 @@ def _write(path: Path) -> None:
                     row[f"cov_{j + 1}"] = float(cov[i, j])
                 coef_rows.append(row)
         fill("SurvivalCoefficients", coef_rows)
+        # Budget: known items on the template's rows (which carry the drop-down lists); the
+        # eligibility steps replace the template's example step, in order, at the end.
+        ws = wb["Budget"]
+        headers = [c.value for c in ws[1]]
+        rows = {ws.cell(r, 1).value: r for r in range(2, ws.max_row + 1) if ws.cell(r, 1).value}
+        next_row = rows.pop("eligible_line_of_therapy")
+        for item, value, low, high, unit, description, source in BUDGET:
+            r = rows.get(item)
+            if r is None:
+                r, next_row = next_row, next_row + 1
+            record = dict(item=item, value=value, low=low, high=high, unit=unit or None, description=description,
+                          source=source)
+            for key, v in record.items():
+                ws.cell(r, headers.index(key) + 1, v)
+        fill("BudgetShares", BUDGET_SHARES)
         for unused in ("Dirichlet", "KM_data", "IPD_data", "LifeTable"):
             del wb[unused]
         for sheet in wb.worksheets:

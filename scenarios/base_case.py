@@ -3,8 +3,9 @@
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
 one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
-scenario table, Sobol indices (N = 1,024) and the model verification checks (``hta.verify``, the
-Verification sheet) on both structures.
+scenario table, Sobol indices (N = 1,024), the model verification checks (``hta.verify``, the
+Verification sheet) on both structures and the 5-year budget impact (sheets Budget and
+BudgetShares of the workbook; docs/bia.md).
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
 Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
@@ -24,12 +25,26 @@ NAME = "base_case"
 TITLE = "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: HA perspective, base case"
 
 
+#: Budget impact scenarios on population, uptake and price (one-way ranges are in the workbook).
+BIA_SCENARIOS = [
+    {"name": "price HK$4 M (imported CAR-T charge)", "parameters": {"c_eqcel_price": 4_000_000},
+     "description": "SCMP 2023: US companies charge HK hospitals HK$4 M per CAR-T patient"},
+    {"name": "S-shaped uptake to 50% (midpoint year 2.5)",
+     "budget": {"uptake_curve": "s-shaped", "uptake_midpoint": 2.5, "uptake_steepness": 1.5}},
+    {"name": "prevalent pool of 50 patients in 2026", "budget": {"prevalent_patients": 50}},
+    {"name": "all eligibility steps high, peak uptake 70%",
+     "budget": {"eligible_tce_4l": 0.35, "eligible_fit_cart": 0.7, "eligible_ha": 1.0, "uptake_peak": 0.7}},
+    {"name": "patients start on 1 January", "budget": {"entry": "start"}},
+]
+
+
 def build_model():
     return fucaso_rrmm.build(read_inputs(INPUTS))
 
 
 def run(context):
-    model = build_model()
+    inputs = read_inputs(INPUTS)
+    model = fucaso_rrmm.build(inputs)
     scenarios = [Scenario(d["name"], d["description"], model=d.get("model"), overrides=d.get("overrides", {}),
                           settings=d.get("settings", {})) for d in fucaso_scenarios.definitions()]
     results = analyse(
@@ -42,6 +57,7 @@ def run(context):
         two_way={"p1": "c_eqcel_price", "values1": [500_000 * i for i in range(1, 11)],
                  "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
+        bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
         verify=True,
         seed=context.seed,
         progress=context.progress,

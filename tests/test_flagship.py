@@ -128,6 +128,22 @@ def test_results_workbook_reads_back_equal_to_memory(published):
     assert any(k.startswith("SHA-256 of fucaso_hk.xlsx") for k in info)
 
 
+def test_base_case_reports_the_five_year_net_budget_impact(published):
+    from hta.report import console_table
+
+    results, path = published
+    bia = results.analyses["bia"]
+    sheet = read_back(path)["BIA"]
+    assert list(sheet["calendar_year"]) == [2026, 2027, 2028, 2029, 2030]
+    np.testing.assert_array_equal(sheet["net_impact"].to_numpy(float), bia["yearly"]["net_impact"].to_numpy(float))
+    assert sheet["cumulative_net_impact"].iloc[-1] == pytest.approx(bia["net_total"], rel=1e-12)
+    assert bia["net_total"] > 0
+    assert f"net budget impact over 5 years: HK${bia['net_total']:,.0f}" in console_table(results)
+    for name in ("bia", "bia_tornado"):
+        png = path.parent / f"base_case_{name}.png"
+        assert png.exists() and png.stat().st_size > 5000, name
+
+
 def test_threshold_price_gives_icer_equal_to_wtp(published, model):
     results, _ = published
     for _, row in results.analyses["threshold"]["table"].iterrows():

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from hta import bia as _bia
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
 
 #: Kinds of cell a column or setting holds.
@@ -180,9 +181,11 @@ SETTINGS: tuple[Setting, ...] = (
             "LifeTable sheet. Default hk-2020-2025.", choices=LIFE_TABLES,
             default="hk-2020-2025"),
     Setting("annual_population", NUMBER,
-            "Patients eligible each year (budget impact).", unit="patients per year",
+            "Patients eligible each year (population EVPI; the budget impact uses the Budget "
+            "sheet).", unit="patients per year",
             minimum=0.0),
-    Setting("population_years", NUMBER, "Years of budget impact.", unit="years", minimum=0.0),
+    Setting("population_years", NUMBER, "Years over which the decision applies (population EVPI).",
+            unit="years", minimum=0.0),
     Setting("seed", INTEGER, "Seed of the probabilistic sensitivity analysis.", minimum=0.0),
     Setting("psa_draws", INTEGER, "Number of PSA draws.", minimum=1.0),
 )
@@ -356,10 +359,114 @@ LIFETABLE_SHEET = Sheet(
     required=False,
 )
 
+# -- Budget impact (optional; hta.bia, docs/bia.md) ------------------------------------------
+
+UPTAKE_CURVES = _bia.UPTAKE_CURVES
+BUDGET_ENTRY = _bia.ENTRY
+MAX_GROWTH = 0.2
+MAX_BUDGET_YEARS = 20
+
+#: Names of the eligibility steps of the Budget sheet: eligible_<name>, applied in sheet order.
+ELIGIBLE_ITEM = re.compile(r"^eligible_[a-z0-9_]+$")
+
+#: Known rows of the Budget sheet (the same typed-row machinery as Settings).
+BUDGET_ITEMS: tuple[Setting, ...] = (
+    Setting("start_year", INTEGER, "Calendar year of listing: the first budget year.", required=True,
+            unit="calendar year", minimum=1900.0, maximum=2200.0),
+    Setting("horizon_years", INTEGER, "Years of budget impact (ISPOR: 1 to 5). Default 5.",
+            unit="years", minimum=1.0, maximum=float(MAX_BUDGET_YEARS), default=5),
+    Setting("new_strategy", TEXT, "The strategy of the Strategies sheet that is the new drug.",
+            required=True),
+    Setting("population", NUMBER, "Population of the budget holder's catchment in population_year.",
+            required=True, unit="persons", minimum=0.0, minimum_exclusive=True),
+    Setting("population_year", INTEGER, "Calendar year of population and incidence_per_100000.",
+            required=True, unit="calendar year", minimum=1900.0, maximum=2200.0),
+    Setting("population_growth", NUMBER, "Projected population growth per annum, as a fraction "
+            "(may be negative). Default 0.", unit="per annum", minimum=-MAX_GROWTH, maximum=MAX_GROWTH,
+            default=0.0),
+    Setting("incidence_per_100000", NUMBER, "New cases of the disease per 100,000 persons a year in "
+            "population_year.", required=True, unit="per 100,000 per year", minimum=0.0),
+    Setting("incidence_growth", NUMBER, "Projected change of the incidence rate per annum, as a "
+            "fraction (ageing, trends). Default 0.", unit="per annum", minimum=-MAX_GROWTH,
+            maximum=MAX_GROWTH, default=0.0),
+    Setting("prevalent_patients", NUMBER, "Patients already eligible at listing (a prevalent pool), "
+            "starting in budget year 1. Default 0.", unit="patients", minimum=0.0, default=0.0),
+    Setting("uptake_curve", CHOICE, "Share of the new drug by year: explicit (share_with of the new "
+            "strategy in BudgetShares, per year), linear (uptake_year_1 to uptake_peak at "
+            "uptake_peak_year) or s-shaped (logistic: uptake_peak, uptake_midpoint, "
+            "uptake_steepness).", required=True, choices=UPTAKE_CURVES),
+    Setting("uptake_year_1", NUMBER, "linear: share of the new drug in budget year 1.",
+            unit="proportion", minimum=0.0, maximum=1.0),
+    Setting("uptake_peak", NUMBER, "linear, s-shaped: peak share of the new drug.", unit="proportion",
+            minimum=0.0, maximum=1.0),
+    Setting("uptake_peak_year", NUMBER, "linear: budget year in which the peak is reached.",
+            unit="budget year", minimum=1.0),
+    Setting("uptake_midpoint", NUMBER, "s-shaped: budget year at which half the peak is reached.",
+            unit="budget year"),
+    Setting("uptake_steepness", NUMBER, "s-shaped: steepness of the logistic curve (per year).",
+            unit="per year", minimum=0.0, minimum_exclusive=True),
+    Setting("uptake_scale", NUMBER, "Factor on the uptake curve (1 = as given); its low/high give a "
+            "one-way range for any curve. Default 1.", unit="factor", minimum=0.0, default=1.0),
+    Setting("entry", CHOICE, "When in its year a cohort starts treatment: mid-year (patients start "
+            "through the year, on average at mid-year) or start (1 January). Default mid-year.",
+            choices=BUDGET_ENTRY, default="mid-year"),
+    Setting("price_parameter", TEXT, "Parameter (Parameters sheet) holding the new drug's price; "
+            "low/high on this row give the price range of the one-way analysis (blank: the "
+            "parameter's own low/high)."),
+)
+BUDGET_ITEMS_BY_NAME = {s.name: s for s in BUDGET_ITEMS}
+
+#: Template for the eligible_<name> rows (the name is a pattern).
+ELIGIBLE = Setting("eligible_<name>", NUMBER, "Share of the previous step that is eligible (e.g. "
+                   "reaches the line of therapy; is fit for treatment); the description is its "
+                   "label. Steps multiply, in sheet order.", unit="proportion", minimum=0.0,
+                   maximum=1.0)
+
+BUDGET_SHEET = Sheet(
+    "Budget",
+    "Budget impact inputs (optional; with BudgetShares): one item per row, value in 'value', "
+    "one-way range in low/high. See docs/bia.md.",
+    (
+        Column("item", TEXT, "Name of the item (see the list in the README).", required=True,
+               width=22),
+        Column("value", TEXT, "Value of the item (a number, a choice or a name).", width=16),
+        Column("low", NUMBER, "Low value for the budget impact one-way analysis (numeric items; "
+               "blank: not varied).", optional_header=True),
+        Column("high", NUMBER, "High value for the one-way analysis.", optional_header=True),
+        Column("unit", TEXT, "Unit of the value (documentation only).", optional_header=True),
+        Column("description", TEXT, "What the item means; for eligible_<name> rows, the step's "
+               "label.", optional_header=True, width=40),
+        Column("source", TEXT, SOURCE_HELP, required=True, width=40),
+    ),
+    required=False,
+)
+
+BUDGET_SHARES_SHEET = Sheet(
+    "BudgetShares",
+    "Market shares of the patients starting treatment each year, per strategy, in the world "
+    "without the new drug (and the new drug's explicit uptake); displacement weights say from "
+    "which comparators the new drug takes its share (blank: in proportion to their shares).",
+    (
+        Column("strategy", TEXT, "A strategy of the Strategies sheet.", required=True, width=18),
+        Column("year", INTEGER, "Budget year (1 = start_year); blank = every budget year. A row "
+               "for a given year overrides the strategy's blank-year row."),
+        Column("share_without", NUMBER, "Share without the new drug (0-1; shares sum to 1 each "
+               "year; the new strategy's is 0).", required=True),
+        Column("share_with", NUMBER, "uptake_curve = explicit: the new strategy's share with the "
+               "new drug (0-1). Blank otherwise and for comparators.", optional_header=True),
+        Column("displacement", NUMBER, "Share of the new drug's patients taken from this "
+               "comparator (weights sum to 1 each year; blank for all: proportional to "
+               "share_without).", optional_header=True),
+        Column("source", TEXT, SOURCE_HELP, required=True, width=40),
+    ),
+    required=False,
+)
+
 #: Sheets in workbook order (KM_data and IPD_data stand for any number of user-named sheets).
 SHEETS: tuple[Sheet, ...] = (
     SETTINGS_SHEET, PARAMETERS_SHEET, DIRICHLET_SHEET, STRATEGIES_SHEET, SURVIVAL_SHEET,
-    SURVIVAL_COEFFICIENTS_SHEET, KM_SHEET, IPD_SHEET, LIFETABLE_SHEET,
+    SURVIVAL_COEFFICIENTS_SHEET, KM_SHEET, IPD_SHEET, LIFETABLE_SHEET, BUDGET_SHEET,
+    BUDGET_SHARES_SHEET,
 )
 
 #: Columns that get a drop-down list in the template: (sheet, column) -> choices.
@@ -370,6 +477,9 @@ DROPDOWN_COLUMNS = {
 
 #: Settings that get a drop-down list on their value cell in the template.
 DROPDOWN_SETTINGS = {s.name: s.choices for s in SETTINGS if s.kind == CHOICE}
+
+#: Budget items that get a drop-down list on their value cell in the template.
+DROPDOWN_BUDGET_ITEMS = {s.name: s.choices for s in BUDGET_ITEMS if s.kind == CHOICE}
 
 
 def is_cost(name: str, unit: str | None) -> bool:

@@ -39,6 +39,8 @@ def write_template(path: str | Path) -> Path:
         _write_headers(ws, sheet)
         if sheet is S.SETTINGS_SHEET:
             _prefill_settings(ws)
+        if sheet is S.BUDGET_SHEET:
+            _prefill_budget(ws)
     _save_atomically(wb, path)
     return path
 
@@ -113,6 +115,27 @@ def _prefill_settings(ws) -> None:
     ws.cell(row=i, column=3, value=S.WTP.unit)
 
 
+def _prefill_budget(ws) -> None:
+    """List every known budget item (value left blank), then one example eligibility step."""
+    from openpyxl.styles import Font
+    from openpyxl.worksheet.datavalidation import DataValidation
+
+    unit_col = S.BUDGET_SHEET.headers.index("unit") + 1
+    desc_col = S.BUDGET_SHEET.headers.index("description") + 1
+    items = list(S.BUDGET_ITEMS) + [S.ELIGIBLE]
+    for i, item in enumerate(items, start=2):
+        name = "eligible_line_of_therapy" if item is S.ELIGIBLE else item.name
+        ws.cell(row=i, column=1, value=name).font = Font(bold=item.required)
+        ws.cell(row=i, column=unit_col, value=item.unit or None)
+        required = "Required (with a budget impact). " if item.required else "Optional. "
+        ws.cell(row=i, column=desc_col, value=required + item.description + " Expected: "
+                + item.expected() + ".")
+        if item.choices:
+            dv = _dropdown(DataValidation, item.choices, item.name)
+            dv.add(f"B{i}")
+            ws.add_data_validation(dv)
+
+
 def readme_lines() -> list[tuple[str, str]]:
     """The README sheet as (style, text) lines; style is 'title', 'heading' or 'text'."""
     lines: list[tuple[str, str]] = [
@@ -149,6 +172,10 @@ def readme_lines() -> list[tuple[str, str]]:
     lines.append(("text", f"  wtp_1, wtp_2, ... (at least wtp_1): {S.WTP.description} "
                           f"Expected: {S.WTP.expected()}."))
     lines.append(("text", "Unknown setting names are errors."))
+    budget_lines = [("text", "Budget items (sheet Budget, optional; see docs/bia.md):")]
+    for s in list(S.BUDGET_ITEMS) + [S.ELIGIBLE]:
+        budget_lines.append(("text", f"  {s.name}{' (required)' if s.required else ''}: "
+                                     f"{s.description} Expected: {s.expected()}."))
     for sheet in S.SHEETS:
         if sheet is S.SETTINGS_SHEET:
             continue
@@ -158,6 +185,8 @@ def readme_lines() -> list[tuple[str, str]]:
         lines.append(("heading", f"{sheet.name} ({status})"))
         lines.append(("text", sheet.purpose))
         lines += _column_lines(sheet)
+        if sheet is S.BUDGET_SHEET:
+            lines += budget_lines
     lines.append(("text", f"Digitised survival may wiggle upwards by up to "
                           f"{S.KM_RISE_TOLERANCE:g} (absolute, 0-1 scale) and times may fall "
                           f"below 0 by up to {S.KM_NEGATIVE_TIME_TOLERANCE:.0%} of the last time; "
