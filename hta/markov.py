@@ -8,7 +8,10 @@ once. Transition probabilities may be
 * ``(n, K, K)``: per sample, constant over cycles;
 * ``(n, T, K, K)``: per sample and cycle (``n`` may be 1 to share across samples);
 * a callable ``P(j)`` of the cycle index ``j = 1..T`` returning ``(K, K)`` or ``(n, K, K)``,
-  which keeps memory at one cycle's matrices (e.g. age-dependent mortality).
+  which keeps memory at one cycle's matrices (e.g. age-dependent mortality);
+* :func:`piecewise` segments ``(cycles, matrices)``: matrices constant within each segment (a
+  treatment effect for the first two years, then none). Each segment's matrices are stored and
+  validated once, instead of being repeated into an ``(n, T, K, K)`` array.
 
 Transitions ``A->B`` listed in ``track`` (or all of them with ``track="all"``) are recorded per
 cycle, so transition rewards (a cost of progression, of death) apply on the flows without tunnel
@@ -67,6 +70,52 @@ def _validate_matrix(P: np.ndarray, strategy: str, states, cycle: int | None, to
     )
 
 
+class Piecewise:
+    """Transition matrices that are constant within consecutive runs of cycles.
+
+    Build with :func:`piecewise`. ``segments`` is a tuple of ``(first_cycle, last_cycle, P)``
+    with ``P`` of shape ``(K, K)`` or ``(n, K, K)`` and cycles numbered ``1..T``; the last
+    segment may be open (``last_cycle`` None: every later cycle).
+    """
+
+    def __init__(self, segments):
+        self.segments = tuple(segments)
+
+    def __repr__(self) -> str:
+        return "Piecewise(" + ", ".join(f"cycles {a}-{'' if b is None else b}" for a, b, _ in self.segments) + ")"
+
+
+def piecewise(*segments) -> Piecewise:
+    """Piecewise-constant transition matrices: ``piecewise((2, P_early), (None, P_late))``.
+
+    Each argument is ``(cycles, P)``: ``P`` (``(K, K)`` or ``(n, K, K)``) applies for the next
+    ``cycles`` cycles; ``cycles=None`` (last segment only) means every remaining cycle. The
+    segments must cover the model's cycles. Passing the result to :func:`cohort` gives the same
+    cohort, bit for bit, as the equivalent ``(n, T, K, K)`` array, without building it.
+    """
+    if not segments:
+        raise HtaError("piecewise transition matrices: need at least one (cycles, matrices) segment; found none")
+    out = []
+    first = 1
+    for i, seg in enumerate(segments):
+        try:
+            cycles, P = seg
+        except (TypeError, ValueError):
+            raise HtaError(f"piecewise transition matrices, segment {i + 1}: expected a pair (cycles, matrices); found {seg!r}") from None
+        if cycles is None:
+            if i != len(segments) - 1:
+                raise HtaError(f"piecewise transition matrices, segment {i + 1}: only the last segment may have cycles=None")
+            last = None
+        else:
+            if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
+                raise HtaError(f"piecewise transition matrices, segment {i + 1}: cycles must be a whole number >= 1; found {cycles!r}")
+            last = first + int(cycles) - 1
+        out.append((first, last, P))
+        if last is not None:
+            first = last + 1
+    return Piecewise(out)
+
+
 def _parse_track(track, states) -> list[tuple[int, int]]:
     K = len(states)
     if track is None:
@@ -103,7 +152,7 @@ def cohort(
 
     Parameters
     ----------
-    P : array or callable
+    P : array, callable or Piecewise
         Transition probabilities, see the module docstring. Rows are "from", columns "to".
     initial : array, shape (K,) or (n, K)
         Starting distribution over states (sums to 1).
@@ -139,7 +188,10 @@ def cohort(
 
     matrix_for_cycle: Callable[[int], np.ndarray]
     checked = False  # True once every cycle's matrices are known to be valid
-    if callable(P):
+    if isinstance(P, Piecewise):
+        matrix_for_cycle, per_cycle, n_mats = _piecewise_lookup(P, T, K, strategy, states, validate)
+        checked = True
+    elif callable(P):
         def matrix_for_cycle(j):
             Pj = np.asarray(P(j), dtype=float)
             return Pj[None] if Pj.ndim == 2 else Pj
@@ -167,7 +219,7 @@ def cohort(
             raise HtaError(f"strategy '{strategy}': transition matrix must have 2, 3 or 4 dimensions; found shape {P.shape}")
 
     first = matrix_for_cycle(1)
-    n = max(x0.shape[0], first.shape[0])
+    n = max(x0.shape[0], first.shape[0], n_mats if isinstance(P, Piecewise) else 1)
     trace = np.empty((n, T + 1, K))
     trace[:, 0] = x0
     pairs = _parse_track(track, states)
@@ -190,6 +242,34 @@ def cohort(
         if s not in states:
             raise HtaError(f"strategy '{strategy}': dead state '{s}' is not a state; states are {', '.join(states)}")
     return Cohort(strategy=strategy, states=states, trace=trace, events=flows, dead_states=dead)
+
+
+def _piecewise_lookup(P: Piecewise, T: int, K: int, strategy: str, states, validate: bool):
+    """(matrix_for_cycle, per_cycle) for piecewise matrices; each segment is validated once."""
+    segments = []
+    for first, last, M in P.segments:
+        M = np.asarray(M, dtype=float)
+        if M.ndim == 2:
+            M = M[None]
+        if M.ndim != 3 or M.shape[-2:] != (K, K):
+            raise HtaError(f"strategy '{strategy}': piecewise transition matrices for cycles {first}-{'' if last is None else last} "
+                           f"must have shape ({K}, {K}) or (n, {K}, {K}); found {M.shape}")
+        if validate and first <= T:
+            where = f"cycles {first}-{T if last is None else min(last, T)}"
+            try:
+                _validate_matrix(M, strategy, states, None)
+            except HtaError as exc:  # name the cycles the bad matrices apply to
+                raise HtaError(str(exc).replace("every cycle", where)) from None
+        segments.append((first, last, M))
+    end = segments[-1][1]
+    if end is not None and end < T:
+        raise HtaError(f"strategy '{strategy}': piecewise transition matrices cover {end} cycles; the model has {T}")
+    lookup = [None] * (T + 1)
+    for first, last, M in segments:
+        for j in range(first, (T if last is None else min(last, T)) + 1):
+            lookup[j] = M
+    n = max(M.shape[0] for _, _, M in segments)
+    return (lambda j: lookup[j]), len(segments) > 1, n
 
 
 def with_tunnel(P, states, state: str, exit_rows):

@@ -188,16 +188,20 @@ class _Integrator:
         res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
         return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
 
-    def partition_totals_many(self, curves, which) -> dict:
+    def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
 
         State occupancies are differences of the curves, so their integrals are differences of the
         curves' integrals: state 1 = curve 1, state i = curve i - curve i-1, dead = 1 - last curve.
+        ``stacked`` is the curves as one ``(N-1, n, T+1)`` array when the cohort has it (no copy).
+        The product is taken on its ``(n, N-1, T+1)`` view: each sample's ``(N-1, T+1)`` block
+        has a constant row stride, so BLAS reads it in place (same sums as a contiguous copy).
         """
         which = tuple(which)
         W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        stacked = np.stack(curves, axis=1)                                                  # (n, N-1, T+1)
-        per_curve = np.matmul(stacked, W)                                                    # (n, N-1, C)
+        if stacked is None:
+            stacked = np.stack(curves, axis=0)                                              # (N-1, n, T+1)
+        per_curve = np.matmul(stacked.transpose(1, 0, 2), W)                                 # (n, N-1, C)
         n, m, C = per_curve.shape
         states = np.empty((n, m + 1, C))
         states[:, 0] = per_curve[:, 0]
@@ -279,7 +283,7 @@ def account(
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
     if cohort.partition is not None:
-        totals = integ.partition_totals_many(cohort.partition, kinds)
+        totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
