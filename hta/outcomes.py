@@ -144,6 +144,18 @@ def _as_cycle_values(values, n: int, T: int) -> np.ndarray:
     return a
 
 
+def _sum_over_cycles(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=1)`` of an ``(n, T, K)`` array, bit for bit, about 4x faster for K > 1.
+
+    With K > 1 the cycle axis is not the innermost, so numpy adds the cycles one after another
+    (no pairwise summation) and einsum adds them in the same order, without the reduction
+    machinery's overhead. With K == 1 numpy sums pairwise, so ``sum`` is kept.
+    """
+    if x.ndim == 3 and x.shape[2] > 1 and x.flags.c_contiguous:
+        return np.einsum("ntk->nk", x)
+    return x.sum(axis=1)
+
+
 class _Integrator:
     """Discounted and undiscounted integrals over the grid for one within-cycle method."""
 
@@ -301,7 +313,7 @@ def account(
             q = person_cycles * u[None] * dt
         else:
             disc, und = integ.per_cycle(cohort.trace, "outcome")
-            q = np.stack([(disc * u).sum(axis=1), (und * u).sum(axis=1)]) * dt
+            q = np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)]) * dt
         for k, s in enumerate(cohort.states):
             out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
 
@@ -320,7 +332,7 @@ def account(
             if per_cycle_cache is None:
                 per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
             disc, und = per_cycle_cache
-            v = np.stack([(disc * c).sum(axis=1), (und * c).sum(axis=1)])
+            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
         for k, s in enumerate(cohort.states):
             if np.any(v[:, :, k] != 0):
                 out.add("cost", category, s, v[0, :, k], v[1, :, k])
