@@ -279,45 +279,48 @@ def _totals(res):
 
 
 def workload(case: str, impl: str):
-    """A zero-argument function doing one timed run: draw the PSA and evaluate it."""
+    """``(sample, evaluate)`` of one timed run: ``evaluate(sample())`` -> totals (n, S, 3).
+
+    ``sample`` is None where drawing happens inside ``evaluate`` (``run_psa``).
+    """
     n = CASES[case]["n"]
     if case.startswith("hiv"):
         from models import hiv_chancellor
 
         table = hiv_chancellor.parameter_table()
         if impl == "hta":
-            return lambda: _totals(hiv_chancellor.evaluate(table.sample(n, SEED)))
+            return (lambda: table.sample(n, SEED)), (lambda b: _totals(hiv_chancellor.evaluate(b)))
         if impl == "hta-run_psa":
             from hta.runner import FunctionModel, run_psa
 
             model = FunctionModel("hiv_chancellor", hiv_chancellor.STRATEGIES, table, hiv_chancellor.evaluate)
-            return lambda: np.stack(_run_psa_totals(run_psa(model, n, SEED)), axis=-1)
+            return None, (lambda _: np.stack(_run_psa_totals(run_psa(model, n, SEED)), axis=-1))
         if impl == "numpy":
             sample = numpy_sampler(table)
-            return lambda: hiv_numpy(sample(n, SEED))
+            return (lambda: sample(n, SEED)), hiv_numpy
         if impl == "numpy-native":
-            return lambda: hiv_numpy(hiv_sample_native(n, SEED))
+            return (lambda: hiv_sample_native(n, SEED)), hiv_numpy
     if case == "psm":
         import bench_engine
 
         grid, table = bench_engine.psm_grid(), bench_engine.psm_table()
         if impl == "hta":
-            return lambda: psm_evaluate_stack(table.sample(n, SEED), grid)
+            return (lambda: table.sample(n, SEED)), (lambda b: psm_evaluate_stack(b, grid))
         if impl == "hta-list":
-            return lambda: bench_engine.psm_evaluate(table.sample(n, SEED), grid)
+            return (lambda: table.sample(n, SEED)), (lambda b: bench_engine.psm_evaluate(b, grid))
         if impl == "numpy":
             sample = numpy_sampler(table)
             times, dt = grid.times.copy(), grid.cycle_years
-            return lambda: bench_engine.psm_numpy(sample(n, SEED), times, dt)
+            return (lambda: sample(n, SEED)), (lambda c: bench_engine.psm_numpy(c, times, dt))
     if case == "thr":
         from models import thr_briggs
 
         table, q_bg = thr_briggs.parameter_table(), thr_briggs.background_death()
         if impl == "hta":
-            return lambda: _totals(thr_briggs.evaluate(table.sample(n, SEED), q_bg=q_bg))
+            return (lambda: table.sample(n, SEED)), (lambda b: _totals(thr_briggs.evaluate(b, q_bg=q_bg)))
         if impl == "numpy":
             sample = numpy_sampler(table)
-            return lambda: thr_numpy(sample(n, SEED), q_bg)
+            return (lambda: sample(n, SEED)), (lambda c: thr_numpy(c, q_bg))
     raise SystemExit(f"unknown case/impl {case}/{impl}")
 
 
@@ -376,20 +379,27 @@ def _rss_mb() -> float:
 
 
 def worker(case: str, impl: str, reps: int) -> dict:
-    run = workload(case, impl)
-    run()  # warm-up, untimed
-    times = []
-    for _ in range(reps):
+    sample, evaluate = workload(case, impl)
+    draw = sample if sample is not None else (lambda: None)
+
+    def run():
         t0 = time.perf_counter()
-        out = run()
-        times.append(time.perf_counter() - t0)
-        del out
+        batch = draw()
+        t1 = time.perf_counter()
+        evaluate(batch)
+        return t1 - t0, time.perf_counter() - t1
+
+    run()  # warm-up, untimed
+    splits = [run() for _ in range(reps)]
+    times = [a + b for a, b in splits]
     rss = _rss_mb()
     tracemalloc.start()
-    run()
+    evaluate(draw())
     heap = tracemalloc.get_traced_memory()[1] / 2**20
     tracemalloc.stop()
-    return {"case": case, "impl": impl, "time": statistics.median(times), "times": times, "rss_mb": rss, "heap_mb": heap}
+    return {"case": case, "impl": impl, "time": statistics.median(times), "times": times,
+            "time_sample": statistics.median(a for a, _ in splits), "time_eval": statistics.median(b for _, b in splits),
+            "rss_mb": rss, "heap_mb": heap}
 
 
 def _subprocess(args: list[str]) -> str:
@@ -447,15 +457,17 @@ def main(argv=None) -> None:
         print(f"round {r + 1}/{args.rounds} done ({time.perf_counter() - t_start:.0f} s)", flush=True)
 
     print(f"\nmedian over {args.rounds} rounds (fresh subprocess per case, impl and round; {args.reps} timed runs each, "
-          f"median); ratio = median impl / median numpy [range of per-round ratios]; load average now "
+          f"median); ratio = median impl / median numpy [range of per-round ratios]; eval ratio = evaluation only; load average now "
           f"{os.getloadavg()[0]:.1f}")
-    header = f"{'case':<10}{'n':>9}  {'impl':<14}{'time s':>9}{'ratio':>7}  {'per-round range':<16}{'heap MB':>9}{'RSS MB':>8}  target"
+    header = (f"{'case':<10}{'n':>9}  {'impl':<14}{'time s':>9}{'ratio':>7}  {'per-round range':<16}{'sample s':>9}"
+              f"{'eval s':>9}{'eval ratio':>11}{'heap MB':>9}{'RSS MB':>8}  target")
     print(header)
     print("-" * len(header))
     summary = []
     for c in cases:
         base = results[(c, "numpy")]
         t_base = statistics.median(x["time"] for x in base)
+        e_base = statistics.median(x["time_eval"] for x in base)
         for impl in CASES[c]["impls"]:
             rs = results[(c, impl)]
             t = statistics.median(x["time"] for x in rs)
@@ -467,9 +479,14 @@ def main(argv=None) -> None:
                 verdict = f"<= {target:g}x: {'yes' if ratio <= target else 'NO'}"
             heap = statistics.median(x["heap_mb"] for x in rs)
             rss = statistics.median(x["rss_mb"] for x in rs)
+            ts = statistics.median(x["time_sample"] for x in rs)
+            te = statistics.median(x["time_eval"] for x in rs)
+            sample_text = f"{ts:>9.4f}" if impl != "hta-run_psa" else f"{'(in eval)':>9}"
             print(f"{c:<10}{CASES[c]['n']:>9,}  {impl:<14}{t:>9.4f}{ratio:>7.2f}  "
-                  f"[{min(per_round):.2f}, {max(per_round):.2f}]{'':<4}{heap:>9.0f}{rss:>8.0f}  {verdict}", flush=True)
+                  f"[{min(per_round):.2f}, {max(per_round):.2f}]{'':<4}{sample_text}{te:>9.4f}{te / e_base:>11.2f}"
+                  f"{heap:>9.0f}{rss:>8.0f}  {verdict}", flush=True)
             summary.append({"case": c, "n": CASES[c]["n"], "impl": impl, "time": t, "ratio": ratio,
+                            "time_sample": ts, "time_eval": te, "eval_ratio": te / e_base,
                             "ratio_range": [min(per_round), max(per_round)], "heap_mb": heap, "rss_mb": rss,
                             "runs": rs})
     if args.json:

@@ -403,33 +403,44 @@ def cohort(
                    reuse=isinstance(P, (np.ndarray, Piecewise)))
 
     x = np.broadcast_to(x0, (n, K))
+    xc = None  # the state columns as contiguous (n,) arrays, after an explicit update
+    zeros = None
     for j in range(1, T + 1):
         Pj = first if j == 1 else (matrix_for_cycle(j) if per_cycle else first)
         if validate and per_cycle and not checked:
             _validate_matrix(Pj, strategy, states, j)
         for (a, b), key in zip(pairs, flows):
-            flows[key][:, j - 1] = x[:, a] * Pj[:, a, b]
+            flows[key][:, j - 1] = (x[:, a] if xc is None else xc[a]) * Pj[:, a, b]
         if Pj.shape[0] == 1:
-            x = x @ Pj[0]
+            x, xc = x @ Pj[0], None
             trace[:, j] = x
             continue
         plan = plans.get(Pj)
         if plan is None:
-            x = np.einsum("nk,nkl->nl", x, Pj)
+            x, xc = np.einsum("nk,nkl->nl", x, Pj), None
             trace[:, j] = x
             continue
         # x_l = sum_k x_k P[k, l] over the entries that are not 0 in every sample, k ascending:
         # einsum's sum in the same order without its multiply-adds by 0 (same bits, fewer passes)
+        cols = [x[:, k] for k in range(K)] if xc is None else xc
+        new = []
         for l, sources in enumerate(plan):
             if not sources:
-                trace[:, j, l] = 0.0
+                if zeros is None:
+                    zeros = np.zeros(n)
+                new.append(zeros)
                 continue
-            k = sources[0]
-            acc = x[:, k] * Pj[:, k, l]
-            for k in sources[1:]:
-                acc += x[:, k] * Pj[:, k, l]
-            trace[:, j, l] = acc
-        x = trace[:, j]
+            acc = None
+            for k, column in sources:
+                term = cols[k] * (Pj[:, k, l] if column is None else column)
+                if acc is None:
+                    acc = term
+                else:
+                    acc += term
+            new.append(acc)
+        for l in range(K):
+            trace[:, j, l] = new[l]
+        x, xc = trace[:, j], new
     return _finish(trace, flows, states, strategy, dead_states)
 
 
@@ -452,7 +463,8 @@ class _Plans:
     """Which entries of the per-sample matrices can be skipped, per matrix object.
 
     A plan lists, for each target state ``l``, the source states ``k`` whose ``P[:, k, l]`` is
-    not 0 in every sample (NaN counts as non-zero). Matrices seen before (constant or piecewise
+    not 0 in every sample (NaN counts as non-zero), with contiguous copies of those columns
+    for matrices that serve many cycles. Matrices seen before (constant or piecewise
     matrices, the same object every cycle) reuse their plan; the cycle slices of an
     ``(n, T, K, K)`` array share one plan for all cycles; a callable's matrices (new arrays
     each cycle, ``reuse=False``) get a plan per cycle and are not kept. ``get`` returns None
@@ -468,10 +480,13 @@ class _Plans:
             self.shared = self._plan(P4[:, :T].any(axis=(0, 1)))
 
     @staticmethod
-    def _plan(nonzero: np.ndarray):
+    def _plan(nonzero: np.ndarray, P: np.ndarray | None = None):
+        """Per target ``l``: ``(k, column)``; column is a contiguous copy of ``P[:, k, l]`` for
+        matrices used in many cycles, else None (read from the cycle's matrix)."""
         if int(nonzero.sum()) > SPARSE_MAX_ENTRIES:
             return None
-        return [np.flatnonzero(nonzero[:, l]).tolist() for l in range(nonzero.shape[1])]
+        return [[(k, None if P is None else np.ascontiguousarray(P[:, k, l])) for k in np.flatnonzero(nonzero[:, l]).tolist()]
+                for l in range(nonzero.shape[1])]
 
     def get(self, Pj: np.ndarray):
         if not self.enabled:
@@ -483,7 +498,7 @@ class _Plans:
         hit = self.cache.get(id(Pj))
         if hit is not None and hit[0] is Pj:
             return hit[1]
-        plan = self._plan(Pj.any(axis=0))
+        plan = self._plan(Pj.any(axis=0), Pj)
         self.cache[id(Pj)] = (Pj, plan)  # keeps Pj alive, so its id is not reused
         return plan
 
