@@ -225,8 +225,11 @@ def transitions(states, probabilities, *, strategy: str = "", validate: bool = T
         exits[a].append((b, stored))
     for a in range(K):
         if exits[a]:
+            per_cycle = any(np.ndim(v) == 2 for _, v in exits[a])
             total = None
             for _, v in exits[a]:
+                if per_cycle and np.ndim(v) == 1:
+                    v = v[:, None]  # per sample, against per-cycle values (n|1, T)
                 total = v if total is None else total + v
             stay[a] = 1.0 - total
             if validate and np.min(stay[a]) < -TOLERANCE:
@@ -268,11 +271,13 @@ def _run_transitions(P: Transitions, x0: np.ndarray, T: int, pairs, strategy: st
         if not any(k == a for k, _ in into[b]):
             flows[key][:] = 0.0  # a transition that cannot happen
     x = np.broadcast_to(x0, (n, K))
+    xc = [x[:, k] for k in range(K)]  # state columns; contiguous (n,) arrays after cycle 1
     for j in range(1, T + 1):
+        new = []
         for l in range(K):
             acc = None
             for k, v in into[l]:
-                term = x[:, k] * v[j - 1]  # (n,)
+                term = xc[k] * v[j - 1]  # (n,)
                 key = tracked.get((k, l))
                 if key is not None:
                     flows[key][:, j - 1] = term
@@ -280,8 +285,9 @@ def _run_transitions(P: Transitions, x0: np.ndarray, T: int, pairs, strategy: st
                     acc = term
                 else:
                     acc += term
-            trace[:, j, l] = acc
-        x = trace[:, j]
+            new.append(acc)
+        np.stack(new, axis=1, out=trace[:, j])  # one pass over the cycle's row of the trace
+        xc = new
     return trace, flows
 
 
@@ -438,8 +444,7 @@ def cohort(
                 else:
                     acc += term
             new.append(acc)
-        for l in range(K):
-            trace[:, j, l] = new[l]
+        np.stack(new, axis=1, out=trace[:, j])  # one pass over the cycle's row of the trace
         x, xc = trace[:, j], new
     return _finish(trace, flows, states, strategy, dead_states)
 

@@ -128,7 +128,7 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
         over = c > later
         if over.any():
             report["capped"][endpoint_names[i]] = {
-                "points": int(over.sum()),
+                "points": int(np.count_nonzero(over)),
                 "cycles": int(over.any(axis=0).sum()),
                 "samples": int(over.any(axis=1).sum()),
                 "first_time_index": int(np.argmax(over.any(axis=0))),
