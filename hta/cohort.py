@@ -28,10 +28,14 @@ class Cohort:
         For a partitioned-survival cohort, the (capped) survival curves that define the states.
         The trace and the events are then built from them only when first asked for, and
         :func:`hta.outcomes.account` integrates the curves directly (fewer passes over memory).
+    partition_stack : ndarray (N-1, n, T + 1), optional
+        The same curves in one array (``partition[i]`` is ``partition_stack[i]``), as
+        :func:`hta.psm.cohort` builds them, so that accounting needs no copy.
     """
 
     def __init__(self, strategy: str, states, trace: np.ndarray | None = None, events: dict | None = None,
-                 report: dict | None = None, dead_states=(), partition: list | None = None):
+                 report: dict | None = None, dead_states=(), partition: list | None = None,
+                 partition_stack: np.ndarray | None = None):
         if trace is None and partition is None:
             raise ValueError("a cohort needs a trace or a partition")
         self.strategy = strategy
@@ -41,6 +45,7 @@ class Cohort:
         self.report = {} if report is None else report
         self.dead_states = tuple(dead_states)
         self.partition = partition
+        self.partition_stack = partition_stack
 
     @property
     def trace(self) -> np.ndarray:

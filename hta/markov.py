@@ -8,7 +8,14 @@ once. Transition probabilities may be
 * ``(n, K, K)``: per sample, constant over cycles;
 * ``(n, T, K, K)``: per sample and cycle (``n`` may be 1 to share across samples);
 * a callable ``P(j)`` of the cycle index ``j = 1..T`` returning ``(K, K)`` or ``(n, K, K)``,
-  which keeps memory at one cycle's matrices (e.g. age-dependent mortality).
+  which keeps memory at one cycle's matrices (e.g. age-dependent mortality);
+* :func:`piecewise` segments ``(cycles, matrices)``: matrices constant within each segment (a
+  treatment effect for the first two years, then none). Each segment's matrices are stored and
+  validated once, instead of being repeated into an ``(n, T, K, K)`` array;
+* :func:`transitions`: only the transitions that can happen, ``{(from, to): probability}``,
+  each a scalar, ``(n,)``, ``(1, T)`` or ``(n, T)``; staying is the complement. No ``K x K``
+  matrix is built, and each cycle costs one multiply-add per transition (the cycle loop a
+  hand-written model would have), which suits sparse, time-dependent models.
 
 Transitions ``A->B`` listed in ``track`` (or all of them with ``track="all"``) are recorded per
 cycle, so transition rewards (a cost of progression, of death) apply on the flows without tunnel
@@ -67,6 +74,223 @@ def _validate_matrix(P: np.ndarray, strategy: str, states, cycle: int | None, to
     )
 
 
+class Piecewise:
+    """Transition matrices that are constant within consecutive runs of cycles.
+
+    Build with :func:`piecewise`. ``segments`` is a tuple of ``(first_cycle, last_cycle, P)``
+    with ``P`` of shape ``(K, K)`` or ``(n, K, K)`` and cycles numbered ``1..T``; the last
+    segment may be open (``last_cycle`` None: every later cycle).
+    """
+
+    def __init__(self, segments):
+        self.segments = tuple(segments)
+
+    def __repr__(self) -> str:
+        return "Piecewise(" + ", ".join(f"cycles {a}-{'' if b is None else b}" for a, b, _ in self.segments) + ")"
+
+
+def piecewise(*segments) -> Piecewise:
+    """Piecewise-constant transition matrices: ``piecewise((2, P_early), (None, P_late))``.
+
+    Each argument is ``(cycles, P)``: ``P`` (``(K, K)`` or ``(n, K, K)``) applies for the next
+    ``cycles`` cycles; ``cycles=None`` (last segment only) means every remaining cycle. The
+    segments must cover the model's cycles. Passing the result to :func:`cohort` gives the same
+    cohort, bit for bit, as the equivalent ``(n, T, K, K)`` array, without building it.
+    """
+    if not segments:
+        raise HtaError("piecewise transition matrices: need at least one (cycles, matrices) segment; found none")
+    out = []
+    first = 1
+    for i, seg in enumerate(segments):
+        try:
+            cycles, P = seg
+        except (TypeError, ValueError):
+            raise HtaError(f"piecewise transition matrices, segment {i + 1}: expected a pair (cycles, matrices); found {seg!r}") from None
+        if cycles is None:
+            if i != len(segments) - 1:
+                raise HtaError(f"piecewise transition matrices, segment {i + 1}: only the last segment may have cycles=None")
+            last = None
+        else:
+            if isinstance(cycles, bool) or not isinstance(cycles, (int, np.integer)) or cycles < 1:
+                raise HtaError(f"piecewise transition matrices, segment {i + 1}: cycles must be a whole number >= 1; found {cycles!r}")
+            last = first + int(cycles) - 1
+        out.append((first, last, P))
+        if last is not None:
+            first = last + 1
+    return Piecewise(out)
+
+
+class Transitions:
+    """Transition probabilities by (from, to) pair, staying as the complement.
+
+    Build with :func:`transitions`. ``exits[a]`` lists ``(b, values)`` for the transitions out
+    of state ``a`` (state indices), ``stay[a]`` the probability of staying; ``values`` are
+    floats, ``(n,)`` arrays (per sample) or ``(n, T')`` arrays (per cycle, ``n`` possibly 1).
+    """
+
+    def __init__(self, states, exits, stay, n: int, n_cycles: int | None):
+        self.states = tuple(states)
+        self.exits = exits
+        self.stay = stay
+        self.n = n
+        self.n_cycles = n_cycles
+
+    @staticmethod
+    def by_cycle(values, T: int) -> list:
+        """Values of one probability in cycles ``1..T``: a list of floats or ``(n,)`` arrays."""
+        if isinstance(values, np.ndarray) and values.ndim == 2:
+            if values.shape[0] == 1:
+                return values[0, :T].tolist()
+            return [values[:, j] for j in range(T)]
+        return [values] * T
+
+    def matrices(self) -> np.ndarray:
+        """The equivalent dense matrices ``(n, T, K, K)`` (for checks and small models)."""
+        K, T = len(self.states), self.n_cycles or 1
+        P = np.zeros((self.n, T, K, K))
+        for a in range(K):
+            for b, v in self.exits[a] + [(a, self.stay[a])]:
+                P[:, :, a, b] = _as_nt(v, self.n, T)
+        return P
+
+    def __repr__(self) -> str:
+        pairs = [f"{self.states[a]}->{self.states[b]}" for a in range(len(self.states)) for b, _ in self.exits[a]]
+        return f"Transitions({', '.join(pairs)})"
+
+
+def _as_nt(v, n: int, T: int) -> np.ndarray:
+    if isinstance(v, np.ndarray) and v.ndim == 2:
+        return np.broadcast_to(v, (n, T))
+    return np.broadcast_to(np.asarray(v, dtype=float).reshape(-1, 1) if np.ndim(v) else v, (n, T))
+
+
+def transitions(states, probabilities, *, strategy: str = "", validate: bool = True) -> Transitions:
+    """Transition probabilities given only where a transition can happen.
+
+    Parameters
+    ----------
+    states : sequence of str
+        State names, in the order of the trace.
+    probabilities : dict (from, to) -> values
+        Probability of moving from state ``from`` to state ``to`` in a cycle: a scalar, an
+        ``(n,)`` array (per sample, the same in every cycle), a ``(1, T)`` array (per cycle, the
+        same in every sample) or an ``(n, T)`` array (per sample and cycle; cycle ``j`` is
+        column ``j - 1``). A 1-D array is always per sample. The probability of staying in a
+        state is 1 minus its exits; a pair ``(a, a)`` is an error.
+    validate : bool
+        Check each probability is in [0, 1] and each state's exits sum to at most 1 (tolerance
+        1e-9); errors name the transition, cycle and sample.
+
+    The cohort of ``cohort(transitions(...), ...)`` equals, bit for bit, the cohort of the
+    equivalent dense matrices (:meth:`Transitions.matrices`), and is computed with one
+    multiply-add per transition and cycle.
+    """
+    states = tuple(states)
+    K = len(states)
+    index = {s: i for i, s in enumerate(states)}
+    exits: list[list] = [[] for _ in range(K)]
+    n, T = 1, None
+    converted = []
+    for pair, values in dict(probabilities).items():
+        try:
+            a, b = pair
+        except (TypeError, ValueError):
+            raise HtaError(f"strategy '{strategy}': transitions are keyed by (from, to) state names; found {pair!r}") from None
+        for s in (a, b):
+            if s not in index:
+                raise HtaError(f"strategy '{strategy}', transition '{a}->{b}': no state named '{s}'; states are {', '.join(states)}")
+        if a == b:
+            raise HtaError(f"strategy '{strategy}', transition '{a}->{b}': staying in a state is the complement of its exits; "
+                           "leave it out")
+        v = np.asarray(values, dtype=float)
+        if v.ndim > 2:
+            raise HtaError(f"strategy '{strategy}', transition '{a}->{b}': expected a scalar, (n,), (1, T) or (n, T); found shape {v.shape}")
+        if v.ndim == 2:
+            if T is not None and v.shape[1] != T:
+                raise HtaError(f"strategy '{strategy}', transition '{a}->{b}': per-cycle values cover {v.shape[1]} cycles; "
+                               f"other transitions cover {T}")
+            T = v.shape[1]
+        if v.ndim >= 1 and v.shape[0] != 1:
+            if n != 1 and v.shape[0] != n:
+                raise HtaError(f"strategy '{strategy}', transition '{a}->{b}': {v.shape[0]} samples; other transitions have {n}")
+            n = v.shape[0]
+        converted.append((index[a], index[b], f"{a}->{b}", v))
+    if validate:
+        for _, _, name, v in converted:
+            if v.size and not (v.min() >= -TOLERANCE and v.max() <= 1 + TOLERANCE):
+                _raise_bad(strategy, name, v, "must be in [0, 1]", (v < -TOLERANCE) | (v > 1 + TOLERANCE) | np.isnan(v))
+    stay: list = [1.0] * K
+    for a, b, _, v in converted:
+        stored = float(v) if v.ndim == 0 else v
+        exits[a].append((b, stored))
+    for a in range(K):
+        if exits[a]:
+            per_cycle = any(np.ndim(v) == 2 for _, v in exits[a])
+            total = None
+            for _, v in exits[a]:
+                if per_cycle and np.ndim(v) == 1:
+                    v = v[:, None]  # per sample, against per-cycle values (n|1, T)
+                total = v if total is None else total + v
+            stay[a] = 1.0 - total
+            if validate and np.min(stay[a]) < -TOLERANCE:
+                arr = np.asarray(stay[a])
+                _raise_bad(strategy, f"exits from '{states[a]}'", arr, "must sum to at most 1", arr < -TOLERANCE, 1.0 - arr)
+    return Transitions(states, exits, stay, n, T)
+
+
+def _raise_bad(strategy: str, what: str, v: np.ndarray, expected: str, bad: np.ndarray, shown: np.ndarray | None = None):
+    """Name the first sample (and cycle) where ``bad`` holds; ``v`` and ``bad`` are (), (n,) or (n, T)."""
+    shown = v if shown is None else shown
+    if v.ndim == 0:
+        raise HtaError(f"strategy '{strategy}', transition {what}: probability {expected}; found {float(shown)!r}")
+    idx = tuple(int(i[0]) for i in np.nonzero(np.atleast_1d(bad)))
+    where = f"sample {idx[0]}" if len(idx) == 1 else f"cycle {idx[1] + 1}, sample {idx[0]}"
+    raise HtaError(f"strategy '{strategy}', transition {what}, {where}: probability {expected}; found {shown[idx]!r}")
+
+
+def _run_transitions(P: Transitions, x0: np.ndarray, T: int, pairs, strategy: str):
+    """Trace (n, T+1, K) and tracked flows of a :class:`Transitions` cohort."""
+    K = len(P.states)
+    if P.n_cycles is not None and P.n_cycles < T:
+        raise HtaError(f"strategy '{strategy}': per-cycle transition probabilities cover {P.n_cycles} cycles; the model has {T}")
+    n = max(x0.shape[0], P.n)
+    trace = np.empty((n, T + 1, K))
+    trace[:, 0] = x0
+    flows = {f"{P.states[a]}->{P.states[b]}": np.empty((n, T)) for a, b in pairs}
+    # into[l]: (k, values) for every k with a transition to l (staying included), k ascending,
+    # so the sums run in the order of the dense product
+    into: list[list] = [[] for _ in range(K)]
+    for a in range(K):
+        for b, v in P.exits[a]:
+            into[b].append((a, P.by_cycle(v, T)))
+        into[a].append((a, P.by_cycle(P.stay[a], T)))
+    for lst in into:
+        lst.sort(key=lambda kv: kv[0])
+    tracked = {(a, b): key for (a, b), key in zip(pairs, flows)}
+    for (a, b), key in tracked.items():
+        if not any(k == a for k, _ in into[b]):
+            flows[key][:] = 0.0  # a transition that cannot happen
+    x = np.broadcast_to(x0, (n, K))
+    xc = [x[:, k] for k in range(K)]  # state columns; contiguous (n,) arrays after cycle 1
+    for j in range(1, T + 1):
+        new = []
+        for l in range(K):
+            acc = None
+            for k, v in into[l]:
+                term = xc[k] * v[j - 1]  # (n,)
+                key = tracked.get((k, l))
+                if key is not None:
+                    flows[key][:, j - 1] = term
+                if acc is None:
+                    acc = term
+                else:
+                    acc += term
+            new.append(acc)
+        np.stack(new, axis=1, out=trace[:, j])  # one pass over the cycle's row of the trace
+        xc = new
+    return trace, flows
+
+
 def _parse_track(track, states) -> list[tuple[int, int]]:
     K = len(states)
     if track is None:
@@ -103,7 +327,7 @@ def cohort(
 
     Parameters
     ----------
-    P : array or callable
+    P : array, callable, Piecewise or Transitions
         Transition probabilities, see the module docstring. Rows are "from", columns "to".
     initial : array, shape (K,) or (n, K)
         Starting distribution over states (sums to 1).
@@ -137,9 +361,18 @@ def cohort(
     if validate and (np.any(x0 < -TOLERANCE) or np.any(np.abs(x0.sum(axis=-1) - 1) > TOLERANCE)):
         raise HtaError(f"strategy '{strategy}': the initial distribution must be proportions summing to 1; found {x0[0].tolist()}")
 
+    if isinstance(P, Transitions):
+        if P.states != states:
+            raise HtaError(f"strategy '{strategy}': the transitions are for states {', '.join(P.states)}; the cohort has {', '.join(states)}")
+        trace, flows = _run_transitions(P, x0, T, _parse_track(track, states), strategy)
+        return _finish(trace, flows, states, strategy, dead_states)
+
     matrix_for_cycle: Callable[[int], np.ndarray]
     checked = False  # True once every cycle's matrices are known to be valid
-    if callable(P):
+    if isinstance(P, Piecewise):
+        matrix_for_cycle, per_cycle, n_mats = _piecewise_lookup(P, T, K, strategy, states, validate)
+        checked = True
+    elif callable(P):
         def matrix_for_cycle(j):
             Pj = np.asarray(P(j), dtype=float)
             return Pj[None] if Pj.ndim == 2 else Pj
@@ -167,29 +400,140 @@ def cohort(
             raise HtaError(f"strategy '{strategy}': transition matrix must have 2, 3 or 4 dimensions; found shape {P.shape}")
 
     first = matrix_for_cycle(1)
-    n = max(x0.shape[0], first.shape[0])
+    n = max(x0.shape[0], first.shape[0], n_mats if isinstance(P, Piecewise) else 1)
     trace = np.empty((n, T + 1, K))
     trace[:, 0] = x0
     pairs = _parse_track(track, states)
     flows = {f"{states[a]}->{states[b]}": np.empty((n, T)) for a, b in pairs}
+    plans = _Plans(P if isinstance(P, np.ndarray) and P.ndim == 4 else None, T, n,
+                   reuse=isinstance(P, (np.ndarray, Piecewise)))
 
     x = np.broadcast_to(x0, (n, K))
+    xc = None  # the state columns as contiguous (n,) arrays, after an explicit update
+    zeros = None
     for j in range(1, T + 1):
         Pj = first if j == 1 else (matrix_for_cycle(j) if per_cycle else first)
         if validate and per_cycle and not checked:
             _validate_matrix(Pj, strategy, states, j)
         for (a, b), key in zip(pairs, flows):
-            flows[key][:, j - 1] = x[:, a] * Pj[:, a, b]
+            flows[key][:, j - 1] = (x[:, a] if xc is None else xc[a]) * Pj[:, a, b]
         if Pj.shape[0] == 1:
-            x = x @ Pj[0]
-        else:
-            x = np.einsum("nk,nkl->nl", x, Pj)
-        trace[:, j] = x
+            x, xc = x @ Pj[0], None
+            trace[:, j] = x
+            continue
+        plan = plans.get(Pj)
+        if plan is None:
+            x, xc = np.einsum("nk,nkl->nl", x, Pj), None
+            trace[:, j] = x
+            continue
+        # x_l = sum_k x_k P[k, l] over the entries that are not 0 in every sample, k ascending:
+        # einsum's sum in the same order without its multiply-adds by 0 (same bits, fewer passes)
+        cols = [x[:, k] for k in range(K)] if xc is None else xc
+        new = []
+        for l, sources in enumerate(plan):
+            if not sources:
+                if zeros is None:
+                    zeros = np.zeros(n)
+                new.append(zeros)
+                continue
+            acc = None
+            for k, column in sources:
+                term = cols[k] * (Pj[:, k, l] if column is None else column)
+                if acc is None:
+                    acc = term
+                else:
+                    acc += term
+            new.append(acc)
+        np.stack(new, axis=1, out=trace[:, j])  # one pass over the cycle's row of the trace
+        x, xc = trace[:, j], new
+    return _finish(trace, flows, states, strategy, dead_states)
+
+
+def _finish(trace, flows, states, strategy: str, dead_states) -> Cohort:
     dead = tuple(dead_states)
     for s in dead:
         if s not in states:
             raise HtaError(f"strategy '{strategy}': dead state '{s}' is not a state; states are {', '.join(states)}")
     return Cohort(strategy=strategy, states=states, trace=trace, events=flows, dead_states=dead)
+
+
+#: The explicit (sparse) cohort update is used for batches of at least this many samples and
+#: transition matrices with at most this many entries that are not 0 in every sample; larger
+#: or denser problems use einsum (the same sums, in the same order, bit for bit).
+SPARSE_MIN_SAMPLES = 32
+SPARSE_MAX_ENTRIES = 64
+
+
+class _Plans:
+    """Which entries of the per-sample matrices can be skipped, per matrix object.
+
+    A plan lists, for each target state ``l``, the source states ``k`` whose ``P[:, k, l]`` is
+    not 0 in every sample (NaN counts as non-zero), with contiguous copies of those columns
+    for matrices that serve many cycles. Matrices seen before (constant or piecewise
+    matrices, the same object every cycle) reuse their plan; the cycle slices of an
+    ``(n, T, K, K)`` array share one plan for all cycles; a callable's matrices (new arrays
+    each cycle, ``reuse=False``) get a plan per cycle and are not kept. ``get`` returns None
+    where einsum is the better choice.
+    """
+
+    def __init__(self, P4: np.ndarray | None, T: int, n: int, reuse: bool):
+        self.enabled = n >= SPARSE_MIN_SAMPLES
+        self.reuse = reuse
+        self.cache: dict[int, tuple] = {}
+        self.shared = None
+        if self.enabled and P4 is not None:
+            self.shared = self._plan(P4[:, :T].any(axis=(0, 1)))
+
+    @staticmethod
+    def _plan(nonzero: np.ndarray, P: np.ndarray | None = None):
+        """Per target ``l``: ``(k, column)``; column is a contiguous copy of ``P[:, k, l]`` for
+        matrices used in many cycles, else None (read from the cycle's matrix)."""
+        if int(nonzero.sum()) > SPARSE_MAX_ENTRIES:
+            return None
+        return [[(k, None if P is None else np.ascontiguousarray(P[:, k, l])) for k in np.flatnonzero(nonzero[:, l]).tolist()]
+                for l in range(nonzero.shape[1])]
+
+    def get(self, Pj: np.ndarray):
+        if not self.enabled:
+            return None
+        if self.shared is not None:
+            return self.shared
+        if not self.reuse:
+            return self._plan(Pj.any(axis=0))
+        hit = self.cache.get(id(Pj))
+        if hit is not None and hit[0] is Pj:
+            return hit[1]
+        plan = self._plan(Pj.any(axis=0), Pj)
+        self.cache[id(Pj)] = (Pj, plan)  # keeps Pj alive, so its id is not reused
+        return plan
+
+
+def _piecewise_lookup(P: Piecewise, T: int, K: int, strategy: str, states, validate: bool):
+    """(matrix_for_cycle, per_cycle) for piecewise matrices; each segment is validated once."""
+    segments = []
+    for first, last, M in P.segments:
+        M = np.asarray(M, dtype=float)
+        if M.ndim == 2:
+            M = M[None]
+        if M.ndim != 3 or M.shape[-2:] != (K, K):
+            raise HtaError(f"strategy '{strategy}': piecewise transition matrices for cycles {first}-{'' if last is None else last} "
+                           f"must have shape ({K}, {K}) or (n, {K}, {K}); found {M.shape}")
+        if validate and first <= T:
+            where = f"cycles {first}-{T if last is None else min(last, T)}"
+            try:
+                _validate_matrix(M, strategy, states, None)
+            except HtaError as exc:  # name the cycles the bad matrices apply to
+                raise HtaError(str(exc).replace("every cycle", where)) from None
+        segments.append((first, last, M))
+    end = segments[-1][1]
+    if end is not None and end < T:
+        raise HtaError(f"strategy '{strategy}': piecewise transition matrices cover {end} cycles; the model has {T}")
+    lookup = [None] * (T + 1)
+    for first, last, M in segments:
+        for j in range(first, (T if last is None else min(last, T)) + 1):
+            lookup[j] = M
+    n = max(M.shape[0] for _, _, M in segments)
+    return (lambda j: lookup[j]), len(segments) > 1, n
 
 
 def with_tunnel(P, states, state: str, exit_rows):

@@ -105,7 +105,9 @@ class StrategyOutcome:
 
     def add(self, measure: str, category: str, state: str, discounted, undiscounted) -> None:
         key = (measure, category, state)
-        value = np.stack([np.broadcast_to(discounted, (self.n,)), np.broadcast_to(undiscounted, (self.n,))]).astype(float)
+        value = np.empty((2, self.n))
+        value[0] = discounted
+        value[1] = undiscounted
         self.lines[key] = self.lines[key] + value if key in self.lines else value
 
 
@@ -157,6 +159,18 @@ def _as_cycle_values(values, n: int, T: int) -> np.ndarray:
     return a
 
 
+def _sum_over_cycles(x: np.ndarray) -> np.ndarray:
+    """``x.sum(axis=1)`` of an ``(n, T, K)`` array, bit for bit, about 4x faster for K > 1.
+
+    With K > 1 the cycle axis is not the innermost, so numpy adds the cycles one after another
+    (no pairwise summation) and einsum adds them in the same order, without the reduction
+    machinery's overhead. With K == 1 numpy sums pairwise, so ``sum`` is kept.
+    """
+    if x.ndim == 3 and x.shape[2] > 1 and x.flags.c_contiguous:
+        return np.einsum("ntk->nk", x)
+    return x.sum(axis=1)
+
+
 class _Integrator:
     """Discounted and undiscounted integrals over the grid for one within-cycle method."""
 
@@ -201,16 +215,20 @@ class _Integrator:
         res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
         return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
 
-    def partition_totals_many(self, curves, which) -> dict:
+    def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
 
         State occupancies are differences of the curves, so their integrals are differences of the
         curves' integrals: state 1 = curve 1, state i = curve i - curve i-1, dead = 1 - last curve.
+        ``stacked`` is the curves as one ``(N-1, n, T+1)`` array when the cohort has it (no copy).
+        The product is taken on its ``(n, N-1, T+1)`` view: each sample's ``(N-1, T+1)`` block
+        has a constant row stride, so BLAS reads it in place (same sums as a contiguous copy).
         """
         which = tuple(which)
         W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        stacked = np.stack(curves, axis=1)                                                  # (n, N-1, T+1)
-        per_curve = np.matmul(stacked, W)                                                    # (n, N-1, C)
+        if stacked is None:
+            stacked = np.stack(curves, axis=0)                                              # (N-1, n, T+1)
+        per_curve = np.matmul(stacked.transpose(1, 0, 2), W)                                 # (n, N-1, C)
         n, m, C = per_curve.shape
         states = np.empty((n, m + 1, C))
         states[:, 0] = per_curve[:, 0]
@@ -219,19 +237,35 @@ class _Integrator:
         res = states.transpose(2, 0, 1)                                                      # (C, n, N)
         return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
 
-    def per_cycle(self, occupancy: np.ndarray, which: str) -> tuple[np.ndarray, np.ndarray]:
-        """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted)."""
-        d = self.d[which][None, :, None]
+    def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted).
+
+        ``lo``, ``hi``: only cycles ``lo+1 .. hi`` (array indices ``lo:hi``); the values are those
+        of the full arrays' slice, computed without the other cycles.
+        """
+        hi = self.T if hi is None else hi
+        occ = occupancy[:, lo:hi + 1]
+        d = self.d[which][None, lo:hi + 1, None]
         if self.method in ("start", "end"):
             # one point per cycle with weight 1: skip the multiply-adds by 0 and 1 (same values)
-            und = occupancy[:, :-1] if self.method == "start" else occupancy[:, 1:]
+            und = occ[:, :-1] if self.method == "start" else occ[:, 1:]
             return und * (d[:, :-1] if self.method == "start" else d[:, 1:]), und
-        a = self.a[None, :, None]
-        b = self.b[None, :, None]
-        und = a * occupancy[:, :-1] + b * occupancy[:, 1:]
-        x = occupancy * d
+        a = self.a[None, lo:hi, None]
+        b = self.b[None, lo:hi, None]
+        und = a * occ[:, :-1] + b * occ[:, 1:]
+        x = occ * d
         disc = a * x[:, :-1] + b * x[:, 1:]
         return disc, und
+
+
+def _cycle_span(values: np.ndarray) -> tuple[int, int]:
+    """``(lo, hi)``: the cycles (array indices ``lo:hi``) where per-cycle rewards ``(n, T, K)`` are
+    not all 0. Sums over the other cycles add only zeros (exactly), so they can be skipped."""
+    n, T, K = values.shape
+    used = np.flatnonzero(values.reshape(n, T * K).any(axis=0).reshape(T, K).any(axis=1))  # 10x faster than any(axis=(0, 2))
+    if used.size == 0:
+        return 0, 0
+    return int(used[0]), int(used[-1]) + 1
 
 
 def account(
@@ -292,7 +326,7 @@ def account(
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
     if cohort.partition is not None:
-        totals = integ.partition_totals_many(cohort.partition, kinds)
+        totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
@@ -310,8 +344,10 @@ def account(
         if kind == "const":
             q = person_cycles * u[None] * dt
         else:
-            disc, und = integ.per_cycle(cohort.trace, "outcome")
-            q = np.stack([(disc * u).sum(axis=1), (und * u).sum(axis=1)]) * dt
+            lo, hi = _cycle_span(u)
+            disc, und = integ.per_cycle(cohort.trace, "outcome", lo, hi)
+            u = u[:, lo:hi]
+            q = np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)]) * dt
         for k, s in enumerate(cohort.states):
             out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
 
@@ -327,10 +363,15 @@ def account(
                     cost_person_cycles = integ.point_totals(cohort.trace, "cost")
             v = cost_person_cycles * c[None]
         else:
-            if per_cycle_cache is None:
-                per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
-            disc, und = per_cycle_cache
-            v = np.stack([(disc * c).sum(axis=1), (und * c).sum(axis=1)])
+            lo, hi = _cycle_span(c)
+            if (lo, hi) == (0, T):
+                if per_cycle_cache is None:
+                    per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
+                disc, und = per_cycle_cache
+            else:  # rewards in some cycles only (e.g. a drug for the first two years)
+                disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
+                c = c[:, lo:hi]
+            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
         for k, s in enumerate(cohort.states):
             if np.any(v[:, :, k] != 0):
                 out.add("cost", category, s, v[0, :, k], v[1, :, k])

@@ -112,10 +112,9 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     get = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
     rr = get("rr")
     P_mono = _matrix(batch)
-    P_comb_early = _matrix(batch, rr=rr)
-    P_comb = np.empty((n, n_cycles, 4, 4))
-    P_comb[:] = P_mono[:, None]
-    P_comb[:, :RR_YEARS] = P_comb_early[:, None]
+    # the relative risk applies in the first RR_YEARS cycles only; piecewise matrices are
+    # validated once per segment and never repeated into an (n, T, 4, 4) array
+    P_comb = markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono))
 
     start = np.array([1.0, 0.0, 0.0, 0.0])
     care = np.stack([get("c_dmed_A") + get("c_ccare_A"), get("c_dmed_B") + get("c_ccare_B"),

@@ -36,3 +36,27 @@ def test_batch_of_identical_samples_equals_base_case():
     batch = {k: np.full(7, v) for k, v in base.items()}
     out = hiv.evaluate(batch)
     np.testing.assert_allclose(out.costs, np.tile(hiv.evaluate(base).costs, (7, 1)))
+
+
+def test_psa_results_are_bit_identical_to_the_per_cycle_array_formulation():
+    """The model passes piecewise matrices (issue 10); the original (n, T, 4, 4) array gives the same bits."""
+    from hta import markov, outcomes
+    from hta.time import CycleGrid
+
+    batch = hiv.parameter_table().sample(300, 42)
+    new = hiv.evaluate(batch, keep_cohort=True)
+    n, T = batch.n, 20
+    P_mono = hiv._matrix(batch)
+    P_comb = np.empty((n, T, 4, 4))
+    P_comb[:] = P_mono[:, None]
+    P_comb[:, :hiv.RR_YEARS] = hiv._matrix(batch, rr=batch["rr"])[:, None]
+    old = markov.cohort(P_comb, [1.0, 0, 0, 0], T, states=hiv.STATES, dead_states=("D",))
+    np.testing.assert_array_equal(new["combination"].cohort.trace, old.trace)
+    alive = np.array([1.0, 1, 1, 0])
+    care = np.stack([batch[f"c_dmed_{s}"] + batch[f"c_ccare_{s}"] for s in "ABC"] + [np.zeros(n)], axis=1)
+    lam = np.zeros((n, T, 4))
+    lam[:, :hiv.RR_YEARS] = (batch["c_lamivudine"][:, None] * alive)[:, None]
+    res = outcomes.account(old, CycleGrid(1.0, T), within_cycle="end", discount_costs=0.06, utilities=alive,
+                           state_costs={"care": care, "zidovudine": batch["c_zidovudine"][:, None] * alive, "lamivudine": lam})
+    np.testing.assert_array_equal(new["combination"].costs, res.costs)
+    np.testing.assert_array_equal(new["combination"].lys, res.lys)

@@ -188,10 +188,26 @@ class SurvivalCurve:
     n: int = 1
 
     # -- public surface ------------------------------------------------------------------------
-    def survival(self, t) -> np.ndarray:
-        """S(t), shape ``(n, T)``; 1 at t = 0 and never rising."""
+    def survival(self, t, out: np.ndarray | None = None) -> np.ndarray:
+        """S(t), shape ``(n, T)``; 1 at t = 0 and never rising.
+
+        ``out``: an ``(n, T)`` float64 array to write the result into (returned), e.g. a slice
+        of the array given to :func:`hta.psm.cohort_from_stack`. A family with an in-place
+        formula (Weibull) then allocates nothing; the values are the same either way.
+        """
         t2 = as_times(t)
-        return self._shape(self._survival(t2), t2)
+        if out is None:
+            return self._shape(self._survival(t2), t2)
+        shape = np.broadcast_shapes((self.n, 1), t2.shape)
+        if not isinstance(out, np.ndarray) or out.shape != shape or out.dtype != np.float64:
+            found = f"{out.dtype} array of shape {out.shape}" if isinstance(out, np.ndarray) else type(out).__name__
+            raise HtaError(f"{type(self).__name__}.survival: out must be a float64 array of shape {shape}; found {found}")
+        self._survival_into(t2, out)
+        return out
+
+    def _survival_into(self, t, out):
+        """Write S(t) into ``out`` (n, T); families with an in-place formula override this."""
+        out[...] = self._survival(t)
 
     def cumhaz(self, t) -> np.ndarray:
         """Cumulative hazard H(t) = -log S(t), shape ``(n, T)``; 0 at t = 0."""
@@ -431,6 +447,13 @@ class Weibull(ParametricCurve):
         s = self._cumhaz(t)
         np.negative(s, out=s)
         return np.exp(s, out=s)
+
+    def _survival_into(self, t, out):
+        # the same operations as _survival, written into the caller's array
+        np.divide(t, self._col("scale"), out=out)
+        np.power(out, self._col("shape"), out=out)
+        np.negative(out, out=out)
+        np.exp(out, out=out)
 
     def _log_hazard(self, t):
         k, lam = self._col("shape"), self._col("scale")
