@@ -110,7 +110,9 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     threshold : dict, optional
         ``{"parameter": "c_eqcel_price", "lower": 0, "upper": 10e6}``: the value at which the ICER
         equals each WTP, and (with ``psa``) the value at which the probability of being
-        cost-effective reaches 50%.
+        cost-effective reaches 50%. ``"curve": {"multiples": [0.5, 1, 2, 3]}`` (multiples of the
+        first WTP) or ``{"wtp": [...]}`` adds the threshold at each of those WTPs for the model and
+        every alternative structure (sheet ``Threshold curve``, a chart and a figure).
     psa : dict, optional
         ``{"draws": 5000, "chunk_size": 2000, "evppi": True, "workers": None, "scheduler": None}``.
     scenarios : list of hta.scenario_analysis.Scenario, optional
@@ -185,7 +187,7 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     if psa is not None and psa is not False:
         psa = dict(psa) if isinstance(psa, dict) else {}
     _run_analyses(results, model, wtp=wtp, tornado=tornado, threshold=threshold, psa=psa,
-                  scenarios=scenarios, sobol=sobol, seed=seed, progress=progress)
+                  scenarios=scenarios, sobol=sobol, seed=seed, progress=progress, alternatives=alternatives)
     if two_way:
         results.analyses["two_way"] = _two_way(model, wtp, two_way)
     if bia is not None:
@@ -207,7 +209,8 @@ def _money(x) -> str:
     return "n/a" if x is None or not np.isfinite(x) else f"HK${x:,.0f}"
 
 
-def _run_analyses(results, model, *, wtp, tornado, threshold, psa, scenarios, sobol, seed, progress):
+def _run_analyses(results, model, *, wtp, tornado, threshold, psa, scenarios, sobol, seed, progress,
+                  alternatives=None):
     """Run the requested analyses; each adds frames, sheets, figures and console text."""
     if tornado:
         results.analyses["tornado"] = _tornado(model, wtp)
@@ -216,6 +219,9 @@ def _run_analyses(results, model, *, wtp, tornado, threshold, psa, scenarios, so
         psa_result = _psa(results, model, wtp, psa, seed, progress)
     if threshold:
         results.analyses["threshold"] = _threshold(model, wtp, threshold, psa, seed)
+        if threshold.get("curve"):
+            structures = {results.summary["structure"].iloc[0]: model, **(alternatives or {})}
+            _add_threshold_curve(results.analyses["threshold"], structures, wtp, threshold)
     if scenarios:
         results.analyses["scenarios"] = _scenarios(model, wtp, scenarios, threshold)
     if sobol:
@@ -301,6 +307,51 @@ def _threshold(model, wtp, spec, psa, seed):
                     title=f"Threshold analysis of {parameter}: the value at which the ICER equals each WTP "
                           f"(bracketing root-finding in [{lower:,.0f}, {upper:,.0f}])")]
     return {"table": frame, "sheets": sheets, "console": "\n".join(lines)}
+
+
+def _add_threshold_curve(out, structures, wtp, spec):
+    """The threshold of ``spec["parameter"]`` over a grid of WTPs, for every structure.
+
+    ``spec["curve"]`` is ``{"multiples": [0.5, ..., 3]}`` (multiples of the first WTP, e.g. GDP
+    per capita) or ``{"wtp": [values]}``. Adds a sheet with a native line chart, a figure and a
+    console line to the threshold analysis ``out``.
+    """
+    from hta import dsa, plots
+    from hta.excel.writer import Chart, Sheet
+
+    curve = spec["curve"]
+    parameter = spec["parameter"]
+    unit_label, unit = wtp[0]
+    if "wtp" in curve:
+        values = [float(v) for v in curve["wtp"]]
+        multiples = [v / unit for v in values]
+    else:
+        multiples = [float(m) for m in curve.get("multiples", (0.5, 1, 1.5, 2, 2.5, 3))]
+        values = [m * unit for m in multiples]
+    if not values or any(not np.isfinite(v) or v <= 0 for v in values):
+        raise HtaError(f"threshold curve: expected WTP values > 0; found {values}")
+    basis = unit_label[3:] if unit_label.startswith("1x ") else unit_label  # "HK GDP per capita"
+    grid = [(f"{m:g}x {basis}", v) for m, v in zip(multiples, values)]
+    lower = float(spec.get("lower", 0.0))
+    frame = pd.DataFrame({"multiple": multiples, "wtp": values})
+    for label, m in structures.items():
+        upper = float(spec.get("upper", 10 * abs(m.parameters[parameter].base) or 1.0))
+        table = dsa.threshold_table(m, parameter, wtps=grid, lower=lower, upper=upper)
+        frame[label] = table["threshold"].where(table["found"]).to_numpy(float)
+    columns = [c for c in frame.columns if c not in ("multiple", "wtp")]
+    sheet = Sheet("Threshold curve", frame, {"wtp": "money", "multiple": "float"} | {c: "money" for c in columns},
+                  charts=[Chart("line", f"Threshold {parameter} by willingness to pay", "wtp", columns,
+                                "Willingness to pay (HK$ per QALY)", f"Threshold {parameter} (HK$)")],
+                  title=f"Threshold {parameter} (ICER = WTP) at {min(multiples):g}x to {max(multiples):g}x "
+                        f"{basis}, per model structure. Which multiple the HA applies is a judgement, not data: "
+                        "the curve shows them all")
+    out["curve"] = frame
+    out["sheets"].append(sheet)
+    out.setdefault("figures", {})["threshold_curve"] = (
+        lambda p: plots.threshold_curve_plot(frame, p, parameter, wtp=wtp))
+    first = columns[0]
+    out["console"] += "\n  threshold curve (" + first + "): " + ", ".join(
+        f"{m:g}x {_money(v)}" for m, v in zip(frame["multiple"], frame[first]))
 
 
 def _psa(results, model, wtp, spec, seed, progress):

@@ -241,6 +241,28 @@ def ceac_plot(ceac_frame: pd.DataFrame, path, labels: Mapping[str, str] | None =
     return _save(fig, path)
 
 
+def threshold_curve_plot(curve_frame: pd.DataFrame, path, parameter: str, wtp=None, title: str | None = None,
+                         currency: str = "HK$") -> Path:
+    """Threshold value of ``parameter`` (ICER = WTP) against WTP, one line per structure.
+
+    ``curve_frame`` has a ``wtp`` column and one column per structure (NaN where no threshold
+    lies in the searched range); ``wtp`` marks the reference WTPs.
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    x = curve_frame["wtp"].to_numpy(float)
+    for col in [c for c in curve_frame.columns if c not in ("wtp", "multiple")]:
+        ax.plot(x, curve_frame[col].to_numpy(float), lw=2, marker="o", ms=3, label=col)
+    _mark_wtps(ax, wtp, currency)
+    ax.yaxis.set_major_formatter(_money(currency))
+    ax.set_ylabel(f"Threshold {parameter} ({currency})")
+    _wtp_axis(ax, currency)
+    ax.set_title(title or f"Threshold {parameter} by willingness to pay")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
 def ceaf_plot(ceaf_frame: pd.DataFrame, path, labels: Mapping[str, str] | None = None, wtp=None,
               title: str | None = None, currency: str = "HK$") -> Path:
     """CEAF from :func:`hta.psa.ceaf`: probability that the strategy with the highest expected

@@ -121,8 +121,10 @@ SETTINGS = [
     ("seed", 20251127, "", "PSA seed (date of HK approval)", "convention"),
     ("psa_draws", 5000, "", "PSA draws", "convention"),
     ("wtp_1", WTP_1, "HK$/QALY", "1x HK GDP per capita",
-     "D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate); 1x/3x GDP per capita as in You JHS et al. PLoS ONE 2021 (P)"),
-    ("wtp_2", WTP_3, "HK$/QALY", "3x HK GDP per capita", "D: 3 x wtp_1"),
+     "assumption: the HA publishes no cost-effectiveness threshold; 1x GDP per capita as in You JHS et al. PLoS ONE 2021 (P), "
+     "and the base case's threshold-price curve shows 0.5x-3x. D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate)"),
+    ("wtp_2", WTP_3, "HK$/QALY", "3x HK GDP per capita",
+     "assumption: 3x GDP per capita, the upper of the two rules in You JHS et al. PLoS ONE 2021 (P). D: 3 x wtp_1"),
 ]
 
 STRATEGIES = [

@@ -239,3 +239,26 @@ def test_verification_report_is_in_the_results_workbook(published):
     assert (sheet["status"] == "pass").sum() == 32 and (sheet["status"] == "not applicable").sum() == 2
     assert "Verification roles" in book
     assert results.analyses["verification"]["failed"] == 0
+
+
+def test_threshold_price_curve_over_wtp_and_structures(published, model):
+    results, path = published
+    curve = results.analyses["threshold"]["curve"]
+    assert list(curve["multiple"]) == [0.5, 0.75, 1, 1.5, 2, 2.5, 3]
+    assert list(curve.columns[2:]) == ["partitioned survival", "state-transition (TSD 19)"]
+    table = results.analyses["threshold"]["table"].set_index("wtp")["threshold"]
+    at = curve.set_index("wtp")["partitioned survival"]
+    for k in table.index:  # 1x and 3x: the same thresholds as the threshold table
+        assert at[k] == pytest.approx(table[k], rel=1e-9)
+    for column in curve.columns[2:]:
+        assert np.all(np.diff(curve[column]) > 0)  # a higher WTP affords a higher price
+    stm = model.with_structure("stm")
+    row = curve.iloc[4]  # 2x GDP per capita, state-transition structure
+    out = stm.evaluate(stm.parameters.base().with_values(c_eqcel_price=row["state-transition (TSD 19)"]))
+    icer = (out.costs[0, 1] - out.costs[0, 0]) / (out.qalys[0, 1] - out.qalys[0, 0])
+    assert icer == pytest.approx(row["wtp"], rel=1e-6)
+    book = read_back(path)
+    assert "Threshold curve" in book
+    np.testing.assert_allclose(book["Threshold curve"]["partitioned survival"].to_numpy(float),
+                               curve["partitioned survival"].to_numpy(float), rtol=1e-12)
+    assert (path.parent / "base_case_threshold_curve.png").stat().st_size > 5000
