@@ -94,7 +94,7 @@ def _trace_frame(model, outcomes, grid) -> pd.DataFrame:
 def analyse(model, *, name: str, title: str = "", alternatives: dict | None = None,
             tornado: bool = False, threshold: dict | None = None, psa: dict | None = None,
             scenarios: list | None = None, sobol: dict | None = None, two_way: dict | None = None,
-            bia=None, verify: bool | dict = False, seed: int | None = None,
+            bia=None, verify: bool | dict = False, cheers: dict | None = None, seed: int | None = None,
             progress: bool = False) -> Results:
     """Run the base case and the requested analyses of ``model``.
 
@@ -130,6 +130,10 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         Run the model verification checks of :mod:`hta.verify` on the model and each
         alternative (``{"psa_draws": 2000}`` sets the draws of its PSA check): a ``Verification``
         sheet, and a console summary. A failed check is reported, not raised.
+    cheers : dict, optional
+        ``{item number: where it is reported}`` for the CHEERS 2022 items the run cannot answer
+        itself (see :func:`hta.cheers.checklist`): adds a ``CHEERS 2022`` sheet, filled in after
+        every other analysis.
     seed : int, optional
         PSA seed (default: the workbook's ``seed`` setting, else 1).
     """
@@ -195,8 +199,25 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
     if verify:
         models = {structure_label: model, **(alternatives or {})}
         results.analyses["verification"] = verification(models, verify if isinstance(verify, dict) else {}, seed)
+    if cheers is not None:
+        results.analyses["cheers"] = _cheers(results, cheers)
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
     return results
+
+
+def _cheers(results, statements):
+    from hta.cheers import NOT_REPORTED, PARTLY, REPORTED, checklist
+    from hta.excel.writer import STATUS_FILLS, Sheet
+
+    table = checklist(results, statements)
+    counts = table["status"].value_counts()
+    fills = {REPORTED: STATUS_FILLS["pass"], PARTLY: "FFEB9C", NOT_REPORTED: STATUS_FILLS["fail"]}
+    sheet = Sheet("CHEERS 2022", table, {}, wrap=["topic", "where"], fills={"status": fills},
+                  title="CHEERS 2022 checklist (Husereau et al., Value Health 2022;25:3-9): where each item is "
+                        "reported, in this workbook or the submission's documents")
+    console = (f"CHEERS 2022 (sheet 'CHEERS 2022'): {counts.get(REPORTED, 0)} items reported, "
+               f"{counts.get(PARTLY, 0)} partly, {counts.get(NOT_REPORTED, 0)} not reported")
+    return {"table": table, "sheets": [sheet], "console": console}
 
 
 def _median(spec) -> float:

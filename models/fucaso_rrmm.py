@@ -355,3 +355,32 @@ def build(inputs, *, structure: str = "psm") -> FucasoModel:
     labels = dict(zip(inputs.strategies["strategy"], inputs.strategies.get("label", inputs.strategies["strategy"])))
     return FucasoModel(settings=s, base_parameters=inputs.parameters, survival=survival, strategy_labels=labels,
                        lifetable=lifetable, structure=structure, inputs_path=str(inputs.path))
+
+
+#: Where the CHEERS 2022 items the run cannot answer itself are reported (hta.cheers). Items the
+#: model does not meet say so ("not reported:" / "partly:"), with the reason.
+CHEERS_STATEMENTS = {
+    1: "not reported: the submission's title page (this workbook is its model annex)",
+    2: "not reported: the submission's abstract",
+    3: "docs/flagship.md, 'Decision problem': the HA formulary decision for eque-cel in triple-class-exposed RRMM",
+    4: "not reported: no health economic analysis plan was registered before this analysis",
+    5: "adults with RRMM after >= 3 lines, triple-class exposed, as in FUMANBA-1 (median age 58, 53.4% male): "
+       "docs/flagship.md, 'Decision problem'; the cohort is the infused population, not intention-to-treat",
+    6: "Hong Kong, Hospital Authority public hospitals (docs/flagship.md, 'Decision problem')",
+    8: "Hospital Authority (public health-care payer): direct medical costs at HA Gazette charges "
+       "(docs/flagship.md, 'Decision problem')",
+    12: "partly: PFS from FUMANBA-1 (calibrated Weibull), OS borrowed from cilta-cel (CARTITUDE-1) as an "
+        "assumption, comparator curves calibrated to LocoMMotion medians (Survival models; docs/flagship.md, "
+        "'Survival evidence and its weakness'); no population adjustment of the single-arm comparison",
+    13: "partly: utilities are labelled assumptions, equal in both arms and not age-adjusted; AE decrements from "
+        "Howell et al. 2022 (Inputs; docs/flagship.md, 'Utilities')",
+    15: "partly: Hong Kong dollars; HA Gazette charges and converted Mainland prices (HK$1.0867/RMB) and GDP "
+        "(HK$7.80/US$) come from different years, with no single price year yet (Inputs sources)",
+    18: "not reported: no subgroup analyses (no patient-level data)",
+    19: "not reported: distributional effects were not assessed",
+    21: "not reported: no patient or public engagement in this analysis",
+    25: "not reported: no patient or public engagement in this analysis",
+    26: "docs/flagship.md, 'Limitations an HA reviewer should weigh'",
+    27: "not reported: to be stated by the submitting party",
+    28: "not reported: to be stated by the submitting party",
+}

@@ -58,6 +58,7 @@ def run(context):
         two_way={"p1": "c_eqcel_price", "values1": [500_000 * i for i in range(1, 11)],
                  "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
+        cheers=fucaso_rrmm.CHEERS_STATEMENTS,
         bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
         verify=True,
         seed=context.seed,

@@ -262,3 +262,13 @@ def test_threshold_price_curve_over_wtp_and_structures(published, model):
     np.testing.assert_allclose(book["Threshold curve"]["partitioned survival"].to_numpy(float),
                                curve["partitioned survival"].to_numpy(float), rtol=1e-12)
     assert (path.parent / "base_case_threshold_curve.png").stat().st_size > 5000
+
+
+def test_cheers_checklist_is_in_the_results_workbook(published):
+    _, path = published
+    sheet = read_back(path)["CHEERS 2022"]
+    assert list(sheet["item"].astype(int)) == list(range(1, 29))
+    status = dict(zip(sheet["item"].astype(int), sheet["status"]))
+    assert status[20] == status[24] == "reported"  # tornado, PSA, EVPPI, scenarios, threshold curve...
+    where = dict(zip(sheet["item"].astype(int), sheet["where"]))
+    assert "EVPPI" in where[24] and "Threshold curve" in where[24]
