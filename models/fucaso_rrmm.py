@@ -377,14 +377,20 @@ class FucasoModel:
           same way; its lines are reported as ``not infused: <category>``.
 
         Approximations (docs/flagship.md): the delayed pathways are not aged by the delay and
-        keep the model's horizon (so they end ``v2v`` later than the infused analysis); deaths
-        before infusion are counted with the not-infused, alive until the end of the phase.
+        keep the model's full horizon after the delay (so they end ``v2v`` later than the horizon;
+        negligible at a lifetime horizon to age 100); the phase is cut at the horizon and a
+        pathway that would start after the horizon counts nothing; deaths before infusion are
+        counted with the not-infused, alive until the end of the phase.
         With ``p_not_infused = 0`` and ``v2v_months = 0`` the result equals ``infused`` exactly.
         """
         n = infused.n
-        d_years = np.asarray(v2v_months, dtype=float) / 12.0
+        grid = self.grid
+        horizon = grid.n_cycles * grid.cycle_years                      # years
+        d_years = np.minimum(np.asarray(v2v_months, dtype=float) / 12.0, horizon)  # phase within the horizon
         df_c, df_o, _, pv_o = self._delay_factors(d_years)
-        p_inf = 1.0 - p_not_infused
+        starts = (d_years < horizon).astype(float)                      # pathways starting after the horizon count nothing
+        p_inf = starts * (1.0 - p_not_infused)
+        p_not_infused = starts * p_not_infused
         out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort)
         at_apheresis = ("leukapheresis", "bridging therapy")
         for (m, c, st), v in infused.lines.items():
