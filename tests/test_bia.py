@@ -152,7 +152,8 @@ def test_per_patient_costs_summed_over_years_equal_the_models_undiscounted_total
     # the CAR-T acquisition is a one-off in the first half-year; conventional care spreads over years
     k = categories.index("CAR-T acquisition")
     eq, cc = model.strategies.index("eqcel"), model.strategies.index("cc")
-    np.testing.assert_allclose(periods[:, eq, k, 0], batch["c_eqcel_price"])
+    # (ITT base case: paid only for the infused share, undiscounted)
+    np.testing.assert_allclose(periods[:, eq, k, 0], batch["c_eqcel_price"] * (1.0 - batch["p_not_infused"]), rtol=1e-12)
     assert np.all(periods[:, eq, k, 1:] == 0)
     regimen = periods[0, cc, categories.index("conventional-care regimen")]
     assert regimen[0] > regimen[1] > regimen[2] > 0
