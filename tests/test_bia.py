@@ -379,7 +379,8 @@ def test_pipeline_reports_the_budget_impact(flagship):
     # a higher price raises the net impact by (4M - base price) x patients on eque-cel
     scen = out["scenarios"].set_index("scenario")
     on = scen.loc["base case", "patients on new drug"]
-    delta = (4e6 - model.parameters["c_eqcel_price"].base) * on
+    # (ITT base case: the acquisition is paid for the infused share only)
+    delta = (4e6 - model.parameters["c_eqcel_price"].base) * on * (1.0 - model.parameters["p_not_infused"].base)
     assert scen.loc["price 4M", "net over 5 years"] - scen.loc["base case", "net over 5 years"] == pytest.approx(delta)
     names = [s.name for s in out["sheets"]]
     assert names[0] == "BIA" and "BIA sensitivity" in names
