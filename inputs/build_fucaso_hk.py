@@ -162,8 +162,15 @@ add("los_apheresis_days", 1, "days", "fixed", group="CAR-T pathway", description
 add("p_bridging", 1.0, "probability", "fixed", group="CAR-T pathway", description="Share receiving bridging therapy",
     source="Chinese real-world eque-cel series (n=45): bridging in 100% (congress abstract; A); scenario 0.75 (CARTITUDE-1)")
 add("bridging_months", 57 / 30.4375, "months", "gamma", se=15 / 30.4375, group="CAR-T pathway",
-    description="Duration of bridging = median leukapheresis-to-infusion time",
+    description="Duration of bridging = median leukapheresis-to-infusion (vein-to-vein) time; also the ITT pre-infusion phase",
     source="D: 57 days (range 22-203), Chinese real-world eque-cel series (A); SE 15 days assumption")
+add("p_not_infused", 19 / 255, "probability", "beta", a=19, b=236, group="CAR-T pathway",
+    description="Share apheresed but never infused (manufacturing failure, death or progression before infusion; "
+    "intention-to-treat pathway: these patients follow conventional care from the end of the vein-to-vein time)",
+    source="proxy (FUMANBA-1 apheresed-vs-infused counts not published; evidence gap): eq_mfg_fail, cilta-cel standard "
+    "of care, 255 apheresed and 236 infused, 19/255 = 7.5% not infused (Blood 2025;145(1):85; P); Beta(19, 236). "
+    + A + "the vein-to-vein time is bridging_months for everyone apheresed; the not-infused exit at its end; the "
+    "CAR-T acquisition is paid only on infusion (no charge for a failed manufacture)")
 add("c_lymphodepletion_drugs", 6000, "HK$ per patient", "gamma", se=1500, group="CAR-T pathway",
     description="Fludarabine 30 mg/m2 + cyclophosphamide 500 mg/m2 daily x 3 (drugs and pharmacy)",
     source=A + "HA drug prices not found; placeholder for 3 days of generic Flu/Cy, SE 25%")

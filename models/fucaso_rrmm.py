@@ -38,7 +38,7 @@ from hta.errors import HtaError
 from hta.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
-from hta.time import CycleGrid
+from hta.time import CycleGrid, discount_factors
 
 STATES = ("progression-free", "progressed", "dead")
 STRUCTURES = ("psm", "stm")
@@ -91,6 +91,8 @@ class FucasoModel:
     cure: dict = field(default_factory=dict)
     #: extra parameters added by scenarios: list of keyword dicts for ParameterTable.add
     extra_parameters: list = field(default_factory=list)
+    #: intention-to-treat from leukapheresis (True, base case) or the infused population (False)
+    itt: bool = True
 
     name = "fucaso_rrmm"
     #: comparator first, so increments read "eque-cel vs conventional care"
@@ -157,6 +159,10 @@ class FucasoModel:
         """A copy with one parameter's base value (and optionally its distribution or range) replaced."""
         table = self.base_parameters.replace(name, base=base, source=source, **changes)
         return dataclasses.replace(self, base_parameters=table)
+
+    def with_itt(self, itt: bool = True) -> "FucasoModel":
+        """A copy analysed from leukapheresis (``itt=True``) or from infusion (``itt=False``)."""
+        return dataclasses.replace(self, itt=bool(itt))
 
     def with_structure(self, structure: str) -> "FucasoModel":
         return dataclasses.replace(self, structure=structure)
@@ -229,7 +235,8 @@ class FucasoModel:
                 survival[(st, e)] = dataclasses.replace(self.survival[(ref, e)], strategy=st)
         cure = {st: name for st, name in self.cure.items() if st == ref}
         extra = [kw for kw in self.extra_parameters if kw["name"] in cure.values() or not kw["name"].startswith("cure_fraction_")]
-        return dataclasses.replace(self, survival=survival, cure=cure, extra_parameters=extra)
+        # The ITT pre-infusion phase and delay are not efficacy: the check compares infused pathways.
+        return dataclasses.replace(self, survival=survival, cure=cure, extra_parameters=extra, itt=False)
 
     def transition_matrices(self, batch) -> dict:
         """Per-cycle transition matrices ``(n, T, 3, 3)`` of each strategy (state-transition
@@ -329,7 +336,84 @@ class FucasoModel:
                    + g("p_icans_eqcel") * g("du_icans")) * ae_years
         eq = outcomes.account(cohorts["eqcel"], grid, state_costs=eq_state, one_off_costs=cart,
                               one_off_qalys={"adverse events": -ae_loss}, **common)
+        if self.itt:
+            eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf"))
         return outcomes.Outcomes.from_list([cc, eq])
+
+    # -- intention to treat ---------------------------------------------------------------------
+    def _delay_factors(self, delay_years: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Discounting of the pre-infusion phase of ``delay_years`` (n,) years.
+
+        Returns ``(df_costs, df_outcomes, pv_years_costs, pv_years_outcomes)``: the discount
+        factors at the end of the phase (applied to every pathway that starts there) and the
+        discounted length in years of the phase, ``integral_0^d df(t) dt`` (for LYs and QALYs of
+        the phase; the cost variant is returned for symmetry).
+        """
+        s = self.settings
+        out = []
+        for rate in (s.discount_costs, s.discount_outcomes):
+            df = discount_factors(rate, delay_years, s.discount_method)
+            r = float(rate)
+            if r == 0.0:
+                pv = np.asarray(delay_years, dtype=float)
+            else:
+                log_rate = np.log1p(r) if str(s.discount_method).strip().lower() == "discrete" else r
+                pv = (1.0 - df) / log_rate
+            out.append((df, pv))
+        return out[0][0], out[1][0], out[0][1], out[1][1]
+
+    def _itt(self, infused, cc, p_not_infused, v2v_months, u_pre):
+        """The eque-cel arm from leukapheresis: a probability-weighted combination of pathways.
+
+        * Everyone apheresed spends the vein-to-vein time ``v2v_months`` (months, the batch's
+          ``bridging_months``) alive and progression-free (utility ``u_pre``, annual), and incurs
+          leukapheresis and bridging costs at time 0 (as in the infused analysis).
+        * A share ``1 - p_not_infused`` is infused at the end of that phase and follows the
+          infused pathway (every line except leukapheresis and bridging), discounted by the
+          factor at the delay; the CAR-T acquisition is paid only for them (payment on infusion,
+          an assumption).
+        * A share ``p_not_infused`` (manufacturing failure, death or progression before infusion)
+          leaves at the end of the phase and follows the conventional-care pathway, discounted the
+          same way; its lines are reported as ``not infused: <category>``.
+
+        Approximations (docs/flagship.md): the delayed pathways are not aged by the delay and
+        keep the model's full horizon after the delay (so they end ``v2v`` later than the horizon;
+        negligible at a lifetime horizon to age 100); the phase is cut at the horizon and a
+        pathway that would start after the horizon counts nothing; deaths before infusion are
+        counted with the not-infused, alive until the end of the phase.
+        With ``p_not_infused = 0`` and ``v2v_months = 0`` the result equals ``infused`` exactly.
+        """
+        n = infused.n
+        grid = self.grid
+        horizon = grid.n_cycles * grid.cycle_years                      # years
+        d_years = np.minimum(np.asarray(v2v_months, dtype=float) / 12.0, horizon)  # phase within the horizon
+        df_c, df_o, _, pv_o = self._delay_factors(d_years)
+        starts = (d_years < horizon).astype(float)                      # pathways starting after the horizon count nothing
+        p_inf = starts * (1.0 - p_not_infused)
+        p_not_infused = starts * p_not_infused
+        out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort)
+        at_apheresis = ("leukapheresis", "bridging therapy")
+        for (m, c, st), v in infused.lines.items():
+            if m == "cost" and c in at_apheresis:
+                out.add(m, c, st, v[0], v[1])
+            else:
+                df = df_c if m == "cost" else df_o
+                out.add(m, c, st, p_inf * df * v[0], p_inf * v[1])
+        for (m, c, st), v in cc.lines.items():
+            df = df_c if m == "cost" else df_o
+            out.add(m, f"not infused: {c}", st, p_not_infused * df * v[0], p_not_infused * v[1])
+        out.add("ly", "pre-infusion (leukapheresis to infusion)", STATES[0], pv_o, d_years)
+        out.add("qaly", "pre-infusion (leukapheresis to infusion)", STATES[0], u_pre * pv_o, u_pre * d_years)
+        return out
+
+    def itt_trace(self, batch) -> np.ndarray:
+        """ITT occupancy ``(n, T+1, 3)`` on the clock that starts at the end of the pre-infusion
+        phase: infused share x the eque-cel trace + not-infused share x the conventional-care trace.
+        (During the pre-infusion phase everyone is alive and progression-free.)"""
+        n = _n(batch)
+        cohorts = self.cohorts(batch)
+        p = np.broadcast_to(np.asarray(batch["p_not_infused"], dtype=float), (n,))[:, None, None]
+        return (1.0 - p) * cohorts["eqcel"].trace + p * cohorts["cc"].trace
 
 
 def _n(batch) -> int:
@@ -337,8 +421,11 @@ def _n(batch) -> int:
     return int(n) if n is not None else max(np.size(v) for v in batch.values())
 
 
-def build(inputs, *, structure: str = "psm") -> FucasoModel:
-    """Build the model from :class:`hta.excel.reader.ModelInputs` (``read_inputs(path)``)."""
+def build(inputs, *, structure: str = "psm", itt: bool = True) -> FucasoModel:
+    """Build the model from :class:`hta.excel.reader.ModelInputs` (``read_inputs(path)``).
+
+    ``itt=True`` (base case): the eque-cel arm from leukapheresis; ``False``: the infused population.
+    """
     survival = {}
     for (strategy, endpoint), si in inputs.survival.items():
         if si.kind != "parametric":
@@ -354,7 +441,7 @@ def build(inputs, *, structure: str = "psm") -> FucasoModel:
         lifetable = LifeTable.hong_kong(s.life_table.replace("hk-", ""))
     labels = dict(zip(inputs.strategies["strategy"], inputs.strategies.get("label", inputs.strategies["strategy"])))
     return FucasoModel(settings=s, base_parameters=inputs.parameters, survival=survival, strategy_labels=labels,
-                       lifetable=lifetable, structure=structure, inputs_path=str(inputs.path))
+                       lifetable=lifetable, structure=structure, inputs_path=str(inputs.path), itt=itt)
 
 
 #: Where the CHEERS 2022 items the run cannot answer itself are reported (hta.cheers). Items the
@@ -365,7 +452,8 @@ CHEERS_STATEMENTS = {
     3: "docs/flagship.md, 'Decision problem': the HA formulary decision for eque-cel in triple-class-exposed RRMM",
     4: "not reported: no health economic analysis plan was registered before this analysis",
     5: "adults with RRMM after >= 3 lines, triple-class exposed, as in FUMANBA-1 (median age 58, 53.4% male): "
-       "docs/flagship.md, 'Decision problem'; the cohort is the infused population, not intention-to-treat",
+       "docs/flagship.md, 'Decision problem'; the base case is intention-to-treat from leukapheresis "
+       "(the infused population is the alternative 'infused only')",
     6: "Hong Kong, Hospital Authority public hospitals (docs/flagship.md, 'Decision problem')",
     8: "Hospital Authority (public health-care payer): direct medical costs at HA Gazette charges "
        "(docs/flagship.md, 'Decision problem')",

@@ -49,7 +49,10 @@ def run(context):
                           settings=d.get("settings", {})) for d in fucaso_scenarios.definitions()]
     results = analyse(
         model, name=NAME, title=TITLE,
-        alternatives={"state-transition (TSD 19)": model.with_structure("stm")},
+        # Base case: intention-to-treat from leukapheresis (as NICE's CAR-T appraisals preferred);
+        # the infused-only analysis is shown beside it.
+        alternatives={"state-transition (TSD 19)": model.with_structure("stm"),
+                      "partitioned survival, infused only": model.with_itt(False)},
         tornado=True,
         threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000,
                    "curve": {"multiples": [0.5, 0.75, 1, 1.5, 2, 2.5, 3]}},

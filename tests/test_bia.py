@@ -152,7 +152,8 @@ def test_per_patient_costs_summed_over_years_equal_the_models_undiscounted_total
     # the CAR-T acquisition is a one-off in the first half-year; conventional care spreads over years
     k = categories.index("CAR-T acquisition")
     eq, cc = model.strategies.index("eqcel"), model.strategies.index("cc")
-    np.testing.assert_allclose(periods[:, eq, k, 0], batch["c_eqcel_price"])
+    # (ITT base case: paid only for the infused share, undiscounted)
+    np.testing.assert_allclose(periods[:, eq, k, 0], batch["c_eqcel_price"] * (1.0 - batch["p_not_infused"]), rtol=1e-12)
     assert np.all(periods[:, eq, k, 1:] == 0)
     regimen = periods[0, cc, categories.index("conventional-care regimen")]
     assert regimen[0] > regimen[1] > regimen[2] > 0
@@ -378,7 +379,8 @@ def test_pipeline_reports_the_budget_impact(flagship):
     # a higher price raises the net impact by (4M - base price) x patients on eque-cel
     scen = out["scenarios"].set_index("scenario")
     on = scen.loc["base case", "patients on new drug"]
-    delta = (4e6 - model.parameters["c_eqcel_price"].base) * on
+    # (ITT base case: the acquisition is paid for the infused share only)
+    delta = (4e6 - model.parameters["c_eqcel_price"].base) * on * (1.0 - model.parameters["p_not_infused"].base)
     assert scen.loc["price 4M", "net over 5 years"] - scen.loc["base case", "net over 5 years"] == pytest.approx(delta)
     names = [s.name for s in out["sheets"]]
     assert names[0] == "BIA" and "BIA sensitivity" in names

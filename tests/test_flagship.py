@@ -57,9 +57,18 @@ def test_utilities_of_one_give_qalys_equal_to_lys_without_ae_losses(model):
 
 def test_price_enters_costs_one_for_one(model):
     base = model.parameters.base()
+    # Infused population: the price enters one for one.
+    inf = model.with_itt(False)
+    a = inf.evaluate(base.with_values(c_eqcel_price=1e6)).costs
+    b = inf.evaluate(base.with_values(c_eqcel_price=2e6)).costs
+    np.testing.assert_allclose(b[:, 1] - a[:, 1], 1e6)
+    np.testing.assert_allclose(b[:, 0], a[:, 0])
+    # ITT (base case): paid for the infused share only, at infusion (discounted over the vein-to-vein time).
     a = model.evaluate(base.with_values(c_eqcel_price=1e6)).costs
     b = model.evaluate(base.with_values(c_eqcel_price=2e6)).costs
-    np.testing.assert_allclose(b[:, 1] - a[:, 1], 1e6)
+    share = 1.0 - base["p_not_infused"][0]
+    df = (1.0 + model.settings.discount_costs) ** (-base["bridging_months"][0] / 12.0)
+    np.testing.assert_allclose(b[:, 1] - a[:, 1], 1e6 * share * df, rtol=1e-12)
     np.testing.assert_allclose(b[:, 0], a[:, 0])
 
 
@@ -234,9 +243,9 @@ def test_verification_report_is_in_the_results_workbook(published):
     results, path = published
     book = read_back(path)
     sheet = book["Verification"]
-    assert set(sheet["model"]) == {"partitioned survival", "state-transition (TSD 19)"}
+    assert set(sheet["model"]) == {"partitioned survival", "state-transition (TSD 19)", "partitioned survival, infused only"}
     assert set(sheet["status"]) <= {"pass", "not applicable"}
-    assert (sheet["status"] == "pass").sum() == 32 and (sheet["status"] == "not applicable").sum() == 2
+    assert (sheet["status"] == "pass").sum() == 48 and (sheet["status"] == "not applicable").sum() == 3
     assert "Verification roles" in book
     assert results.analyses["verification"]["failed"] == 0
 
@@ -245,7 +254,8 @@ def test_threshold_price_curve_over_wtp_and_structures(published, model):
     results, path = published
     curve = results.analyses["threshold"]["curve"]
     assert list(curve["multiple"]) == [0.5, 0.75, 1, 1.5, 2, 2.5, 3]
-    assert list(curve.columns[2:]) == ["partitioned survival", "state-transition (TSD 19)"]
+    assert list(curve.columns[2:]) == ["partitioned survival", "state-transition (TSD 19)",
+                                       "partitioned survival, infused only"]
     table = results.analyses["threshold"]["table"].set_index("wtp")["threshold"]
     at = curve.set_index("wtp")["partitioned survival"]
     for k in table.index:  # 1x and 3x: the same thresholds as the threshold table
