@@ -1,7 +1,7 @@
 """The ``hta`` command line.
 
 ``hta template PATH``, ``hta validate WORKBOOK``, ``hta run SCENARIO.py``, ``hta check SCENARIO.py``,
-``hta fit WORKBOOK``. ``hta check`` exits with status 1 when a verification check fails. User errors (:class:`hta.errors.HtaError`) end with exit status 2 and one readable message on
+``hta fit WORKBOOK``, ``hta export-excel SCENARIO.py``. ``hta check`` exits with status 1 when a verification check fails. User errors (:class:`hta.errors.HtaError`) end with exit status 2 and one readable message on
 stderr, no traceback, and no files written.
 """
 
@@ -49,6 +49,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--draws", type=int, default=2000, help="draws of the PSA check (default 2000)")
     c.add_argument("--quiet", action="store_true", help="print only the summary line")
     c.add_argument("--no-workbook", action="store_true", help="print the report only; write no workbook")
+
+    x = sub.add_parser("export-excel", help="write the scenario's base case as a formula-live Excel model")
+    x.add_argument("scenario", type=Path, help="scenario script (scenarios/*.py) with build_model()")
+    x.add_argument("--out", type=Path, default=None,
+                   help="workbook to write (default: results/<script stem>_model.xlsx)")
 
     f = sub.add_parser("fit", help="reconstruct and fit the KM/IPD survival inputs of a workbook")
     f.add_argument("workbook", type=Path)
@@ -161,6 +166,11 @@ def main(argv: list[str] | None = None) -> int:
             report, _ = check_script(args.scenario, out=args.out, seed=args.seed, psa_draws=args.draws,
                                      quiet=args.quiet, workbook=not args.no_workbook)
             return 1 if report.failed else 0
+        elif args.command == "export-excel":
+            from hta.scenario import export_script
+
+            path = export_script(args.scenario, out=args.out)
+            print(f"wrote:\n  {path}")
         elif args.command == "run":
             from hta.scenario import run_script
 

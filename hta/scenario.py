@@ -139,6 +139,30 @@ def check_script(path: Path, *, out: Path, seed: int | None = None, psa_draws: i
     return rep, written
 
 
+def export_script(path: Path, *, out: Path | None = None) -> Path:
+    """``hta export-excel SCRIPT``: the script's base case as a formula-live workbook.
+
+    Writes ``out`` (default ``results/<script stem>_model.xlsx``) atomically and returns its path;
+    the workbook's About sheet records the version, commit, script and inputs hash.
+    """
+    import datetime as dt
+
+    from hta import report as report_mod
+    from hta.excel.formula_model import export
+
+    path = Path(path)
+    target = Path(out) if out is not None else Path("results") / f"{path.stem}_model.xlsx"
+    model = load_model(path)
+    info = {"hta version": report_mod.__version__,
+            "git commit": report_mod.git_commit(Path(__file__).resolve().parent),
+            "scenario script": str(path),
+            "written (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
+    inputs = getattr(model, "inputs_path", "")
+    if inputs and Path(inputs).is_file():
+        info[f"SHA-256 of {Path(inputs).name}"] = report_mod.sha256(inputs)
+    return export(model, target, run_info=info)
+
+
 def main(script_file: str) -> None:
     """Run a scenario script as ``python scenarios/NAME.py`` (same options as ``hta run``)."""
     from hta.cli import main as cli_main

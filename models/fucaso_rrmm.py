@@ -340,6 +340,12 @@ class FucasoModel:
             eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf"))
         return outcomes.Outcomes.from_list([cc, eq])
 
+    def excel_book(self):
+        """The base case as a formula-live Excel workbook (``hta export-excel``; models/fucaso_excel.py)."""
+        from models import fucaso_excel
+
+        return fucaso_excel.build_book(self)
+
     # -- intention to treat ---------------------------------------------------------------------
     def _delay_factors(self, delay_years: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Discounting of the pre-infusion phase of ``delay_years`` (n,) years.

@@ -216,7 +216,16 @@ def write_workbook(path, sheets: list[Sheet], *, currency_symbol: str = "HK$") -
         raise HtaError(f"results workbook {path}: expected at least one sheet; found none")
 
     workbook = _build_workbook(sheets, currency_symbol)
+    return save_atomically(workbook, path)
 
+
+def save_atomically(workbook: Workbook, path) -> Path:
+    """Save an openpyxl workbook to ``path`` through a temporary file in the same folder.
+
+    The folder is created if missing; on any failure the temporary file is removed and an
+    existing ``path`` is left unchanged (no half-written workbook).
+    """
+    path = Path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".xlsx.tmp",

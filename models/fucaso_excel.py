@@ -1,0 +1,177 @@
+"""The flagship model (``models/fucaso_rrmm.py``) written as a formula-live Excel workbook.
+
+Each function mirrors a part of :class:`models.fucaso_rrmm.FucasoModel` with the toolkit of
+:mod:`hta.excel.formula_model`: the same curves, general-population floor, partition or
+state-transition structure, cost and QALY lines and intention-to-treat combination, as Excel
+formulas of the Parameters sheet. ``tests/test_excel_model.py`` recalculates the workbook with
+LibreOffice and checks every total against :meth:`FucasoModel.evaluate` (1e-9 relative), so a
+change to the model that is not mirrored here fails the tests.
+"""
+
+from __future__ import annotations
+
+from hta.excel.formula_model import CycleSheet, ModelBook, excel_name
+
+#: Months per cycle, as a formula of the cycle length (monthly inputs -> per cycle).
+PER_CYCLE = "(cycle_years*12)"
+#: Cost lines the intention-to-treat pathway pays at leukapheresis for everyone apheresed.
+AT_APHERESIS = ("leukapheresis", "bridging therapy")
+
+
+def _p(name: str) -> str:
+    return excel_name(name)
+
+
+def _curve(sheet: CycleSheet, model, strategy: str, endpoint: str, floor: str) -> str:
+    from models.fucaso_rrmm import _unit_to_months
+
+    spec = model.survival[(strategy, endpoint)]
+    coef = {c: _p(n) for c, n in zip(spec.coef_names, spec.param_names)}
+    cure = _p(model.cure[strategy]) if strategy in model.cure else None
+    return sheet.parametric_survival(f"S_{endpoint}", spec.distribution, coef,
+                                     units_per_year=12.0 / _unit_to_months(spec.time_unit), floor=floor, cure=cure,
+                                     header=f"{endpoint} ({spec.distribution})")
+
+
+def _cohort(sheet: CycleSheet, model, strategy: str) -> None:
+    """Curves, occupancy and the events 'death', 'pfs_event', 'progression' of one strategy."""
+    from models.fucaso_rrmm import STATES
+
+    bg = sheet.general_population("bg")
+    sheet.column("q_bg", f"1-EXP(-({{{bg}}}-{{{bg}[-1]}}))", header="general-population death probability in the cycle",
+                 per_cycle=True)
+    pf, pd, dead = STATES
+    pfs = _curve(sheet, model, strategy, "PFS", bg)
+    if model.structure == "psm":
+        os_ = _curve(sheet, model, strategy, "OS", bg)
+        sheet.partition([pfs, os_], STATES)
+        # progressions: PFS events less pre-progression deaths at general-population rates
+        sheet.event("progression", f"MAX({{ev_pfs_event}}-{{{pf}[-1]}}*{{q_bg}},0)",
+                    header="event: progressions (PFS events less background deaths)")
+        return
+    # State-transition structure: exits from progression-free follow PFS; deaths among them at
+    # general-population rates; after progression a constant rate, never below the population's.
+    sheet.column("p_exit", f"MIN(MAX(IF({{{pfs}[-1]}}>0,1-{{{pfs}}}/{{{pfs}[-1]}},1),0),1)",
+                 header="probability of leaving progression-free", per_cycle=True)
+    sheet.markov(STATES, [1.0, 0.0, 0.0], {
+        (pf, pd): "{p_exit}-MIN({q_bg},{p_exit})",
+        (pf, dead): "MIN({q_bg},{p_exit})",
+        (pd, dead): f"MAX(1-EXP(-{_p('pps_rate_month')}*{PER_CYCLE}),{{q_bg}})",
+    })
+    sheet.event("death", f"{{ev_{pf}->{dead}}}+{{ev_{pd}->{dead}}}", header="event: deaths")
+    sheet.event("progression", f"{{ev_{pf}->{pd}}}", header="event: progressions")
+
+
+def _pathway(book: ModelBook, model, strategy: str, title: str, label: str) -> list:
+    """One strategy's sheet (infused pathway for eque-cel); returns its lines (measure, category, formula)."""
+    from models.fucaso_rrmm import DAYS_PER_YEAR, STATES
+
+    p = _p
+    pf, pd, _ = STATES
+    sheet = book.cycle_sheet(title, label)
+    _cohort(sheet, model, strategy)
+    sheet.person_time()
+    lines = [("ly", "life-years", sheet.life_years())]
+    lines.append(("qaly", "QALYs", sheet.qalys({pf: p("u_pf"), pd: p("u_pd")})))
+    followup = f"{p('n_visits_followup_month')}*{p('c_sopc')}"
+    ward, sopc, icu = p("c_ward_day"), p("c_sopc"), p("c_icu_day")
+    if strategy == "cc":
+        lines.append(("cost", "conventional-care regimen",
+                      sheet.state_cost("conventional-care regimen", {pf: f"{p('c_cc_regimen_month')}*{PER_CYCLE}"})))
+        lines.append(("cost", "out-patient care (progression-free)",
+                      sheet.state_cost("out-patient care (progression-free)",
+                                       {pf: f"{p('n_visits_on_treatment_month')}*{sopc}*{PER_CYCLE}"})))
+    else:
+        lines.append(("cost", "out-patient care (progression-free)",
+                      sheet.state_cost("out-patient care (progression-free)", {pf: f"{followup}*{PER_CYCLE}"})))
+    lines.append(("cost", "out-patient care (progressed)",
+                  sheet.state_cost("out-patient care (progressed)", {pd: f"{followup}*{PER_CYCLE}"})))
+    lines.append(("cost", "terminal care", sheet.event_cost("terminal care", {"death": f"{p('terminal_care_days')}*{ward}"})))
+    lines.append(("cost", "subsequent therapy", sheet.event_cost("subsequent therapy", {
+        "progression": f"{p('p_subsequent_therapy')}*{p('c_subsequent_month')}*{p('subsequent_months')}"})))
+    ae_years = f"{p('ae_duration_days')}/{DAYS_PER_YEAR!r}"
+    if strategy == "cc":
+        lines.append(("cost", "adverse events", f"{p('p_teae_g34_cc')}*{p('ward_days_ae_cc')}*{ward}"))
+        lines.append(("qaly", "adverse events", f"-{p('p_teae_g34_cc')}*{p('du_ae_cc')}*{ae_years}"))
+        return lines
+    cart = {
+        "CAR-T acquisition": p("c_eqcel_price"),
+        "leukapheresis": f"{p('los_apheresis_days')}*{ward}",
+        "bridging therapy": f"{p('p_bridging')}*{p('bridging_months')}*{p('c_cc_regimen_month')}",
+        "lymphodepletion": f"{p('c_lymphodepletion_drugs')}+{p('n_lymphodepletion_visits')}*{sopc}",
+        "infusion admission": f"{p('los_cart_days')}*{ward}",
+        "CRS/ICANS management": f"{p('p_crs_g3_eqcel')}*{p('icu_days_crs_g3')}*{icu}"
+                                f"+{p('p_icans_eqcel')}*{p('extra_ward_days_icans')}*{ward}",
+        "immunoglobulin": f"{p('p_ivig')}*{p('c_ivig_month')}*{p('ivig_months')}",
+        "post-infusion monitoring": f"{p('n_monitoring_visits')}*{sopc}",
+    }
+    lines += [("cost", c, f) for c, f in cart.items()]
+    lines.append(("qaly", "adverse events",
+                  f"-({p('p_crs_g12_eqcel')}*{p('du_crs_g12')}+{p('p_crs_g3_eqcel')}*{p('du_crs_g3')}"
+                  f"+{p('p_icans_eqcel')}*{p('du_icans')})*{ae_years}"))
+    return lines
+
+
+def _itt_quantities(book: ModelBook) -> None:
+    """The pre-infusion phase (FucasoModel._itt / _delay_factors) as named Results cells."""
+    disc = lambda r, t: f'IF(discount_method="continuous",EXP(-{r}*{t}),(1+{r})^(-{t}))'  # noqa: E731
+    book.derive("itt_delay_years", f"MIN({_p('bridging_months')}/12,n_cycles*cycle_years)",
+                "pre-infusion phase (vein-to-vein time, years), cut at the horizon")
+    book.derive("itt_starts", "IF(itt_delay_years<n_cycles*cycle_years,1,0)",
+                "1 if the post-phase pathways start within the horizon")
+    book.derive("itt_p_infused", f"itt_starts*(1-{_p('p_not_infused')})", "share infused at the end of the phase")
+    book.derive("itt_p_not_infused", f"itt_starts*{_p('p_not_infused')}", "share never infused (conventional care)")
+    book.derive("itt_df_costs", disc("discount_costs", "itt_delay_years"), "discount factor of costs at the end of the phase")
+    book.derive("itt_df_outcomes", disc("discount_outcomes", "itt_delay_years"),
+                "discount factor of outcomes at the end of the phase")
+    book.derive("itt_pv_years", 'IF(discount_outcomes=0,itt_delay_years,(1-itt_df_outcomes)/IF(discount_method="continuous",'
+                                'discount_outcomes,LN(1+discount_outcomes)))',
+                "discounted length of the phase (years): integral of the discount factor")
+
+
+def build_book(model) -> ModelBook:
+    """The formula-live workbook of ``model``'s base case (not yet saved)."""
+    s = model.settings
+    grid = model.grid
+    frame = model.parameters.to_frame()
+    parameters = {r["name"]: (float(r["base"]), r.get("unit", ""), r.get("description", ""), r.get("source", ""))
+                  for r in frame.to_dict("records")}
+    settings = {"cycle_years": grid.cycle_years, "n_cycles": grid.n_cycles, "discount_costs": float(s.discount_costs),
+                "discount_outcomes": float(s.discount_outcomes), "discount_method": str(s.discount_method).strip().lower(),
+                "within_cycle": _canonical(s.within_cycle), "start_age": float(s.start_age), "male_share": float(s.male_share)}
+    for i, (_, value) in enumerate(s.wtp, start=1):
+        settings[f"wtp_{i}"] = float(value)
+    structure = "partitioned survival" if model.structure == "psm" else "state-transition (semi-Markov)"
+    population = "intention to treat from leukapheresis" if model.itt else "infused population"
+    book = ModelBook(grid=grid, settings=settings, parameters=parameters, lifetable=model.lifetable,
+                     title=f"Eque-cel (Fucaso) vs conventional care: {structure}, {population}")
+    labels = model.strategy_labels
+    cc = _pathway(book, model, "cc", "cc", labels.get("cc", "conventional care"))
+    title = "eqcel infused" if model.itt else "eqcel"
+    eq = _pathway(book, model, "eqcel", title, labels.get("eqcel", "eque-cel") + (" (infused pathway)" if model.itt else ""))
+    book.strategies = [(st, labels.get(st, st)) for st in model.strategies]
+    for measure, category, formula in cc:
+        book.line("cc", measure, category, formula)
+    if not model.itt:
+        for measure, category, formula in eq:
+            book.line("eqcel", measure, category, formula)
+        return book
+    _itt_quantities(book)
+    for measure, category, formula in eq:
+        if measure == "cost" and category in AT_APHERESIS:
+            book.line("eqcel", measure, category, formula)
+        else:
+            df = "itt_df_costs" if measure == "cost" else "itt_df_outcomes"
+            book.line("eqcel", measure, category, f"itt_p_infused*{df}*({formula})")
+    for measure, category, formula in cc:
+        df = "itt_df_costs" if measure == "cost" else "itt_df_outcomes"
+        book.line("eqcel", measure, f"not infused: {category}", f"itt_p_not_infused*{df}*({formula})")
+    book.line("eqcel", "ly", "pre-infusion (leukapheresis to infusion)", "itt_pv_years")
+    book.line("eqcel", "qaly", "pre-infusion (leukapheresis to infusion)", f"{_p('u_pf')}*itt_pv_years")
+    return book
+
+
+def _canonical(method: str) -> str:
+    from hta.time import canonical_method
+
+    return canonical_method(method)
