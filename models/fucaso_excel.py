@@ -139,12 +139,14 @@ def build_book(model) -> ModelBook:
     settings = {"cycle_years": grid.cycle_years, "n_cycles": grid.n_cycles, "discount_costs": float(s.discount_costs),
                 "discount_outcomes": float(s.discount_outcomes), "discount_method": str(s.discount_method).strip().lower(),
                 "within_cycle": _canonical(s.within_cycle), "start_age": float(s.start_age), "male_share": float(s.male_share)}
-    for i, (_, value) in enumerate(s.wtp, start=1):
+    wtp_labels = {}
+    for i, (label, value) in enumerate(s.wtp, start=1):
         settings[f"wtp_{i}"] = float(value)
+        wtp_labels[f"wtp_{i}"] = f"{label} (HK${value:,.0f})"
     structure = "partitioned survival" if model.structure == "psm" else "state-transition (semi-Markov)"
     population = "intention to treat from leukapheresis" if model.itt else "infused population"
     book = ModelBook(grid=grid, settings=settings, parameters=parameters, lifetable=model.lifetable,
-                     title=f"Eque-cel (Fucaso) vs conventional care: {structure}, {population}")
+                     title=f"Eque-cel (Fucaso) vs conventional care: {structure}, {population}", wtp_labels=wtp_labels)
     labels = model.strategy_labels
     cc = _pathway(book, model, "cc", "cc", labels.get("cc", "conventional care"))
     title = "eqcel infused" if model.itt else "eqcel"

@@ -178,9 +178,13 @@ def with_cached_values(path: Path, cached: dict[str, str]) -> Path:
     return path
 
 
-def libreoffice_resave(path: Path, out_dir: Path) -> Path:
+def libreoffice_resave(path, out_dir: Path):
     """Open and save a workbook with LibreOffice headless (which calculates every formula);
-    return the new path in ``out_dir``. Skips the calling test when LibreOffice is missing."""
+    return the new path in ``out_dir``. Skips the calling test when LibreOffice is missing.
+
+    ``path`` may be a list of workbooks (one LibreOffice start for all); a list of new paths is
+    then returned.
+    """
     import subprocess
 
     import pytest
@@ -201,10 +205,12 @@ def libreoffice_resave(path: Path, out_dir: Path) -> Path:
 
         atexit.register(shutil.rmtree, profile_dir, ignore_errors=True)
     profile = profile_dir.as_uri()
+    paths = [Path(p) for p in path] if isinstance(path, (list, tuple)) else [Path(path)]
     subprocess.run([soffice, f"-env:UserInstallation={profile}", "--headless", "--calc",
-                    "--convert-to", "xlsx", "--outdir", str(out_dir), str(path)],
-                   check=True, capture_output=True, timeout=180)
-    return out_dir / Path(path).name
+                    "--convert-to", "xlsx", "--outdir", str(out_dir), *map(str, paths)],
+                   check=True, capture_output=True, timeout=180 * len(paths))
+    out = [out_dir / p.name for p in paths]
+    return out if isinstance(path, (list, tuple)) else out[0]
 
 
 # ---------------------------------------------------------------------------------------------

@@ -103,7 +103,7 @@ def cumhaz_formula(family: str, coef: dict, t: str) -> str:
     elif f == "gengamma":             # Prentice (1974) / flexsurv gengamma(mu, sigma, Q)
         mu, sigma, q = c["mu"], f"EXP({c['log_sigma']})", c["Q"]
         z = f"(LN({t})-{mu})/{sigma}"
-        u = f"{q}^-2*EXP(ABS({q})*{z})"
+        u = f"{q}^-2*EXP({q}*{z})"
         h = (f"IF({q}>0,-LN(1-GAMMADIST({u},{q}^-2,1,TRUE())),"
              f"IF({q}<0,-LN(GAMMADIST({u},{q}^-2,1,TRUE())),-LN(NORMSDIST(-{z}))))")
     else:
@@ -423,6 +423,15 @@ class CycleSheet:
         ws.freeze_panes = ws.cell(self.HEADER_ROW + 1, 3)
 
 
+def _page_setup(ws, fit_width: bool) -> None:
+    """Landscape; the summary sheets one page wide (the cycle sheets are for the screen)."""
+    ws.page_setup.orientation = "landscape"
+    if fit_width:
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+
+
 def _fmt_num(x: float) -> str:
     return f"{x:g}"
 
@@ -459,6 +468,7 @@ class ModelBook:
     derived: list = field(default_factory=list)      # (name, formula, description) on the Results sheet
     notes: list = field(default_factory=list)
     strategies: list = field(default_factory=list)  # (strategy, label), comparator first
+    wtp_labels: dict = field(default_factory=dict)  # setting name (wtp_1, ...) -> label
     _needs_lifetable: bool = False
 
     def __post_init__(self):
@@ -510,6 +520,8 @@ class ModelBook:
         results = wb.create_sheet("Results")
         refs = self._results(results, wb)
         self._check(wb.create_sheet("Check"), refs, python_lines)
+        for ws in wb.worksheets:
+            _page_setup(ws, fit_width=ws.title in ("About", "Parameters", "LifeTable", "Results", "Check"))
         return save_atomically(wb, Path(path))
 
     def _name(self, wb, name: str, ws, cell: str) -> None:
@@ -588,71 +600,77 @@ class ModelBook:
             ws.column_dimensions[letter].width = width
 
     def _results(self, ws, wb) -> dict:
+        """Totals and increments first (the headline), then the named derived quantities, then the
+        lines the totals sum (SUMIFS by strategy and measure)."""
         ws["A1"] = "Results: discounted totals, increments, ICER and net monetary benefit (all formulas)"
         ws["A1"].font = Font(bold=True, size=12)
-        r = 3
-        if self.derived:
-            ws.cell(r, 1, "Derived quantities").font = _BOLD
-            r += 1
-            for name, formula, description in self.derived:
-                ws.cell(r, 1, name)
-                ws.cell(r, 2, "=" + formula).number_format = "0.000000"
-                ws.cell(r, 3, _text(description))
-                self._name(wb, name, ws, f"B{r}")
-                r += 1
-            r += 1
-        ws.cell(r, 1, "Lines").font = _BOLD
-        r += 1
-        for i, h in enumerate(("strategy", "measure", "category", "discounted value"), start=1):
-            ws.cell(r, i, h).font = _BOLD
-            ws.cell(r, i).fill = _HEAD_FILL
-        first = r + 1
-        refs = {}
-        for ln in self.lines:
-            r += 1
-            ws.cell(r, 1, _text(ln.strategy))
-            ws.cell(r, 2, ln.measure)
-            ws.cell(r, 3, _text(ln.category))
-            ws.cell(r, 4, "=" + ln.formula).number_format = "#,##0.000000"
-            refs[(ln.strategy, ln.measure, ln.category)] = f"Results!$D${r}"
-        last = r
-        r += 2
-        ws.cell(r, 1, "Totals").font = _BOLD
-        r += 1
-        for i, h in enumerate(("strategy", "label", "costs", "QALYs", "LYs", "incremental costs", "incremental QALYs",
-                               "incremental LYs", "ICER (per QALY)"), start=1):
-            ws.cell(r, i, h).font = _BOLD
-            ws.cell(r, i).fill = _HEAD_FILL
         wtp = [k for k in self.settings if k.startswith("wtp_")]
-        for j, key in enumerate(wtp):
-            ws.cell(r, 10 + j, f"NMB at {key}").font = _BOLD
-            ws.cell(r, 10 + j).fill = _HEAD_FILL
-        comparator_row = r + 1
-        span = lambda col: f"${col}${first}:${col}${last}"  # noqa: E731
-        for strategy, label in self.strategies:
-            r += 1
-            ws.cell(r, 1, _text(strategy))
-            ws.cell(r, 2, _text(label))
+        totals_header = 3
+        r = totals_header + len(self.strategies) + 2
+        derived_row = r
+        if self.derived:
+            r += len(self.derived) + 2
+        lines_header = r + 1
+        first, last = lines_header + 1, lines_header + len(self.lines)
+        span = lambda col: f"${col}${first}:${col}${max(last, first)}"  # noqa: E731
+        refs = {}
+
+        # totals
+        ws.cell(totals_header - 1, 1, "Totals (discounted)").font = _BOLD
+        heads = ["strategy", "label", "costs", "QALYs", "LYs", "incremental costs", "incremental QALYs",
+                 "incremental LYs", "ICER (per QALY)"] + [f"NMB at {_text(self.wtp_labels.get(k, k))}" for k in wtp]
+        for i, h in enumerate(heads, start=1):
+            c = ws.cell(totals_header, i, h)
+            c.font, c.fill = _BOLD, _HEAD_FILL
+            c.alignment = Alignment(wrap_text=True, vertical="top")
+        comparator_row = totals_header + 1
+        for i, (strategy, label) in enumerate(self.strategies):
+            rr = comparator_row + i
+            ws.cell(rr, 1, _text(strategy))
+            ws.cell(rr, 2, _text(label))
             for col, measure in (("C", "cost"), ("D", "qaly"), ("E", "ly")):
-                ws[f"{col}{r}"] = f'=SUMIFS({span("D")},{span("A")},$A{r},{span("B")},"{measure}")'
-                refs[(strategy, measure, "total")] = f"Results!${col}${r}"
-            if r != comparator_row:
-                ws[f"F{r}"] = f"=C{r}-C${comparator_row}"
-                ws[f"G{r}"] = f"=D{r}-D${comparator_row}"
-                ws[f"H{r}"] = f"=E{r}-E${comparator_row}"
-                ws[f"I{r}"] = f'=IF(G{r}=0,"n/a",F{r}/G{r})'
-                refs[(strategy, "icer", "")] = f"Results!$I${r}"
+                ws[f"{col}{rr}"] = f'=SUMIFS({span("D")},{span("A")},$A{rr},{span("B")},"{measure}")'
+                refs[(strategy, measure, "total")] = f"Results!${col}${rr}"
+            if rr != comparator_row:
+                ws[f"F{rr}"] = f"=C{rr}-C${comparator_row}"
+                ws[f"G{rr}"] = f"=D{rr}-D${comparator_row}"
+                ws[f"H{rr}"] = f"=E{rr}-E${comparator_row}"
+                ws[f"I{rr}"] = f'=IF(G{rr}=0,"n/a",F{rr}/G{rr})'
+                refs[(strategy, "icer", "")] = f"Results!$I${rr}"
             for j, key in enumerate(wtp):
-                ws.cell(r, 10 + j, f"=D{r}*{excel_name(key)}-C{r}").number_format = "#,##0"
-            for col in "CF":
-                ws[f"{col}{r}"].number_format = "#,##0"
-            ws[f"I{r}"].number_format = "#,##0"
+                ws.cell(rr, 10 + j, f"=D{rr}*{excel_name(key)}-C{rr}").number_format = "#,##0"
+            for col in "CFI":
+                ws[f"{col}{rr}"].number_format = "#,##0"
             for col in "DEGH":
-                ws[f"{col}{r}"].number_format = "0.0000"
+                ws[f"{col}{rr}"].number_format = "0.0000"
         if len(self.strategies) > 2:
-            ws.cell(r + 2, 1, "Increments are against the first strategy; see the results workbook for the full "
-                              "incremental analysis with dominance.")
-        for letter, width in zip("ABCDEFGHIJK", (16, 34, 44, 18, 12, 18, 14, 14, 16, 16, 16)):
+            ws.cell(comparator_row + len(self.strategies), 1,
+                    "Increments are against the first strategy; the results workbook has the full incremental "
+                    "analysis with dominance.")
+        ws.row_dimensions[totals_header].height = 45
+
+        # derived quantities
+        if self.derived:
+            ws.cell(derived_row, 1, "Derived quantities (named cells)").font = _BOLD
+            for i, (name, formula, description) in enumerate(self.derived, start=1):
+                ws.cell(derived_row + i, 1, name)
+                ws.cell(derived_row + i, 2, "=" + formula).number_format = "0.000000"
+                ws.cell(derived_row + i, 3, _text(description))
+                self._name(wb, name, ws, f"B{derived_row + i}")
+
+        # lines
+        ws.cell(lines_header - 1, 1, "Lines (each a formula of the pathway sheets' totals and the parameters)").font = _BOLD
+        for i, h in enumerate(("strategy", "measure", "category", "discounted value"), start=1):
+            c = ws.cell(lines_header, i, h)
+            c.font, c.fill = _BOLD, _HEAD_FILL
+        for i, ln in enumerate(self.lines):
+            rr = first + i
+            ws.cell(rr, 1, _text(ln.strategy))
+            ws.cell(rr, 2, ln.measure)
+            ws.cell(rr, 3, _text(ln.category))
+            ws.cell(rr, 4, "=" + ln.formula).number_format = "#,##0.000000"
+            refs[(ln.strategy, ln.measure, ln.category)] = f"Results!$D${rr}"
+        for letter, width in zip("ABCDEFGHIJKL", (16, 30, 46, 18, 12, 16, 13, 13, 16, 18, 18, 18)):
             ws.column_dimensions[letter].width = width
         return refs
 
