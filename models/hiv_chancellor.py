@@ -132,3 +132,40 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
     res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
     return outcomes.Outcomes.from_list([res_mono, res_comb])
+
+
+def excel_book(values: Mapping | None = None, *, n_cycles: int = 20, discount_costs: float = 0.06,
+               discount_outcomes: float = 0.0):
+    """The deterministic model as a formula-live workbook (:mod:`hta.excel.formula_model`).
+
+    Mirrors :func:`evaluate`: annual cycles counted at their end, the relative risk on every
+    transition and the lamivudine cost in the first ``RR_YEARS`` cycles. ``values`` defaults to
+    :func:`base_values`. Save it with ``book.save(path, python_lines=...)``.
+    """
+    from hta.excel.formula_model import ModelBook
+
+    values = dict(base_values() if values is None else values)
+    sources = {name: "Chancellor et al. 1997; Briggs et al. 2006 Ex 2.5" for name in values}
+    parameters = {name: (float(v), "GBP/year" if name.startswith("c_") else "", "", sources[name])
+                  for name, v in values.items()}
+    settings = {"cycle_years": 1.0, "n_cycles": n_cycles, "discount_costs": discount_costs,
+                "discount_outcomes": discount_outcomes, "discount_method": "discrete", "within_cycle": "end"}
+    book = ModelBook(grid=CycleGrid(1.0, n_cycles), settings=settings, parameters=parameters,
+                     title="Chancellor et al. (1997) HIV model, Briggs et al. (2006) Exercise 2.5")
+    for strategy in STRATEGIES:
+        sheet = book.cycle_sheet(strategy, f"{strategy} (zidovudine{' + lamivudine' if strategy == 'combination' else ''})")
+        probs = {}
+        for name, a, b in transition_names():
+            if a != b:
+                probs[(a, b)] = f"IF({{k}}<={RR_YEARS},{name}*rr,{name})" if strategy == "combination" else name
+        sheet.markov(STATES, [1.0, 0.0, 0.0, 0.0], probs, dead=("D",))
+        sheet.person_time()
+        book.line(strategy, "ly", "life-years", sheet.life_years())
+        book.line(strategy, "qaly", "QALYs", sheet.qalys({s: "1" for s in STATES[:3]}))
+        book.line(strategy, "cost", "care", sheet.state_cost("care", {s: f"c_dmed_{s}+c_ccare_{s}" for s in STATES[:3]}))
+        book.line(strategy, "cost", "zidovudine", sheet.state_cost("zidovudine", {s: "c_zidovudine" for s in STATES[:3]}))
+        if strategy == "combination":
+            book.line(strategy, "cost", "lamivudine", sheet.state_cost(
+                "lamivudine", {s: f"IF({{k}}<={RR_YEARS},c_lamivudine,0)" for s in STATES[:3]}))
+    book.strategies = [(s, s) for s in STRATEGIES]
+    return book

@@ -231,3 +231,23 @@ def test_cli_model_without_excel_form_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "excel_book()" in err and "Traceback" not in err
     assert not out.exists()
+
+
+# -- a Markov model from the literature ---------------------------------------------------------
+
+
+def test_hiv_markov_workbook_reproduces_briggs_exercise_2_5(tmp_path):
+    # Briggs, Claxton & Sculpher (2006) Exercise 2.5: monotherapy 44,663.45 and 7.9912 LYs,
+    # combination 50,601.65 and 8.9374 LYs (costs at 6%, LYs undiscounted), ICER 6,276 per LY.
+    from models import hiv_chancellor as hiv
+
+    book = hiv.excel_book()
+    expected = python_lines(hiv.evaluate(hiv.base_values()), list(hiv.STRATEGIES))
+    path = book.save(tmp_path / "hiv.xlsx", python_lines=expected)
+    rows = _check_rows(bw.libreoffice_resave(path, tmp_path / "lo"))
+    _assert_equal(rows, expected)
+    assert round(rows[("monotherapy", "cost", "total")][0], 2) == 44663.45
+    assert round(rows[("combination", "cost", "total")][0], 2) == 50601.65
+    assert round(rows[("monotherapy", "ly", "total")][0], 4) == 7.9912
+    assert round(rows[("combination", "ly", "total")][0], 4) == 8.9374
+    assert round(rows[("combination", "icer", "")][0]) == 6276
