@@ -22,6 +22,14 @@ CILTA_OS_MEDIAN, CILTA_OS_MEDIAN_CI = 60.7, (41.9, None)  # Jagannath JCO 2025
 IDECEL_OS_MEDIAN, IDECEL_OS_MEDIAN_CI = 24.8, (19.9, 31.2)  # KarMMa, Blood review table
 CILTA_CURED = (32, 65)  # CARTITUDE-1: 32/97 alive and progression-free >= 5 years without maintenance (JCO 2025)
 
+# Adjusted HRs of cilta-cel (CARTITUDE-1) vs real-world physician's choice (POLLUX/CASTOR/EQUULEUS
+# post-trial cohort), inverse-probability weighted: EJHaem 2022;3(1):97-108, PMC9175662 Table 3 (P).
+HR_ADJ_PFS, HR_ADJ_PFS_CI = 0.18, (0.12, 0.27)
+HR_ADJ_OS, HR_ADJ_OS_CI = 0.25, (0.13, 0.46)
+SRC_ADJ_HR = ("assumption (class effect): eque-cel vs conventional care as cilta-cel vs real-world physician's choice, "
+              "adjusted HR PFS 0.18 (0.12-0.27), OS 0.25 (0.13-0.46) (EJHaem 2022;3(1):97-108, PMC9175662 Table 3; P), "
+              "applied to the LocoMMotion comparator curves (no eque-cel MAIC exists)")
+
 SRC_CURE = ("assumption (NICE DSU TSD 21 scenario): a plateau as seen with BCMA CAR-T; cure fraction from "
             "CARTITUDE-1, 32/97 (33%) alive and progression-free at >= 5 years without maintenance (Jagannath S et al. "
             "JCO 2025; P), Beta(32, 65); uncured Weibull recalibrated so the mixture keeps the published targets")
@@ -82,6 +90,11 @@ def definitions():
                  "eqcel", "OS", "exponential", [np.log(np.log(2) / IDECEL_OS_MEDIAN)],
                  [[((np.log(31.2) - np.log(19.9)) / (2 * 1.959964)) ** 2]],
                  source="KarMMa median OS 24.8 months (19.9-31.2), ide-cel (P); exponential from the median (D)")),
+        dict(name="eque-cel from adjusted HRs (cilta-cel vs real world)",
+             description="Eque-cel PFS and OS = the comparator's curves x population-adjusted HRs of cilta-cel vs "
+                         "real-world care (PFS 0.18, OS 0.25; EJHaem 2022): an adjusted comparison in place of the "
+                         "naive one, pending an eque-cel MAIC (docs/maic.md)",
+             model=with_adjusted_hr),
         dict(name="eque-cel PFS log-normal",
              description="Eque-cel PFS log-normal through the same 12-month PFS and median (calibrated)",
              model=lambda m: _with_calibrated(m, "eqcel", "PFS", "lognormal", EQ_PFS_MEDIAN, EQ_PFS_MEDIAN_CI,
@@ -118,6 +131,27 @@ def with_cure(model):
     return model.with_cure("eqcel", fraction=pi, alpha=CILTA_CURED[0], beta=CILTA_CURED[1], source=SRC_CURE,
                            uncured={"PFS": ("weibull", pfs, model.survival[("eqcel", "PFS")].cov),
                                     "OS": ("weibull", os_, model.survival[("eqcel", "OS")].cov)})
+
+
+def with_adjusted_hr(model, hr_pfs=HR_ADJ_PFS, hr_pfs_ci=HR_ADJ_PFS_CI, hr_os=HR_ADJ_OS, hr_os_ci=HR_ADJ_OS_CI):
+    """Eque-cel PFS and OS as the comparator's exponential curves under proportional hazards.
+
+    Exponential x HR is exponential with ``log_rate + log(HR)``. The PSA variance of the eque-cel
+    log rate is the comparator's plus the log-HR's (drawn independently of the comparator curve: an
+    approximation that overstates the uncertainty of the increment; stated in docs/flagship.md).
+    """
+    out = model
+    for endpoint, hr, ci in (("PFS", hr_pfs, hr_pfs_ci), ("OS", hr_os, hr_os_ci)):
+        ref = model.survival[("cc", endpoint)]
+        if ref.distribution != "exponential":
+            from hta.errors import HtaError
+
+            raise HtaError(f"adjusted-HR scenario: expects an exponential comparator {endpoint} curve; found {ref.distribution}")
+        var = (0.0 if ref.cov is None else float(np.asarray(ref.cov)[0, 0])) + _log_se(ci, 0.0) ** 2
+        out = out.with_survival("eqcel", endpoint, "exponential", [float(ref.coef[0]) + np.log(hr)], [[var]],
+                                time_unit=ref.time_unit, source=SRC_ADJ_HR,
+                                description=f"comparator {endpoint} x adjusted HR {hr}")
+    return out
 
 
 def _log_se(ci, fallback):
