@@ -95,7 +95,7 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
             tornado: bool = False, threshold: dict | None = None, psa: dict | None = None,
             scenarios: list | None = None, sobol: dict | None = None, two_way: dict | None = None,
             bia=None, verify: bool | dict = False, cheers: dict | None = None, seed: int | None = None,
-            progress: bool = False) -> Results:
+            progress: bool = False, survival_selection: list | None = None) -> Results:
     """Run the base case and the requested analyses of ``model``.
 
     Parameters
@@ -136,6 +136,10 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         every other analysis.
     seed : int, optional
         PSA seed (default: the workbook's ``seed`` setting, else 1).
+    survival_selection : list of hta.survival.selection.Candidate, optional
+        Every candidate family per endpoint (NICE DSU TSD 14): fit, extrapolated survival against
+        the general population, restricted mean and the ICER with each (sheet ``Survival
+        selection`` and a figure per endpoint).
     """
     t0 = time.perf_counter()
     settings = model.settings
@@ -196,6 +200,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         results.analyses["two_way"] = _two_way(model, wtp, two_way)
     if bia is not None:
         results.analyses["bia"] = _bia(model, bia)
+    if survival_selection:
+        results.analyses["survival_selection"] = _survival_selection(model, survival_selection)
     if verify:
         models = {structure_label: model, **(alternatives or {})}
         results.analyses["verification"] = verification(models, verify if isinstance(verify, dict) else {}, seed)
@@ -495,6 +501,39 @@ def _evppi(model, res, wtp_item, spec):
     fig = lambda p: plots.evppi_bars(top, p, title=f"EVPPI per patient at {label}")  # noqa: E731
     lines = [f"  EVPPI at {label} (largest):"] + [f"    {r['name']:<40} {_money(r['evppi'])}" for _, r in frame.head(5).iterrows()]
     return frame, sheet, fig, "\n".join(lines)
+
+
+def _survival_selection(model, candidates):
+    from hta import plots
+    from hta.excel.writer import Sheet
+    from hta.survival.selection import compare, curves_for_plot
+
+    frame = compare(candidates)
+    labels = _labels(model)
+    frame.insert(1, "label", frame["strategy"].map(lambda s: labels.get(s, s)))
+    fmt = {c: "prob" for c in frame.columns if c.startswith(("S_", "gp_", "relative_"))}
+    fmt |= {"icer": "money", "mean_years": "float", "max_target_error": "float", "aic": "float", "bic": "float"}
+    last = [c for c in frame.columns if c.startswith("relative_")][0]
+    sheet = Sheet("Survival selection", frame, fmt, wrap=["evidence"],
+                  title="Survival model selection (NICE DSU TSD 14): every family per endpoint, its fit, its "
+                        "extrapolation after the general-population floor against general-population survival "
+                        f"(gp_*; {last}: S / S_gp), the restricted mean (years) and the ICER with it. AIC/BIC need "
+                        "patient-level or reconstructed data and are blank for calibrated curves")
+    lines = ["Survival model selection (ICER with each family; mean years; " + last.replace("_", " at ") + "):"]
+    for (st, e), group in frame.groupby(["strategy", "endpoint"], sort=False):
+        cells = [f"{r['family']}{'*' if r['base_case'] else ''} {_money(r['icer'])} ({r['mean_years']:.1f} y; "
+                 f"{r[last]:.3f})" for _, r in group.iterrows()]
+        lines.append(f"  {labels.get(st, st)} {e}: " + ", ".join(cells))
+    lines.append("  (* base case)")
+    plot_data = curves_for_plot(candidates, horizon_years=20.0)
+    figures = {}
+    for (st, e), data in plot_data.items():
+        if len(data["curves"]) < 2:
+            continue
+        figures[f"survival_selection_{st}_{e.lower()}"] = (
+            lambda p, d=data, st=st, e=e: plots.selection_plot(d, p, title=f"{labels.get(st, st)} {e}: candidate "
+                                                                         "families (after the population floor)"))
+    return {"table": frame, "sheets": [sheet], "console": "\n".join(lines), "figures": figures}
 
 
 def _scenarios(model, wtp, scenarios, threshold):

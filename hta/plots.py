@@ -401,6 +401,32 @@ def survival_plot(curves: Mapping[str, tuple], path, title: str | None = None, x
     return _save(fig, path)
 
 
+def selection_plot(data: Mapping, path, title: str | None = None) -> Path:
+    """Candidate survival curves of one endpoint against general-population survival.
+
+    ``data`` as :func:`hta.survival.selection.curves_for_plot` gives it: ``t`` (years), ``curves``
+    (family -> S), ``gp`` (general-population survival) and ``targets`` ((years, S) published points).
+    """
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(7.5, 5))
+    t = np.asarray(data["t"], dtype=float)
+    for i, (name, s) in enumerate(data["curves"].items()):
+        base = "base case" in name
+        ax.plot(t, np.asarray(s, float), lw=2.6 if base else 1.4, color=f"C{i}", label=str(name), zorder=3 if base else 2)
+    ax.plot(t, np.asarray(data["gp"], float), color="black", ls=":", lw=1.5, label="general population (HK life table)")
+    if data.get("targets"):
+        tx, sy = zip(*data["targets"])
+        ax.scatter(tx, sy, color="black", marker="x", s=50, zorder=4, label="published targets")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_xlim(0, t[-1])
+    ax.set_xlabel("Years")
+    ax.set_ylabel("Proportion surviving")
+    ax.set_title(title or "Candidate survival models")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return _save(fig, path)
+
+
 def trace_plot(trace: pd.DataFrame, path, title: str | None = None, xlabel: str = "Years") -> Path:
     """Markov/PSM state trace as stacked areas of cohort proportions.
 

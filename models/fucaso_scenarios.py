@@ -177,3 +177,50 @@ def build(model, definition):
     if definition.get("model"):
         m = definition["model"](m)
     return m
+
+
+#: Families compared for each calibrated eque-cel endpoint (two published statistics identify
+#: two-parameter families exactly; the generalised gamma has three and cannot be identified).
+SELECTION_FAMILIES = ("exponential", "weibull", "gompertz", "lognormal", "loglogistic", "gamma")
+#: Published targets of each eque-cel curve: (median, median CI, {landmark: S}, {landmark: CI}), months.
+SELECTION_TARGETS = {
+    "PFS": (EQ_PFS_MEDIAN, EQ_PFS_MEDIAN_CI, {12.0: EQ_PFS_12}, {12.0: EQ_PFS_12_CI}),
+    # the upper CI of cilta-cel's median OS is not estimable: mirrored on the log scale (assumption)
+    "OS": (CILTA_OS_MEDIAN, (CILTA_OS_MEDIAN_CI[0], CILTA_OS_MEDIAN ** 2 / CILTA_OS_MEDIAN_CI[0]),
+           {12.0: CILTA_OS_12}, {12.0: CILTA_OS_12_CI}),
+}
+
+
+def survival_candidates(model):
+    """TSD 14 candidates: every family for each endpoint, as model variants (hta.survival.selection).
+
+    Eque-cel PFS and OS: each family calibrated to the same published median and 12-month
+    landmark as the base case's Weibull (exact for two-parameter families, least squares for the
+    exponential). Conventional care: LocoMMotion published only medians (no digitised KM), so the
+    exponential is the only identifiable family; it is listed alone. No family has AIC/BIC, which
+    need patient-level or reconstructed data (``hta fit`` on a digitised KM).
+    """
+    from hta.survival.selection import Candidate
+
+    out = []
+    for endpoint, (median, median_ci, landmarks, landmark_ci) in SELECTION_TARGETS.items():
+        base = model.survival[("eqcel", endpoint)]
+        targets = [(median, 0.5)] + [(t, s) for t, s in landmarks.items()]
+        for family in SELECTION_FAMILIES:
+            if family == base.distribution:
+                variant = model
+            else:
+                coef, cov = _calibrate(family, median=median, landmarks=landmarks, median_ci=median_ci,
+                                       landmark_ci=landmark_ci)
+                variant = model.with_survival("eqcel", endpoint, family, coef, cov,
+                                              source=f"D: {family} calibrated to the base case's published targets")
+            evidence = (f"calibrated to median {median:g} and S(12) = {landmarks[12.0]:g} months "
+                        f"({'least squares, 1 parameter' if family == 'exponential' else 'exact'})")
+            out.append(Candidate("eqcel", endpoint, family, variant, evidence, targets,
+                                 base_case=family == base.distribution))
+    for endpoint in ("PFS", "OS"):
+        spec = model.survival[("cc", endpoint)]
+        out.append(Candidate("cc", endpoint, spec.distribution, model,
+                             "LocoMMotion median only: the exponential is the only identifiable family "
+                             "(no digitised KM published)", [], base_case=True))
+    return out

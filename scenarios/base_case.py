@@ -63,6 +63,7 @@ def run(context):
         sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
         cheers=fucaso_rrmm.CHEERS_STATEMENTS,
         bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
+        survival_selection=fucaso_scenarios.survival_candidates(model),
         verify=True,
         seed=context.seed,
         progress=context.progress,
