@@ -131,14 +131,20 @@ def valid_rows() -> dict[str, Rows]:
     })
 
 
-def write_workbook(path: Path, sheets: dict[str, Rows]) -> Path:
-    """Write ``sheets`` (name -> rows) to ``path`` with openpyxl; return the path."""
+def write_workbook(path: Path, sheets: dict[str, Rows], merges=()) -> Path:
+    """Write ``sheets`` (name -> rows) to ``path`` with openpyxl; return the path.
+
+    ``merges``: ``(sheet, first row, first column, last row, last column)`` ranges to merge
+    (ignored for sheets that are not there)."""
     wb = openpyxl.Workbook()
     wb.remove(wb.active)
     for name, rows in sheets.items():
         ws = wb.create_sheet(name)
         for row in rows:
             ws.append(row)
+    for sheet, r1, c1, r2, c2 in merges:
+        if sheet in wb.sheetnames:
+            wb[sheet].merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
     path.parent.mkdir(parents=True, exist_ok=True)
     wb.save(path)
     return path

@@ -22,7 +22,6 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-import openpyxl
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -92,20 +91,6 @@ def _apply(sheets: dict, merges: list, change) -> None:
         merges.append((sheet, 1 + row % (len(rows) + 1), 1 + col, 2 + row % (len(rows) + 1), 2 + col))
 
 
-def _write(path: Path, sheets: dict, merges: list) -> Path:
-    wb = openpyxl.Workbook()
-    wb.remove(wb.active)
-    for name, rows in sheets.items():
-        ws = wb.create_sheet(name)
-        for row in rows:
-            ws.append(row)
-    for sheet, r1, c1, r2, c2 in merges:
-        if sheet in wb.sheetnames:
-            wb[sheet].merge_cells(start_row=r1, start_column=c1, end_row=r2, end_column=c2)
-    wb.save(path)
-    return path
-
-
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 @given(st.lists(mutation(), min_size=1, max_size=3))
@@ -114,7 +99,7 @@ def test_reader_reads_correctly_or_names_the_place(changes):
     for change in changes:
         _apply(sheets, merges, change)
     with tempfile.TemporaryDirectory() as tmp:
-        path = _write(Path(tmp) / "fuzzed.xlsx", sheets, merges)
+        path = bw.write_workbook(Path(tmp) / "fuzzed.xlsx", sheets, merges)
         problems = validate(path)  # must not raise
         for p in problems:
             assert p.workbook == "fuzzed.xlsx"
