@@ -114,6 +114,11 @@ SETTINGS = [
     ("male_share", 0.534, "proportion", "Share male in FUMANBA-1 (55/103)", "ASH 2022 abstract; JAMA Oncol 2024 (A)"),
     ("life_table", "hk-2020-2025", "", "Hong Kong general-population mortality (floor on every hazard)",
      "UN WPP 2024 abridged mx for Hong Kong, period 2020-2025, single-age step function (shipped with hta)"),
+    ("utility_norms", "uk-ara-brazier-2010", "", "Age adjustment of state utilities: multiplier = general-population norm at the attained age / norm at start_age (53.4% male), each cycle",
+     "proxy (evidence gap): the Hong Kong EQ-5D-5L norms by age and sex (Wong ELY et al. Value Health 2019) were not "
+     "available, only their overall mean 0.919 (flat: setting hk-eq5d5l-2019 gives no adjustment); the relative decline "
+     "with age is taken from Ara R, Brazier JE. Value Health 2010;13(5):509 (UK EQ-5D-3L equation, shipped with hta as "
+     "hta/data/utility_norms_uk_ara_brazier_2010.csv); multiplicative convention of NICE DSU TSD 12 (P)"),
     ("annual_population", 30, "patients/year", "Patients treated per year (for population EVPI)",
      "SCMP 24 May 2021: HA to offer CAR-T to ~30 patients a year (all indications) (N); assumption that capacity bounds the eligible RRMM population"),
     ("population_years", 5, "years", "Years of the decision's relevance (population EVPI)",
@@ -205,15 +210,33 @@ add("n_visits_on_treatment_month", 2, "attendances per month", "fixed", group="c
     description="Out-patient attendances per month on conventional-care treatment", source=A + "2 per month")
 add("n_visits_followup_month", 1, "attendances per month", "fixed", group="disease management",
     description="Out-patient attendances per month off active treatment", source=A + "1 per month")
-add("p_subsequent_therapy", 0.613, "probability", "beta", a=152, b=96, group="disease management",
-    description="Share receiving a subsequent line after progression",
-    source="LocoMMotion final: 61.3% had a subsequent line (Mateos MV et al. Leukemia 2024; P); Beta(152, 96) D from 61.3% of 248")
-add("c_subsequent_month", 50000, "HK$ per month", "gamma", se=12500, group="disease management",
-    description="Subsequent-therapy drug cost per month on treatment (for those treated)",
-    source=A + "same placeholder as c_cc_regimen_month")
-add("subsequent_months", 6.2, "months", "gamma", se=1.5, group="disease management",
-    description="Months on subsequent therapy per progression (a course, costed at progression)",
-    source="D: LocoMMotion median PFS2 10.8 minus median PFS 4.6 months (Mateos MV et al. Leukemia 2024; P); SE assumption")
+# Post-progression (subsequent) therapy by arm: a monthly cost for the time in the progressed state,
+# times the share of that time on active therapy (regimens given until the next progression or death).
+PD_ON_TX_CC = 0.613 * (10.8 - 4.6) / (13.8 - 4.6)
+SRC_PD_ON_TX_CC = ("D (approximation): LocoMMotion final, 61.3% of patients had a subsequent line (Mateos MV et al. "
+                   "Leukemia 2024; P) x the next line's share of post-progression survival, (median PFS2 10.8 - median "
+                   "PFS 4.6) / (median OS 13.8 - median PFS 4.6) = 6.2 / 9.2 months (same paper); 0.613 x 0.674 = 0.413. "
+                   "Lines after the next one are not counted and PFS2 includes time off treatment (the two errors "
+                   "partly offset); SE 0.08 assumption")
+add("p_pd_on_subsequent_cc", PD_ON_TX_CC, "proportion", "beta", se=0.08, group="post-progression therapy",
+    description="Conventional-care arm: share of the time in the progressed state spent on subsequent therapy",
+    source=SRC_PD_ON_TX_CC)
+add("p_pd_on_subsequent_eqcel", PD_ON_TX_CC, "proportion", "beta", se=0.12, group="post-progression therapy",
+    description="Eque-cel arm: share of the time in the progressed state spent on subsequent therapy (after CAR-T relapse)",
+    source=A + "no data on treatment after eque-cel relapse (FUMANBA-1 reports none; evidence gap): the same share of "
+    "post-progression time on therapy as conventional care (" + f"{PD_ON_TX_CC:.3f}" + ", D from LocoMMotion), so the "
+    "cost grows with the arm's longer post-progression survival; wider SE 0.12 assumption")
+add("c_subsequent_month_cc", 50000, "HK$ per month", "gamma", se=12500, group="post-progression therapy",
+    description="Conventional-care arm: drug cost per month on subsequent therapy (mix: the next real-world regimen, "
+    "pomalidomide-, carfilzomib-, daratumumab- or selinexor-based, as in LocoMMotion's 91 regimens)",
+    source=A + "HA SFI prices of the regimens not found (evidence gap); same placeholder as c_cc_regimen_month, SE 25%; "
+    "regimen mix from LocoMMotion (Mateos MV et al. Leukemia 2022/2024; P)")
+add("c_subsequent_month_eqcel", 50000, "HK$ per month", "gamma", se=12500, group="post-progression therapy",
+    description="Eque-cel arm: drug cost per month on subsequent therapy after CAR-T relapse (mix: conventional "
+    "regimens as in the comparator arm; bispecific antibodies where available)",
+    source=A + "no data on the therapy mix after eque-cel relapse in Hong Kong and no HA prices (evidence gap): same "
+    "placeholder as the conventional-care arm, drawn independently in the PSA; SE 25%, varied over its 95% interval in "
+    "the one-way analysis; a costlier mix (e.g. bispecific antibodies) can be entered here when HA prices are known")
 add("p_teae_g34_cc", 0.528, "probability", "beta", a=131, b=117, group="conventional care",
     description="Grade 3/4 adverse events on conventional care", source="LocoMMotion: 52.8% grade 3/4 TEAE (Mateos MV et al. Leukemia 2022; P); Beta D")
 add("ward_days_ae_cc", 5, "days", "gamma", se=1.5, group="conventional care",
@@ -222,10 +245,12 @@ add("terminal_care_days", 14, "days", "gamma", se=4, group="disease management",
     description="In-patient days of terminal care per death", source=A + "14 days, SE 4")
 
 # Utilities (annual weights) and disutilities
-add("u_pf", 0.72, "annual utility", "beta", se=0.03, group="utilities", description="Progression-free utility (both arms)",
+add("u_pf", 0.72, "annual utility", "beta", se=0.03, group="utilities", description="Progression-free utility (both arms), at the starting age (age-adjusted each cycle, setting utility_norms)",
     source=A + "no published >=4L TCE RRMM utilities (ISPOR EU 2023 SLR: none); below the 2L value 0.737 (NICE TA1133 EAG; A); SE 0.03")
-add("u_pd", 0.61, "annual utility", "beta", se=0.05, group="utilities", description="Progressed-disease utility",
-    source=A + "evidence gap (domain evidence 6.6 placeholder); decline of ~0.1 after progression; SE 0.05")
+add("du_pd", 0.11, "utility decrement", "gamma", se=0.05, group="utilities",
+    description="Utility decrement on progression: progressed utility u_pd = u_pf - du_pd (so u_pd <= u_pf in every PSA draw)",
+    source=A + "evidence gap (domain evidence 6.6 placeholders u_pf 0.72, u_pd 0.61): decrement 0.72 - 0.61 = 0.11, "
+    "Gamma (non-negative) with SE 0.05 (the SE of the former u_pd placeholder)")
 add("du_crs_g12", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
     description="Disutility of grade 1-2 CRS (grade 2 value, conservative)", source="Howell TA et al. PharmacoEcon Open 2022;6(3):367 (P): grade 2 CRS -0.05; SE assumption")
 add("du_crs_g3", 0.23, "utility decrement", "gamma", se=0.05, group="adverse-event disutilities",

@@ -16,10 +16,12 @@ Two structures, reported side by side as NICE DSU TSD 19 advises:
 
 Costs (HK$): the eque-cel pathway (acquisition, leukapheresis, bridging, lymphodepletion, infusion
 admission, CRS/ICANS management, immunoglobulin, monitoring) at time 0; conventional-care
-regimen costs while progression-free (time on treatment = PFS); subsequent therapy and
-out-patient care while progressed; terminal care at death. Monthly costs in the workbook are
-converted to the cycle length. QALYs use annual utilities by state and one-off adverse-event
-QALY losses.
+regimen costs while progression-free (time on treatment = PFS); subsequent therapy (a monthly
+cost of each arm's mix times the arm's share of progressed time on therapy) and out-patient care
+while progressed; terminal care at death. Monthly costs in the workbook are converted to the
+cycle length. QALYs use annual utilities by state (progressed = progression-free minus a
+non-negative decrement), multiplied each cycle by the general-population age multiplier
+(:meth:`FucasoModel.utility_multiplier`), and one-off adverse-event QALY losses.
 
 Every function is vectorised over the batch's samples.
 """
@@ -39,6 +41,7 @@ from hta.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
 from hta.time import CycleGrid, discount_factors
+from hta.utilities import UtilityNorms, age_multiplier
 
 STATES = ("progression-free", "progressed", "dead")
 STRUCTURES = ("psm", "stm")
@@ -93,6 +96,8 @@ class FucasoModel:
     extra_parameters: list = field(default_factory=list)
     #: intention-to-treat from leukapheresis (True, base case) or the infused population (False)
     itt: bool = True
+    #: general-population utility norms for the age adjustment (None: no adjustment)
+    utility_norms: UtilityNorms | None = None
 
     name = "fucaso_rrmm"
     #: comparator first, so increments read "eque-cel vs conventional care"
@@ -163,6 +168,19 @@ class FucasoModel:
     def with_itt(self, itt: bool = True) -> "FucasoModel":
         """A copy analysed from leukapheresis (``itt=True``) or from infusion (``itt=False``)."""
         return dataclasses.replace(self, itt=bool(itt))
+
+    def without_age_adjustment(self) -> "FucasoModel":
+        """A copy whose state utilities are not age-adjusted (multiplier 1 in every cycle)."""
+        return dataclasses.replace(self, utility_norms=None)
+
+    def utility_multiplier(self, at_times: bool = False) -> np.ndarray:
+        """The age-adjustment multiplier of state utilities: ``(T,)``, one per cycle (cycle ``j``
+        at index ``j - 1``), or ``(T+1,)`` at the grid's time points with ``at_times=True`` (the
+        value at a cycle's start applies to that cycle). ``U(start_age + t) / U(start_age)``
+        with the cohort's male share (:func:`hta.utilities.age_multiplier`); ones without norms."""
+        s = self.settings
+        m = age_multiplier(self.utility_norms, s.start_age, s.male_share, self.grid.times)
+        return m if at_times else m[:-1]
 
     def with_structure(self, structure: str) -> "FucasoModel":
         return dataclasses.replace(self, structure=structure)
@@ -303,9 +321,17 @@ class FucasoModel:
         sopc, ward, icu = g("c_sopc"), g("c_ward_day"), g("c_icu_day")
         followup = g("n_visits_followup_month") * sopc
         pd_costs = {"out-patient care (progressed)": np.stack([zero, followup * per_cycle, zero], 1)}
-        utilities = np.stack([g("u_pf"), g("u_pd"), zero], axis=1)
-        terminal = {"terminal care": {"death": g("terminal_care_days") * ward},
-                    "subsequent therapy": {"progression": g("p_subsequent_therapy") * g("c_subsequent_month") * g("subsequent_months")}}
+
+        def subsequent(arm):  # per cycle in the progressed state: share of that time on therapy x monthly cost of the arm's mix
+            return {"subsequent therapy": np.stack([zero, g(f"p_pd_on_subsequent_{arm}") * g(f"c_subsequent_month_{arm}") * per_cycle, zero], 1)}
+
+        u_pf = g("u_pf")
+        u_pd = u_pf - g("du_pd")                 # progressed utility: never above progression-free (du_pd >= 0)
+        utilities = np.stack([u_pf, u_pd, zero], axis=1)
+        multiplier = self.utility_multiplier()   # (T,) age adjustment, 1 at the starting age
+        if np.any(multiplier != 1.0):            # per-cycle utilities (1, T, 3) x (n, 1, 3)
+            utilities = multiplier[None, :, None] * utilities[:, None, :]
+        terminal = {"terminal care": {"death": g("terminal_care_days") * ward}}
         ae_years = g("ae_duration_days") / DAYS_PER_YEAR
         common = dict(within_cycle=s.within_cycle, discount_costs=s.discount_costs,
                       discount_outcomes=s.discount_outcomes, discount_method=s.discount_method,
@@ -314,7 +340,7 @@ class FucasoModel:
         # Conventional care.
         cc_state = {"conventional-care regimen": np.stack([g("c_cc_regimen_month") * per_cycle, zero, zero], 1),
                     "out-patient care (progression-free)": np.stack([g("n_visits_on_treatment_month") * sopc * per_cycle, zero, zero], 1),
-                    **pd_costs}
+                    **pd_costs, **subsequent("cc")}
         cc = outcomes.account(cohorts["cc"], grid, state_costs=cc_state,
                               one_off_costs={"adverse events": g("p_teae_g34_cc") * g("ward_days_ae_cc") * ward},
                               one_off_qalys={"adverse events": -g("p_teae_g34_cc") * g("du_ae_cc") * ae_years},
@@ -331,7 +357,8 @@ class FucasoModel:
             "immunoglobulin": g("p_ivig") * g("c_ivig_month") * g("ivig_months"),
             "post-infusion monitoring": g("n_monitoring_visits") * sopc,
         }
-        eq_state = {"out-patient care (progression-free)": np.stack([followup * per_cycle, zero, zero], 1), **pd_costs}
+        eq_state = {"out-patient care (progression-free)": np.stack([followup * per_cycle, zero, zero], 1), **pd_costs,
+                    **subsequent("eqcel")}
         ae_loss = (g("p_crs_g12_eqcel") * g("du_crs_g12") + g("p_crs_g3_eqcel") * g("du_crs_g3")
                    + g("p_icans_eqcel") * g("du_icans")) * ae_years
         eq = outcomes.account(cohorts["eqcel"], grid, state_costs=eq_state, one_off_costs=cart,
@@ -446,8 +473,10 @@ def build(inputs, *, structure: str = "psm", itt: bool = True) -> FucasoModel:
     else:
         lifetable = LifeTable.hong_kong(s.life_table.replace("hk-", ""))
     labels = dict(zip(inputs.strategies["strategy"], inputs.strategies.get("label", inputs.strategies["strategy"])))
+    norms = None if getattr(s, "utility_norms", "none") == "none" else UtilityNorms.shipped(s.utility_norms)
     return FucasoModel(settings=s, base_parameters=inputs.parameters, survival=survival, strategy_labels=labels,
-                       lifetable=lifetable, structure=structure, inputs_path=str(inputs.path), itt=itt)
+                       lifetable=lifetable, structure=structure, inputs_path=str(inputs.path), itt=itt,
+                       utility_norms=norms)
 
 
 #: Where the CHEERS 2022 items the run cannot answer itself are reported (hta.cheers). Items the
@@ -466,8 +495,11 @@ CHEERS_STATEMENTS = {
     12: "partly: PFS from FUMANBA-1 (calibrated Weibull), OS borrowed from cilta-cel (CARTITUDE-1) as an "
         "assumption, comparator curves calibrated to LocoMMotion medians (Survival models; docs/flagship.md, "
         "'Survival evidence and its weakness'); no population adjustment of the single-arm comparison",
-    13: "partly: utilities are labelled assumptions, equal in both arms and not age-adjusted; AE decrements from "
-        "Howell et al. 2022 (Inputs; docs/flagship.md, 'Utilities')",
+    13: "partly: state utilities are labelled assumptions, equal in both arms (progressed = progression-free minus a "
+        "non-negative decrement, so never higher); multiplied each cycle by the general-population norm at the attained "
+        "age over the norm at age 58 (NICE DSU TSD 12 multiplicative convention), with the age gradient of Ara & Brazier "
+        "2010 (UK EQ-5D-3L) as a proxy because Hong Kong EQ-5D-5L norms by age and sex were not available; AE "
+        "decrements from Howell et al. 2022 (Inputs; docs/flagship.md, 'Utilities')",
     15: "partly: Hong Kong dollars; HA Gazette charges and converted Mainland prices (HK$1.0867/RMB) and GDP "
         "(HK$7.80/US$) come from different years, with no single price year yet (Inputs sources)",
     18: "not reported: no subgroup analyses (no patient-level data)",

@@ -41,7 +41,7 @@ def test_statements_fill_and_qualify_items(results):
     table = results.analyses["cheers"]["table"].set_index("item")
     assert len(table) == 28 and set(table["status"]) <= {REPORTED, PARTLY, NOT_REPORTED}
     assert table.loc[8, "status"] == REPORTED and "Hospital Authority" in table.loc[8, "where"]
-    assert table.loc[13, "status"] == PARTLY and "not age-adjusted" in table.loc[13, "where"]
+    assert table.loc[13, "status"] == PARTLY and "proxy" in table.loc[13, "where"] and "TSD 12" in table.loc[13, "where"]
     assert table.loc[4, "status"] == NOT_REPORTED and table.loc[4, "where"].startswith("no health economic")
     assert "CHEERS 2022" in results.analyses["cheers"]["console"]
     assert [s.name for s in results.analyses["cheers"]["sheets"]] == ["CHEERS 2022"]

@@ -210,7 +210,10 @@ def test_probabilistic_threshold_nonlinear_brackets(quadratic_model):
 def test_probabilistic_threshold_flagship_near_deterministic(flagship):
     det = dsa.threshold(flagship, "c_eqcel_price", WTP_1X, 0.0, 5e6).value
     res = dsa.probabilistic_threshold(flagship, "c_eqcel_price", WTP_1X, n=300, seed=3, upper=5e6)
-    assert res.method == "exact" and res.probability_lower == 1.0 and res.probability_upper == 0.0
+    # At a price of 0 eque-cel is cost-effective in most draws but not all: since issue 9 item 4 its
+    # post-progression therapy costs grow with its long progressed survival, so in draws with long
+    # eque-cel OS and costly subsequent therapy even a free product exceeds 1x GDP per capita.
+    assert res.method == "exact" and res.probability_lower > 0.9 and res.probability_upper == 0.0
     # the median of per-draw threshold prices lies near the deterministic threshold (within 25%)
     assert res.value == pytest.approx(det, rel=0.25)
 

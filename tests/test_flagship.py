@@ -49,10 +49,13 @@ def test_survival_never_above_general_population(model):
 
 
 def test_utilities_of_one_give_qalys_equal_to_lys_without_ae_losses(model):
-    batch = model.parameters.base().with_values(u_pf=1.0, u_pd=1.0, p_crs_g12_eqcel=0.0, p_crs_g3_eqcel=0.0,
+    batch = model.parameters.base().with_values(u_pf=1.0, du_pd=0.0, p_crs_g12_eqcel=0.0, p_crs_g3_eqcel=0.0,
                                                 p_icans_eqcel=0.0, p_teae_g34_cc=0.0)
-    out = model.evaluate(batch)
+    out = model.without_age_adjustment().evaluate(batch)
     np.testing.assert_allclose(out.qalys, out.lys, rtol=1e-12)
+    # With the age adjustment (base case) QALYs are the LYs weighted by the multiplier, below the LYs.
+    aged = model.evaluate(batch)
+    assert np.all(aged.qalys < out.qalys)
 
 
 def test_price_enters_costs_one_for_one(model):

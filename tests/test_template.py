@@ -63,6 +63,7 @@ def test_dropdowns_on_choice_settings(book):
         f"B{row_of['discount_method']}": '"discrete,continuous"',
         f"B{row_of['within_cycle']}": '"half-cycle,simpson,start,end"',
         f"B{row_of['life_table']}": '"hk-2020-2025,hk-2015-2020,sheet"',
+        f"B{row_of['utility_norms']}": '"none,hk-eq5d5l-2019,uk-ara-brazier-2010"',
     }
 
 

@@ -62,6 +62,7 @@ class Settings:
     discount_method: str = "discrete"
     currency: str = "HKD"
     life_table: str = "hk-2020-2025"
+    utility_norms: str = "none"
     annual_population: float | None = None
     population_years: float | None = None
     seed: int | None = None

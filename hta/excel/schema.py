@@ -75,6 +75,7 @@ CYCLES = ("week", "28 days", "month", "year")
 WITHIN_CYCLE = ("half-cycle", "simpson", "start", "end")
 DISCOUNT_METHODS = ("discrete", "continuous")
 LIFE_TABLES = ("hk-2020-2025", "hk-2015-2020", "sheet")
+UTILITY_NORMS = ("none", "hk-eq5d5l-2019", "uk-ara-brazier-2010")
 SEXES = ("male", "female")
 
 MAX_DISCOUNT_RATE = 0.2
@@ -180,6 +181,10 @@ SETTINGS: tuple[Setting, ...] = (
             "General-population mortality: a shipped Hong Kong life table, or 'sheet' to use the "
             "LifeTable sheet. Default hk-2020-2025.", choices=LIFE_TABLES,
             default="hk-2020-2025"),
+    Setting("utility_norms", CHOICE,
+            "Age adjustment of state utilities: the general-population norm table (shipped with hta, "
+            "hta/data) whose ratio to the norm at start_age multiplies utilities each cycle, or "
+            "'none'. Default none.", choices=UTILITY_NORMS, default="none"),
     Setting("annual_population", NUMBER,
             "Patients eligible each year (population EVPI; the budget impact uses the Budget "
             "sheet).", unit="patients per year",

@@ -28,6 +28,8 @@ What a check needs from a model beyond the protocol, it asks for by name and rep
   ``Outcomes.results[s].lines`` for disaggregated lines;
 * ``model.with_settings(...)`` and ``model.grid`` for the discounting and horizon checks;
 * ``model.with_identical_efficacy()``, or relative-effect parameters, for the efficacy check;
+* ``model.without_age_adjustment()`` (optional) for the utilities-one check of a model whose
+  utilities are age-adjusted;
 * ``model.survival_curves(batch)``, ``model.general_population_survival()`` (or
   ``model.background_cumhaz()``) and ``model.transition_matrices(batch)`` for the curve and
   matrix checks.
