@@ -72,7 +72,11 @@ def _pathway(book: ModelBook, model, strategy: str, title: str, label: str) -> l
     _cohort(sheet, model, strategy)
     sheet.person_time()
     lines = [("ly", "life-years", sheet.life_years())]
-    lines.append(("qaly", "QALYs", sheet.qalys({pf: p("u_pf"), pd: p("u_pd")})))
+    u_pf, u_pd = p("u_pf"), f"({p('u_pf')}-{p('du_pd')})"   # progressed = progression-free minus a decrement
+    if model.utility_norms is not None:
+        m = sheet.age_multiplier()
+        u_pf, u_pd = f"{{{m}}}*{u_pf}", f"{{{m}}}*{u_pd}"
+    lines.append(("qaly", "QALYs", sheet.qalys({pf: u_pf, pd: u_pd})))
     followup = f"{p('n_visits_followup_month')}*{p('c_sopc')}"
     ward, sopc, icu = p("c_ward_day"), p("c_sopc"), p("c_icu_day")
     if strategy == "cc":
@@ -87,8 +91,8 @@ def _pathway(book: ModelBook, model, strategy: str, title: str, label: str) -> l
     lines.append(("cost", "out-patient care (progressed)",
                   sheet.state_cost("out-patient care (progressed)", {pd: f"{followup}*{PER_CYCLE}"})))
     lines.append(("cost", "terminal care", sheet.event_cost("terminal care", {"death": f"{p('terminal_care_days')}*{ward}"})))
-    lines.append(("cost", "subsequent therapy", sheet.event_cost("subsequent therapy", {
-        "progression": f"{p('p_subsequent_therapy')}*{p('c_subsequent_month')}*{p('subsequent_months')}"})))
+    lines.append(("cost", "subsequent therapy", sheet.state_cost("subsequent therapy", {
+        pd: f"{p(f'p_pd_on_subsequent_{strategy}')}*{p(f'c_subsequent_month_{strategy}')}*{PER_CYCLE}"})))
     ae_years = f"{p('ae_duration_days')}/{DAYS_PER_YEAR!r}"
     if strategy == "cc":
         lines.append(("cost", "adverse events", f"{p('p_teae_g34_cc')}*{p('ward_days_ae_cc')}*{ward}"))
@@ -146,6 +150,7 @@ def build_book(model) -> ModelBook:
     structure = "partitioned survival" if model.structure == "psm" else "state-transition (semi-Markov)"
     population = "intention to treat from leukapheresis" if model.itt else "infused population"
     book = ModelBook(grid=grid, settings=settings, parameters=parameters, lifetable=model.lifetable,
+                     utility_norms=model.utility_norms,
                      title=f"Eque-cel (Fucaso) vs conventional care: {structure}, {population}", wtp_labels=wtp_labels)
     labels = model.strategy_labels
     cc = _pathway(book, model, "cc", "cc", labels.get("cc", "conventional care"))

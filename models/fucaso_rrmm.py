@@ -494,7 +494,9 @@ CHEERS_STATEMENTS = {
        "(docs/flagship.md, 'Decision problem')",
     12: "partly: PFS from FUMANBA-1 (calibrated Weibull), OS borrowed from cilta-cel (CARTITUDE-1) as an "
         "assumption, comparator curves calibrated to LocoMMotion medians (Survival models; docs/flagship.md, "
-        "'Survival evidence and its weakness'); no population adjustment of the single-arm comparison",
+        "'Survival evidence and its weakness'); the base case compares single-arm evidence unadjusted; the scenario "
+        "'eque-cel from adjusted HRs' applies population-adjusted HRs of cilta-cel vs real-world care (Scenarios), and "
+        "hta.maic is ready for patient-level data (docs/maic.md); every family compared in 'Survival selection'",
     13: "partly: state utilities are labelled assumptions, equal in both arms (progressed = progression-free minus a "
         "non-negative decrement, so never higher); multiplied each cycle by the general-population norm at the attained "
         "age over the norm at age 58 (NICE DSU TSD 12 multiplicative convention), with the age gradient of Ara & Brazier "

@@ -24,6 +24,7 @@ from hta.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor
 from hta.survival.curves import DISTRIBUTIONS, make_curve
 from hta.time import CycleGrid
+from hta.utilities import UtilityNorms, age_multiplier
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -153,7 +154,7 @@ def test_every_family_has_a_formula_form():
     assert families == set(DISTRIBUTIONS), set(DISTRIBUTIONS) ^ families
 
 
-def test_curve_formulas_floor_and_life_table_match_python(tmp_path):
+def test_curve_formulas_floor_life_table_and_utility_norms_match_python(tmp_path):
     grid = CycleGrid(0.25, 48)                         # 12 years in quarters; curves in months
     lt = LifeTable.hong_kong()
     params = {}
@@ -163,9 +164,11 @@ def test_curve_formulas_floor_and_life_table_match_python(tmp_path):
     settings = {"cycle_years": grid.cycle_years, "n_cycles": grid.n_cycles, "discount_costs": 0.03,
                 "discount_outcomes": 0.03, "discount_method": "discrete", "within_cycle": "half-cycle",
                 "start_age": 71.5, "male_share": 0.4}
-    book = ModelBook(grid=grid, settings=settings, parameters=params, lifetable=lt)
+    norms = UtilityNorms.shipped("uk-ara-brazier-2010")
+    book = ModelBook(grid=grid, settings=settings, parameters=params, lifetable=lt, utility_norms=norms)
     sheet = book.cycle_sheet("curves", "every family")
     bg = sheet.general_population("bg")
+    sheet.age_multiplier("u_mult")
     for case, coef in FAMILY_CASES.items():
         family = case.split("_")[0]
         sheet.parametric_survival(f"S_{case}", family, {k: f"{case}_{k}" for k in coef}, units_per_year=12.0)
@@ -187,6 +190,9 @@ def test_curve_formulas_floor_and_life_table_match_python(tmp_path):
         np.testing.assert_allclose(column(f"S_{case}_Hc"), curve.cumhaz(t_months)[0], rtol=1e-10, atol=1e-13, err_msg=case)
         np.testing.assert_allclose(column(f"S_{case}"), curve.survival(t_months)[0], rtol=1e-10, atol=1e-15, err_msg=case)
     np.testing.assert_allclose(column("bg_H"), lt.cohort_cumhaz(grid.times, 71.5, 0.4)[0], rtol=1e-12, atol=1e-15)
+    multiplier = age_multiplier(norms, 71.5, 0.4, grid.times)[:-1]          # per cycle, at the cycle's start
+    np.testing.assert_allclose(column("u_mult")[1:], multiplier, rtol=1e-13)
+    assert multiplier[0] == 1.0 and multiplier[-1] < 0.97                    # the step function moved
     background = GeneralPopulation(lt, 71.5, 0.4, years_per_unit=1 / 12)
     floored = GeneralPopulationFloor(make_curve("exponential", np.array([[-2.0]])), background).survival(t_months)[0]
     np.testing.assert_allclose(column("S_floored"), floored, rtol=1e-12)
@@ -211,7 +217,7 @@ def test_cli_writes_the_flagship_model(tmp_path, capsys):
     assert cli_main(["export-excel", str(ROOT / "scenarios" / "base_case.py"), "--out", str(out)]) == 0
     assert str(out) in capsys.readouterr().out
     wb = load_workbook(out)
-    assert wb.sheetnames == ["About", "Parameters", "LifeTable", "cc", "eqcel infused", "Results", "Check"]
+    assert wb.sheetnames == ["About", "Parameters", "LifeTable", "UtilityNorms", "cc", "eqcel infused", "Results", "Check"]
     assert "c_eqcel_price" in wb.defined_names and "u_pf" in wb.defined_names
     about = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
     assert "SHA-256 of fucaso_hk.xlsx" in about and "hta version" in about

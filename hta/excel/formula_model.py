@@ -265,6 +265,20 @@ class CycleSheet:
                            f"+(1-{male_share})*EXP(-({{{prefix}_cum_f}}-{{{prefix}_cum_f[0]}}))),0)",
                            header="general-population cumulative hazard")
 
+    def age_multiplier(self, name: str = "u_multiplier", *, start_age: str = "start_age",
+                       male_share: str = "male_share") -> str:
+        """Per-cycle multiplier of state utilities ``U(a_0 + t_{j-1}) / U(a_0)`` (cycle ``j`` takes the
+        norm at its start), sex-weighted by the starting male share, from the UtilityNorms sheet
+        (a step function of age; :func:`hta.utilities.age_multiplier`)."""
+        self.book._need_norms()
+
+        def norm(age):
+            i = f"IFERROR(MATCH({age},un_age,1),1)"
+            return f"({male_share}*INDEX(un_male,{i})+(1-{male_share})*INDEX(un_female,{i}))"
+        return self.column(name, f"{norm(f'{start_age}+{{t[-1]}}')}/{norm(start_age)}",
+                           header="utility age multiplier (norm at the cycle's start / norm at the start age)",
+                           per_cycle=True)
+
     def parametric_survival(self, name: str, family: str, coef: dict, *, units_per_year: float,
                             floor: str | None = None, cure: str | None = None, header: str = "") -> str:
         """Survival ``S`` of a parametric curve in column ``name``; its cumulative hazard in ``name_H``.
@@ -462,6 +476,7 @@ class ModelBook:
     settings: dict
     parameters: dict
     lifetable: object = None             # hta.lifetables.LifeTable
+    utility_norms: object = None         # hta.utilities.UtilityNorms (age adjustment of utilities)
     title: str = ""
     sheets: list = field(default_factory=list)
     lines: list = field(default_factory=list)
@@ -470,6 +485,7 @@ class ModelBook:
     strategies: list = field(default_factory=list)  # (strategy, label), comparator first
     wtp_labels: dict = field(default_factory=dict)  # setting name (wtp_1, ...) -> label
     _needs_lifetable: bool = False
+    _needs_norms: bool = False
 
     def __post_init__(self):
         canonical_method(self.settings["within_cycle"])
@@ -489,6 +505,11 @@ class ModelBook:
         if self.lifetable is None:
             raise HtaError("Excel model: general-population mortality needs the model's life table")
         self._needs_lifetable = True
+
+    def _need_norms(self) -> None:
+        if self.utility_norms is None:
+            raise HtaError("Excel model: the utility age adjustment needs the model's utility norms")
+        self._needs_norms = True
 
     def derive(self, name: str, formula: str, description: str) -> str:
         """A named intermediate quantity on the Results sheet (e.g. an intention-to-treat weight)."""
@@ -515,6 +536,8 @@ class ModelBook:
         self._parameters(wb.create_sheet("Parameters"), wb)
         if self._needs_lifetable:
             self._lifetable(wb.create_sheet("LifeTable"), wb)
+        if self._needs_norms:
+            self._norms(wb.create_sheet("UtilityNorms"), wb)
         for sheet in self.sheets:
             sheet.write(wb.create_sheet(sheet.title))
         results = wb.create_sheet("Results")
@@ -597,6 +620,22 @@ class ModelBook:
         self._name(wb, "lt_max_age", ws, "H2")
         ws["G4"] = _text(f"source: {str(lt.source).splitlines()[0] if lt.source else 'the model life table'}")
         for letter, width in zip("ABCDEFG", (8, 14, 14, 20, 20, 2, 44)):
+            ws.column_dimensions[letter].width = width
+
+    def _norms(self, ws, wb) -> None:
+        un = self.utility_norms
+        ws.append(["age (band lower bound)", "utility, men", "utility, women"])
+        for c in ws[1]:
+            c.font, c.fill = _BOLD, _HEAD_FILL
+        for a, m, f in zip(un.ages, un.male, un.female):
+            ws.append([float(a), float(m), float(f)])
+            ws.cell(ws.max_row, 2).fill = ws.cell(ws.max_row, 3).fill = _INPUT_FILL
+        last = ws.max_row
+        for name, col in (("un_age", "A"), ("un_male", "B"), ("un_female", "C")):
+            wb.defined_names[name] = DefinedName(name, attr_text=f"UtilityNorms!${col}$2:${col}${last}")
+        ws["E1"] = _text(f"source: {un.source or 'the model utility norms'}")
+        ws["E2"] = "Each band's norm applies from its age to the next band (ages below the first take the first band)."
+        for letter, width in zip("ABCDE", (22, 14, 14, 2, 90)):
             ws.column_dimensions[letter].width = width
 
     def _results(self, ws, wb) -> dict:
