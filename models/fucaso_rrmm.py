@@ -502,8 +502,9 @@ CHEERS_STATEMENTS = {
         "age over the norm at age 58 (NICE DSU TSD 12 multiplicative convention), with the age gradient of Ara & Brazier "
         "2010 (UK EQ-5D-3L) as a proxy because Hong Kong EQ-5D-5L norms by age and sex were not available; AE "
         "decrements from Howell et al. 2022 (Inputs; docs/flagship.md, 'Utilities')",
-    15: "partly: Hong Kong dollars; HA Gazette charges and converted Mainland prices (HK$1.0867/RMB) and GDP "
-        "(HK$7.80/US$) come from different years, with no single price year yet (Inputs sources)",
+    15: "partly: Hong Kong dollars, price year 2025 (HA Gazette charges in force in 2025); Mainland prices converted at "
+        "the 2024 average HK$1.0867/RMB and GDP per capita 2023 at HK$7.80/US$ are not inflated to 2025 (no official HK "
+        "CPI or C&SD per-capita GDP in the sources; docs/flagship.md, 'Decision problem')",
     18: "not reported: no subgroup analyses (no patient-level data)",
     19: "not reported: distributional effects were not assessed",
     21: "not reported: no patient or public engagement in this analysis",
