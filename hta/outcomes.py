@@ -12,7 +12,10 @@ Conventions (see ``docs/methods.md``):
   of the cycle (method "start"), its end ("end") or its midpoint (half-cycle, Simpson).
 * **One-off costs and QALY changes** happen at time 0 and are not discounted.
 * State rewards are either constant over time, shape ``(K,)`` or ``(n, K)``, or per cycle, shape
-  ``(n, T, K)`` with ``n`` possibly 1 (cycle ``j`` = index ``j - 1``).
+  ``(n, T, K)`` with ``n`` possibly 1 (cycle ``j`` = index ``j - 1``). A state cost that is
+  constant but paid in some cycles only (a drug given for the first two years) can be given as
+  :func:`in_cycles` ``(values, first, last)`` instead of an ``(n, T, K)`` array that is 0 in the
+  other cycles: the same results, bit for bit, without building or scanning that array.
 
 Integrals use the within-cycle correction of :mod:`hta.time`: occupancy is discounted at each time
 point, then allocated to cycles, then multiplied by the cycle's reward.
@@ -30,6 +33,30 @@ from hta.errors import HtaError
 from hta.time import CycleGrid, canonical_method, cycle_allocation, discount_factors
 
 # Keys of StrategyOutcome.lines: (measure, category, state) with measure in {"ly", "qaly", "cost"}.
+
+
+@dataclass(frozen=True)
+class InCycles:
+    """A state cost constant per state, ``(K,)`` or ``(n|1, K)``, paid in cycles ``first..last`` only."""
+
+    values: object
+    first: int
+    last: int | None
+
+
+def in_cycles(values, first: int = 1, last: int | None = None) -> InCycles:
+    """State costs ``values`` (``(K,)`` or ``(n|1, K)``, per cycle in each state) paid only in cycles
+    ``first`` to ``last`` (1-based, inclusive; ``last=None``: to the end of the horizon).
+
+    ``state_costs={"drug": in_cycles(c, 1, 2)}`` gives the same lines, bit for bit, as the
+    ``(n, T, K)`` array equal to ``c`` in cycles 1-2 and 0 afterwards.
+    """
+    for what, v in (("first", first), ("last", last)):
+        if v is not None and (isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1):
+            raise HtaError(f"in_cycles: {what} must be a cycle number >= 1; found {v!r}")
+    if last is not None and last < first:
+        raise HtaError(f"in_cycles: last ({last}) must not be before first ({first})")
+    return InCycles(values, int(first), None if last is None else int(last))
 
 
 @dataclass
@@ -125,7 +152,15 @@ def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
 
 
 def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
-    """Return (kind, array): kind 'const' with (n|1, K) or 'cycle' with (n|1, T, K)."""
+    """Return (kind, array): kind 'const' with (n|1, K) or 'cycle' with (n|1, T, K); for
+    :class:`InCycles`, kind 'cycles' with ``(array (n|1, K), lo, hi)``: cycle indices ``lo:hi``."""
+    if isinstance(values, InCycles):
+        kind, a = _as_state_reward(values.values, n, T, K, what, strategy)
+        if kind != "const":
+            raise HtaError(f"strategy '{strategy}', {what}: in_cycles takes one value per state, shape ({K},) or "
+                           f"({n}, {K}); found per-cycle values of shape {a.shape}")
+        hi = T if values.last is None else min(values.last, T)
+        return "cycles", (a, min(values.first - 1, hi), hi)
     a = np.asarray(values, dtype=float)
     if a.ndim == 0:
         a = np.full((K,), float(a))
@@ -146,7 +181,7 @@ def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
 
 def _is_constant_reward(values) -> bool:
     """True for state rewards that are the same in every cycle (at most 2 dimensions)."""
-    return np.ndim(values) <= 2
+    return not isinstance(values, InCycles) and np.ndim(values) <= 2
 
 
 def _as_cycle_values(values, n: int, T: int) -> np.ndarray:
@@ -339,6 +374,9 @@ def account(
 
     # QALYs by state.
     if utilities is not None:
+        if isinstance(utilities, InCycles):
+            raise HtaError(f"strategy '{cohort.strategy}', utilities: in_cycles is for state costs; give utilities "
+                           f"as ({K},), ({n}, {K}) or per cycle ({n}, {T}, {K})")
         kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
         _check_utilities(u, cohort.strategy, cohort.states)
         if kind == "const":
@@ -362,6 +400,11 @@ def account(
                 if cost_person_cycles is None:
                     cost_person_cycles = integ.point_totals(cohort.trace, "cost")
             v = cost_person_cycles * c[None]
+        elif kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
+            c, lo, hi = c
+            disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
+            c = c[:, None, :]
+            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
         else:
             lo, hi = _cycle_span(c)
             if (lo, hi) == (0, T):

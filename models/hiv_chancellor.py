@@ -122,8 +122,8 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     alive = np.array([1.0, 1.0, 1.0, 0.0])
     utilities = alive
     zid = get("c_zidovudine")[:, None] * alive
-    lam = np.zeros((n, n_cycles, 4))
-    lam[:, :RR_YEARS] = (get("c_lamivudine")[:, None] * alive)[:, None]
+    # lamivudine in the first RR_YEARS cycles only (no (n, T, 4) array that is 0 afterwards)
+    lam = outcomes.in_cycles(get("c_lamivudine")[:, None] * alive, first=1, last=RR_YEARS)
 
     common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
                   utilities=utilities, keep_cohort=keep_cohort)

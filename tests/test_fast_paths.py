@@ -182,3 +182,36 @@ def test_per_cycle_rewards_in_some_cycles_equal_the_sum_over_every_cycle(method)
         line = res.lines[("cost", "drug", f"S{k}")]
         np.testing.assert_array_equal(line[0], expected_disc[:, k])
         np.testing.assert_array_equal(line[1], expected_und[:, k])
+
+
+@pytest.mark.parametrize("method", ["start", "end", "half-cycle", "simpson"])
+@pytest.mark.parametrize("first, last", [(1, 2), (4, 9), (1, None), (15, 40), (20, 20)])
+@pytest.mark.parametrize("n", [1, 60])
+def test_in_cycles_equals_the_per_cycle_array_that_is_zero_elsewhere(method, first, last, n):
+    rng = np.random.default_rng(8)
+    T, K = 20, 4
+    P = random_matrices(rng, (n,), K)
+    c = markov.cohort(P, np.eye(K)[0], T)
+    grid = CycleGrid(1.0, T)
+    values = rng.random((n, K)) * 100
+    values[:, -1] = 0.0  # nothing in the last state: no line for it
+    array = np.zeros((n, T, K))
+    array[:, first - 1:(T if last is None else min(last, T))] = values[:, None, :]
+    common = dict(within_cycle=method, discount_costs=0.06, utilities=np.ones(K))
+    expected = outcomes.account(c, grid, state_costs={"care": values, "drug": array}, **common)
+    got = outcomes.account(c, grid, state_costs={"care": values, "drug": outcomes.in_cycles(values, first, last)}, **common)
+    assert got.lines.keys() == expected.lines.keys()
+    for key in expected.lines:
+        np.testing.assert_array_equal(got.lines[key], expected.lines[key])
+
+
+def test_in_cycles_rejects_bad_cycles_and_per_cycle_values():
+    with pytest.raises(HtaError, match="first must be a cycle number"):
+        outcomes.in_cycles([1.0, 0.0], first=0)
+    with pytest.raises(HtaError, match="must not be before first"):
+        outcomes.in_cycles([1.0, 0.0], first=3, last=2)
+    c = markov.cohort(np.eye(2), [1.0, 0.0], 5)
+    with pytest.raises(HtaError, match="one value per state"):
+        outcomes.account(c, CycleGrid(1.0, 5), state_costs={"x": outcomes.in_cycles(np.zeros((1, 5, 2)), 1, 2)})
+    with pytest.raises(HtaError, match="in_cycles is for state costs"):
+        outcomes.account(c, CycleGrid(1.0, 5), utilities=outcomes.in_cycles([1.0, 0.0], 1, 2))
