@@ -257,3 +257,25 @@ def test_hiv_markov_workbook_reproduces_briggs_exercise_2_5(tmp_path):
     assert round(rows[("monotherapy", "ly", "total")][0], 4) == 7.9912
     assert round(rows[("combination", "ly", "total")][0], 4) == 8.9374
     assert round(rows[("combination", "icer", "")][0]) == 6276
+
+
+def test_text_from_inputs_never_becomes_a_formula(tmp_path):
+    grid = CycleGrid(1.0, 3)
+    settings = {"cycle_years": 1.0, "n_cycles": 3, "discount_costs": 0.0, "discount_outcomes": 0.0,
+                "discount_method": "discrete", "within_cycle": "end"}
+    params = {"c_drug": (100.0, "=1+1", "+cmd|' /C calc'!A0", "@SUM(A1)")}
+    book = ModelBook(grid=grid, settings=settings, parameters=params, title="=HYPERLINK(\"x\")")
+    sheet = book.cycle_sheet("arm", "-arm label")
+    sheet.markov(("alive", "dead"), [1.0, 0.0], {("alive", "dead"): "0.1"})
+    sheet.person_time()
+    book.line("arm", "cost", "=drug", sheet.state_cost("=drug", {"alive": "c_drug"}))
+    book.strategies = [("arm", "=label")]
+    path = book.save(tmp_path / "text.xlsx", python_lines={})
+    wb = load_workbook(path)
+    row = next(r for r in wb["Parameters"].iter_rows() if r[0].value == "c_drug")
+    assert [c.value for c in row[2:5]] == ["=1+1", "+cmd|' /C calc'!A0", "@SUM(A1)"]
+    assert all(c.data_type == "s" for c in row[2:5])
+    assert wb["About"]["A1"].data_type == "s" and wb["arm"]["A1"].data_type == "s"
+    results = wb["Results"]
+    texts = [c for r in results.iter_rows() for c in r if c.value in ("=drug", "=label")]
+    assert texts and all(c.data_type == "s" for c in texts)

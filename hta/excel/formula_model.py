@@ -64,10 +64,12 @@ def excel_name(name: str) -> str:
     return f"x_{name}" if _CELL_LIKE.match(name) else name
 
 
-def _text(value) -> str:
-    """Text for a cell that can never be read as a formula (the design's rule for copied text)."""
-    s = "" if value is None else str(value)
-    return "'" + s if s[:1] in ("=", "+", "-", "@") else s
+def _put_text(cell, value):
+    """Write text copied from inputs as text: never a formula, even if it starts with '=' (the
+    design's rule; :func:`hta.excel.writer.put_text`)."""
+    from hta.excel.writer import put_text
+
+    return put_text(cell, "" if value is None else str(value), cell.parent.title)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -416,15 +418,15 @@ class CycleSheet:
 
     # -- writing -------------------------------------------------------------------------------
     def write(self, ws) -> None:
-        ws.cell(1, 1, _text(self.label)).font = Font(bold=True, size=12)
+        _put_text(ws.cell(1, 1), self.label).font = Font(bold=True, size=12)
         ws.cell(self.TOTAL_ROW, 1, "total (discounted)").font = _BOLD
         for i, col in enumerate(self.columns.values(), start=1):
             letter = get_column_letter(i)
-            h = ws.cell(self.HEADER_ROW, i, _text(col.header))
+            h = _put_text(ws.cell(self.HEADER_ROW, i), col.header)
             h.font, h.fill = _BOLD, (_NOTE_FILL if col.note else _HEAD_FILL)
             h.alignment = Alignment(wrap_text=True, vertical="top")
             if col.note:
-                ws.cell(self.TOTAL_ROW - 1, i, _text(f"values, not formulas: {col.note}")).fill = _NOTE_FILL
+                _put_text(ws.cell(self.TOTAL_ROW - 1, i), f"values, not formulas: {col.note}").fill = _NOTE_FILL
             for k, f in enumerate(col.formulas):
                 if f is not None:
                     c = ws.cell(self.row(k), i, f)
@@ -553,7 +555,7 @@ class ModelBook:
         wb.defined_names[name] = DefinedName(name, attr_text=ref)
 
     def _about(self, ws, run_info: dict) -> None:
-        ws["A1"] = _text(self.title or "Formula-live model")
+        _put_text(ws["A1"], self.title or "Formula-live model")
         ws["A1"].font = Font(bold=True, size=14)
         text = [
             "Every result in this workbook is an Excel formula. Yellow cells on the Parameters sheet are inputs:",
@@ -570,11 +572,11 @@ class ModelBook:
         if self.notes:
             ws.cell(r, 1, "Values, not formulas:").font = _BOLD
             for i, note in enumerate(self.notes, start=r + 1):
-                ws.cell(i, 1, _text(note)).fill = _NOTE_FILL
+                _put_text(ws.cell(i, 1), note).fill = _NOTE_FILL
             r += len(self.notes) + 2
         for key, value in run_info.items():
-            ws.cell(r, 1, _text(key))
-            ws.cell(r, 2, _text(value))
+            _put_text(ws.cell(r, 1), key)
+            _put_text(ws.cell(r, 2), value)
             r += 1
         ws.column_dimensions["A"].width = 100
         ws.column_dimensions["B"].width = 60
@@ -586,13 +588,17 @@ class ModelBook:
         ws.append(["Settings"])
         ws.cell(ws.max_row, 1).font = _BOLD
         for name, value in self.settings.items():
-            ws.append([excel_name(name), value if isinstance(value, (int, float)) else _text(value), "", "", "model settings"])
+            ws.append([excel_name(name), value if isinstance(value, (int, float)) else None, "", "", "model settings"])
+            if not isinstance(value, (int, float)):
+                _put_text(ws.cell(ws.max_row, 2), value)
             ws.cell(ws.max_row, 2).fill = _INPUT_FILL
             self._name(wb, excel_name(name), ws, f"B{ws.max_row}")
         ws.append(["Parameters (base case)"])
         ws.cell(ws.max_row, 1).font = _BOLD
         for name, (value, unit, description, source) in self.parameters.items():
-            ws.append([excel_name(name), float(value), _text(unit), _text(description), _text(source)])
+            ws.append([excel_name(name), float(value)])
+            for col, text in ((3, unit), (4, description), (5, source)):
+                _put_text(ws.cell(ws.max_row, col), text)
             ws.cell(ws.max_row, 2).fill = _INPUT_FILL
             ws.cell(ws.max_row, 2).number_format = "General"
             self._name(wb, excel_name(name), ws, f"B{ws.max_row}")
@@ -618,7 +624,7 @@ class ModelBook:
         ws["G2"], ws["H2"] = "last age (its rate applies at all older ages)", lt.max_age
         self._name(wb, "lt_min_age", ws, "H1")
         self._name(wb, "lt_max_age", ws, "H2")
-        ws["G4"] = _text(f"source: {str(lt.source).splitlines()[0] if lt.source else 'the model life table'}")
+        _put_text(ws["G4"], f"source: {str(lt.source).splitlines()[0] if lt.source else 'the model life table'}")
         for letter, width in zip("ABCDEFG", (8, 14, 14, 20, 20, 2, 44)):
             ws.column_dimensions[letter].width = width
 
@@ -633,7 +639,7 @@ class ModelBook:
         last = ws.max_row
         for name, col in (("un_age", "A"), ("un_male", "B"), ("un_female", "C")):
             wb.defined_names[name] = DefinedName(name, attr_text=f"UtilityNorms!${col}$2:${col}${last}")
-        ws["E1"] = _text(f"source: {un.source or 'the model utility norms'}")
+        _put_text(ws["E1"], f"source: {un.source or 'the model utility norms'}")
         ws["E2"] = "Each band's norm applies from its age to the next band (ages below the first take the first band)."
         for letter, width in zip("ABCDE", (22, 14, 14, 2, 90)):
             ws.column_dimensions[letter].width = width
@@ -657,16 +663,16 @@ class ModelBook:
         # totals
         ws.cell(totals_header - 1, 1, "Totals (discounted)").font = _BOLD
         heads = ["strategy", "label", "costs", "QALYs", "LYs", "incremental costs", "incremental QALYs",
-                 "incremental LYs", "ICER (per QALY)"] + [f"NMB at {_text(self.wtp_labels.get(k, k))}" for k in wtp]
+                 "incremental LYs", "ICER (per QALY)"] + [f"NMB at {self.wtp_labels.get(k, k)}" for k in wtp]
         for i, h in enumerate(heads, start=1):
-            c = ws.cell(totals_header, i, h)
+            c = _put_text(ws.cell(totals_header, i), h)
             c.font, c.fill = _BOLD, _HEAD_FILL
             c.alignment = Alignment(wrap_text=True, vertical="top")
         comparator_row = totals_header + 1
         for i, (strategy, label) in enumerate(self.strategies):
             rr = comparator_row + i
-            ws.cell(rr, 1, _text(strategy))
-            ws.cell(rr, 2, _text(label))
+            _put_text(ws.cell(rr, 1), strategy)
+            _put_text(ws.cell(rr, 2), label)
             for col, measure in (("C", "cost"), ("D", "qaly"), ("E", "ly")):
                 ws[f"{col}{rr}"] = f'=SUMIFS({span("D")},{span("A")},$A{rr},{span("B")},"{measure}")'
                 refs[(strategy, measure, "total")] = f"Results!${col}${rr}"
@@ -694,7 +700,7 @@ class ModelBook:
             for i, (name, formula, description) in enumerate(self.derived, start=1):
                 ws.cell(derived_row + i, 1, name)
                 ws.cell(derived_row + i, 2, "=" + formula).number_format = "0.000000"
-                ws.cell(derived_row + i, 3, _text(description))
+                _put_text(ws.cell(derived_row + i, 3), description)
                 self._name(wb, name, ws, f"B{derived_row + i}")
 
         # lines
@@ -704,9 +710,9 @@ class ModelBook:
             c.font, c.fill = _BOLD, _HEAD_FILL
         for i, ln in enumerate(self.lines):
             rr = first + i
-            ws.cell(rr, 1, _text(ln.strategy))
+            _put_text(ws.cell(rr, 1), ln.strategy)
             ws.cell(rr, 2, ln.measure)
-            ws.cell(rr, 3, _text(ln.category))
+            _put_text(ws.cell(rr, 3), ln.category)
             ws.cell(rr, 4, "=" + ln.formula).number_format = "#,##0.000000"
             refs[(ln.strategy, ln.measure, ln.category)] = f"Results!$D${rr}"
         for letter, width in zip("ABCDEFGHIJKL", (16, 30, 46, 18, 12, 16, 13, 13, 16, 18, 18, 18)):
@@ -729,9 +735,9 @@ class ModelBook:
                            + "; ".join(" / ".join(k) for k in missing[:5]))
         for key in keys + [k for k in refs if k[1] == "icer" and k in python_lines]:
             r += 1
-            ws.cell(r, 1, _text(key[0]))
+            _put_text(ws.cell(r, 1), key[0])
             ws.cell(r, 2, key[1])
-            ws.cell(r, 3, _text(key[2]))
+            _put_text(ws.cell(r, 3), key[2])
             ws.cell(r, 4, f"={refs[key]}")
             ws.cell(r, 5, float(python_lines.get(key, 0.0)))  # Python drops lines that are 0
             ws.cell(r, 6, f"=D{r}-E{r}")

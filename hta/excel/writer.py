@@ -537,6 +537,13 @@ def _put_text(cell, text: str, sheet: str):
     return cell
 
 
+def put_text(cell, text: str, sheet: str):
+    """Write ``text`` into an openpyxl ``cell`` as text, never a formula or error code (a leading
+    ``=``, ``+``, ``-`` or ``@`` gets Excel's quote prefix); control characters and text longer than
+    Excel's cell limit are refused with the sheet and cell named. Returns the cell."""
+    return _put_text(cell, text, sheet)
+
+
 def _content_width(values: list, fmt: str | None, key: str | None,
                    currency_symbol: str) -> float:
     """Approximate displayed width (characters) of a column's values under its format."""
