@@ -515,10 +515,12 @@ def _survival_selection(model, candidates):
     fmt |= {"icer": "money", "mean_years": "float", "max_target_error": "float", "aic": "float", "bic": "float"}
     last = [c for c in frame.columns if c.startswith("relative_")][0]
     sheet = Sheet("Survival selection", frame, fmt, wrap=["evidence"],
-                  title="Survival model selection (NICE DSU TSD 14): every family per endpoint, its fit, its "
-                        "extrapolation after the general-population floor against general-population survival "
-                        f"(gp_*; {last}: S / S_gp), the restricted mean (years) and the ICER with it. AIC/BIC need "
-                        "patient-level or reconstructed data and are blank for calibrated curves")
+                  title="Survival model selection (NICE DSU TSD 14): every family per endpoint",
+                  notes=["Fit: AIC/BIC for fits to patient-level or reconstructed data (blank for curves calibrated "
+                         "to published statistics, whose largest miss of the targets is max_target_error).",
+                         "Extrapolation: S_<y>y is survival at y years after the general-population floor; gp_<y>y "
+                         f"the general-population survival of the same cohort; {last} = S / S_gp; mean_years the "
+                         "mean restricted to the horizon; icer the ICER (last strategy vs first) with that curve."])
     lines = ["Survival model selection (ICER with each family; mean years; " + last.replace("_", " at ") + "):"]
     for (st, e), group in frame.groupby(["strategy", "endpoint"], sort=False):
         cells = [f"{r['family']}{'*' if r['base_case'] else ''} {_money(r['icer'])} ({r['mean_years']:.1f} y; "

@@ -214,7 +214,7 @@ def survival_candidates(model):
                                        landmark_ci=landmark_ci)
                 variant = model.with_survival("eqcel", endpoint, family, coef, cov,
                                               source=f"D: {family} calibrated to the base case's published targets")
-            evidence = (f"calibrated to median {median:g} and S(12) = {landmarks[12.0]:g} months "
+            evidence = (f"calibrated to median {median:g} months and S(12 months) = {landmarks[12.0]:g} "
                         f"({'least squares, 1 parameter' if family == 'exponential' else 'exact'})")
             out.append(Candidate("eqcel", endpoint, family, variant, evidence, targets,
                                  base_case=family == base.distribution))
