@@ -55,6 +55,9 @@ def _who(name: str | None) -> str:
     return f"parameter '{name}'" if name else "distribution"
 
 
+_LOG_MAX_FLOAT = math.log(np.finfo(float).max)  # 709.78
+
+
 def _fail(name: str | None, message: str) -> HtaError:
     return HtaError(f"{_who(name)}: {message}")
 
@@ -221,6 +224,13 @@ class LogNormal(Distribution):
         super().__init__(name)
         self.meanlog = _number(name, "lognormal meanlog", meanlog)
         self.sdlog = _positive(name, "lognormal sdlog", sdlog)
+        # Draws reach about 8.3 sdlog above meanlog (u = 1 - 2^-53) and the mean sits sdlog^2/2
+        # above it: both must stay below log(largest float) or they overflow to infinity.
+        top = max(self.meanlog + 8.5 * self.sdlog, self.meanlog + self.sdlog**2 / 2.0)
+        if top > _LOG_MAX_FLOAT:
+            raise _fail(name, f"lognormal meanlog: expected meanlog + 8.5 sdlog and meanlog + sdlog^2/2 below "
+                              f"{_LOG_MAX_FLOAT:.2f} (larger values overflow to infinity); found meanlog "
+                              f"{_fmt(self.meanlog)}, sdlog {_fmt(self.sdlog)}")
 
     @classmethod
     def from_mean_se(cls, mean: float, se: float, *, name: str | None = None) -> "LogNormal":

@@ -384,3 +384,19 @@ def test_proportion_typo_is_not_read_as_percent(tmp_path):
 def test_uniform_limits_reversed_points_at_lower_limit(tmp_path):
     problems = _problems_after(tmp_path, {("Parameters", "F8"): 0.9})
     assert [(p.cell, p.found) for p in problems] == [("F8", "0.9")]
+
+
+def test_distribution_whose_draws_overflow_is_reported_at_its_cell(tmp_path):
+    # hr_os (row 6): lognormal with meanlog 710 in param_a would draw exp(710 + ...) = inf.
+    sheets = bw.valid_rows()
+    bw.set_cell(sheets["Parameters"], "F6", 710.0)
+    problems = validate(bw.write_workbook(tmp_path / "overflow.xlsx", sheets))
+    assert len(problems) == 1, problems
+    p = problems[0]
+    assert (p.sheet, p.cell) == ("Parameters", "F6") and "overflow" in p.expected + p.found, p
+    # a normal with an SD near the largest float: constructed, but its extreme quantiles overflow
+    sheets = bw.valid_rows()
+    bw.set_cell(sheets["Parameters"], "E7", 1e308)
+    problems = validate(bw.write_workbook(tmp_path / "normal.xlsx", sheets))
+    assert [(p.sheet, p.cell) for p in problems] == [("Parameters", "D7")], problems
+    assert "finite" in problems[0].expected

@@ -637,6 +637,8 @@ class _Reader:
             except HtaError as exc:
                 self._report_distribution_error(rec, kind, exc)
                 continue
+            if not self._finite_draws(rec, kind, dist):
+                continue
             if source is None:
                 continue
             try:
@@ -709,6 +711,17 @@ class _Reader:
         return {"low": a, "mode": value, "high": b}
 
     _SUPPORT = {"beta": (0.0, 1.0), "gamma": (0.0, None), "lognormal": (0.0, None)}
+
+    def _finite_draws(self, rec: _Record, kind: str, dist) -> bool:
+        """False (reported at the distribution cell) if the extreme quantiles a PSA or a
+        Sobol design can reach are not finite numbers (parameters so large they overflow)."""
+        with np.errstate(all="ignore"):
+            q = np.asarray(dist._marginal_ppf(np.array([1e-12, 0.5, 1.0 - 1e-12])), dtype=float)
+        if np.isfinite(q).all():
+            return True
+        self.cells.fail(rec, "distribution", f"a {kind} distribution whose draws are finite numbers",
+                        "parameters so large that draws overflow to infinity")
+        return False
 
     def _report_distribution_error(self, rec: _Record, kind: str, exc: HtaError) -> None:
         """Re-report an invalid-distribution error from ``from_spec`` at the cell at fault."""
