@@ -145,3 +145,53 @@ def evaluate(batch: Mapping, *, q_bg: np.ndarray | None = None, keep_cohort: boo
             one_off_costs={"primary operation": PRIMARY_COST, "prosthesis": PROSTHESIS_COST[strategy]},
             keep_cohort=keep_cohort))
     return outcomes.Outcomes.from_list(results)
+
+
+def excel_book(table=None):
+    """The base case as a formula-live workbook (:mod:`hta.excel.formula_model`), mirroring
+    :func:`evaluate`: background death from the life table, the Weibull revision hazard in time
+    since the operation, operative mortality, half-cycle correction. ``table`` defaults to
+    :func:`parameter_table` (its base values become the input cells)."""
+    from hta.excel.formula_model import ModelBook
+    from hta.lifetables import LifeTable
+
+    table = parameter_table() if table is None else table
+    frame = table.to_frame()
+    parameters = {r["name"]: (float(r["base"]), r.get("unit", ""), r.get("description", ""), r.get("source", ""))
+                  for r in frame.to_dict("records")}
+    for s, price in PROSTHESIS_COST.items():
+        parameters[f"c_prosthesis_{s}"] = (price, "GBP", f"prosthesis price, {s}", "Briggs et al. 2006")
+    parameters["c_primary"] = (PRIMARY_COST, "GBP", "primary operation", "Briggs et al. 2006")
+    settings = {"cycle_years": 1.0, "n_cycles": N_CYCLES, "discount_costs": DISCOUNT_COSTS,
+                "discount_outcomes": DISCOUNT_OUTCOMES, "discount_method": "discrete", "within_cycle": "half-cycle",
+                "start_age": START_AGE, "male_share": MALE_SHARE}
+    book = ModelBook(grid=CycleGrid(1.0, N_CYCLES), settings=settings, parameters=parameters,
+                     lifetable=LifeTable.hong_kong(),
+                     title="Total hip replacement (Briggs et al. 2006 style; illustrative, not for decisions)")
+    s = STATES
+    for strategy in STRATEGIES:
+        sheet = book.cycle_sheet(strategy, f"{strategy} prosthesis")
+        bg = sheet.general_population("bg")
+        sheet.column("q_bg", f"1-EXP(-({{{bg}}}-{{{bg}[-1]}}))", header="background death probability", per_cycle=True)
+        ln_lambda = "ln_lambda+ln_rr_np1" if strategy == "np1" else "ln_lambda"
+        sheet.column("p_revise", f"1-EXP(EXP({ln_lambda})*(({{k}}-1)^EXP(ln_gamma)-{{k}}^EXP(ln_gamma)))",
+                     header="Weibull revision probability (time since the operation)", per_cycle=True)
+        sheet.markov(s, [1.0, 0.0, 0.0, 0.0, 0.0], {
+            (s[0], s[1]): "1-omr_primary",
+            (s[0], s[4]): "omr_primary",
+            (s[1], s[2]): "(1-{q_bg})*{p_revise}",
+            (s[1], s[4]): "{q_bg}",
+            (s[2], s[3]): "(1-omr_revision)*(1-{q_bg})",
+            (s[2], s[4]): "1-(1-omr_revision)*(1-{q_bg})",
+            (s[3], s[2]): "(1-{q_bg})*p_rerevision",
+            (s[3], s[4]): "{q_bg}",
+        }, dead=("dead",))
+        sheet.person_time()
+        book.line(strategy, "ly", "life-years", sheet.life_years())
+        book.line(strategy, "qaly", "QALYs", sheet.qalys({s[0]: "u_revision", s[1]: "u_success_primary",
+                                                          s[2]: "u_revision", s[3]: "u_success_revision"}))
+        book.line(strategy, "cost", "revision", sheet.state_cost("revision", {s[2]: "c_revision"}))
+        book.line(strategy, "cost", "primary operation", "c_primary")
+        book.line(strategy, "cost", "prosthesis", f"c_prosthesis_{strategy}")
+    book.strategies = [(st, st) for st in STRATEGIES]
+    return book

@@ -279,3 +279,17 @@ def test_text_from_inputs_never_becomes_a_formula(tmp_path):
     results = wb["Results"]
     texts = [c for r in results.iter_rows() for c in r if c.value in ("=drug", "=label")]
     assert texts and all(c.data_type == "s" for c in texts)
+
+
+def test_time_dependent_markov_workbook_equals_the_thr_model(tmp_path):
+    # Briggs-style total hip replacement: age-dependent mortality from the life table and a
+    # Weibull revision hazard in time since the operation, all as formulas.
+    from models import thr_briggs as thr
+
+    table = thr.parameter_table()
+    book = thr.excel_book(table)
+    expected = python_lines(thr.evaluate(table.base()), list(thr.STRATEGIES))
+    path = book.save(tmp_path / "thr.xlsx", python_lines=expected)
+    rows = _check_rows(bw.libreoffice_resave(path, tmp_path / "lo"))
+    _assert_equal(rows, expected)
+    assert ("np1", "icer", "") in rows
