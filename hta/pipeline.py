@@ -95,7 +95,7 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
             tornado: bool = False, threshold: dict | None = None, psa: dict | None = None,
             scenarios: list | None = None, sobol: dict | None = None, two_way: dict | None = None,
             bia=None, verify: bool | dict = False, cheers: dict | None = None, seed: int | None = None,
-            progress: bool = False, survival_selection: list | None = None) -> Results:
+            progress: bool = False, survival_selection: list | None = None, excel_model: bool = False) -> Results:
     """Run the base case and the requested analyses of ``model``.
 
     Parameters
@@ -140,6 +140,9 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         Every candidate family per endpoint (NICE DSU TSD 14): fit, extrapolated survival against
         the general population, restricted mean and the ICER with each (sheet ``Survival
         selection`` and a figure per endpoint).
+    excel_model : bool
+        Also write the base case as a formula-live Excel model, ``<name>_model.xlsx`` beside the
+        results workbook (``hta export-excel``, ``docs/excel_model.md``); the model needs ``excel_book()``.
     """
     t0 = time.perf_counter()
     settings = model.settings
@@ -202,6 +205,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         results.analyses["bia"] = _bia(model, bia)
     if survival_selection:
         results.analyses["survival_selection"] = _survival_selection(model, survival_selection)
+    if excel_model:
+        results.analyses["excel_model"] = _excel_model(model, name)
     if verify:
         models = {structure_label: model, **(alternatives or {})}
         results.analyses["verification"] = verification(models, verify if isinstance(verify, dict) else {}, seed)
@@ -501,6 +506,18 @@ def _evppi(model, res, wtp_item, spec):
     fig = lambda p: plots.evppi_bars(top, p, title=f"EVPPI per patient at {label}")  # noqa: E731
     lines = [f"  EVPPI at {label} (largest):"] + [f"    {r['name']:<40} {_money(r['evppi'])}" for _, r in frame.head(5).iterrows()]
     return frame, sheet, fig, "\n".join(lines)
+
+
+def _excel_model(model, name):
+    """The formula-live workbook as a file the report writes with the results (built there)."""
+    if not callable(getattr(model, "excel_book", None)):
+        raise HtaError(f"excel_model: model '{getattr(model, 'name', type(model).__name__)}' has no excel_book() "
+                       "(docs/excel_model.md); found none")
+    from hta.excel.formula_model import export
+
+    return {"files": {"model.xlsx": lambda path, info: export(model, path, run_info=info)},
+            "console": f"Formula-live Excel model of the base case: {name}_model.xlsx (Check sheet compares it "
+                       "with these results; docs/excel_model.md)"}
 
 
 def _survival_selection(model, candidates):

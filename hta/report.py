@@ -180,9 +180,14 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
             for fig_name, make in _figure_makers(results).items():
                 make(staging / f"{results.name}_{fig_name}.png")
         workbook_tmp = write_workbook(staging / f"{results.name}.xlsx", sheets)
+        about = {k: v for k, v in zip(info["item"], info["value"])
+                 if k in ("hta version", "git commit", "scenario", "started (UTC)") or k.startswith("SHA-256")}
+        for analysis in results.analyses.values():
+            for file_name, make in analysis.get("files", {}).items():
+                make(staging / f"{results.name}_{file_name}", about)
         out_dir.mkdir(parents=True, exist_ok=True)
         for f in sorted(staging.iterdir()):
-            if f.suffix == ".png":
+            if f.suffix == ".png" or (f != workbook_tmp and f.suffix == ".xlsx"):
                 target = out_dir / f.name
                 shutil.move(str(f), target)
                 written.append(target)

@@ -64,6 +64,7 @@ def run(context):
         cheers=fucaso_rrmm.CHEERS_STATEMENTS,
         bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
         survival_selection=fucaso_scenarios.survival_candidates(model),
+        excel_model=True,  # results/base_case_model.xlsx: the base case as Excel formulas
         verify=True,
         seed=context.seed,
         progress=context.progress,

@@ -285,3 +285,19 @@ def test_cheers_checklist_is_in_the_results_workbook(published):
     assert status[20] == status[24] == "reported"  # tornado, PSA, EVPPI, scenarios, threshold curve...
     where = dict(zip(sheet["item"].astype(int), sheet["where"]))
     assert "EVPPI" in where[24] and "Threshold curve" in where[24]
+
+
+def test_base_case_writes_its_formula_live_excel_model(published):
+    # results/base_case_model.xlsx beside the results workbook, recording the same run
+    from openpyxl import load_workbook
+
+    results, path = published
+    model_path = path.parent / "base_case_model.xlsx"
+    assert model_path.exists()
+    wb = load_workbook(model_path)
+    check = {(r[0], r[1], r[2] or ""): r[4] for r in wb["Check"].iter_rows(min_row=4, values_only=True) if r[0]}
+    base = results.summary[results.summary["structure"] == "partitioned survival"].set_index("strategy")
+    assert check[("eqcel", "cost", "total")] == pytest.approx(base.loc["eqcel", "cost"], rel=1e-12)
+    assert check[("cc", "qaly", "total")] == pytest.approx(base.loc["cc", "qalys"], rel=1e-12)
+    about = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
+    assert "SHA-256 of fucaso_hk.xlsx" in about and "git commit" in about
