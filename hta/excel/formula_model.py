@@ -435,7 +435,7 @@ class CycleSheet:
                 c = ws.cell(self.TOTAL_ROW, i, f"=SUM({letter}{self.row(1)}:{letter}{self.row(self.T)})")
                 c.font, c.number_format = _BOLD, col.number_format
             ws.column_dimensions[letter].width = 14
-        ws.row_dimensions[self.HEADER_ROW].height = 60
+        ws.row_dimensions[self.HEADER_ROW].height = 96  # headers wrap to up to 7 lines
         ws.freeze_panes = ws.cell(self.HEADER_ROW + 1, 3)
 
 
