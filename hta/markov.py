@@ -44,7 +44,12 @@ def _all_valid(P: np.ndarray, tol: float = TOLERANCE) -> bool:
     if not (lo >= -tol and hi <= 1 + tol):
         return False
     K = P.shape[-1]
-    row_sums = P.reshape(-1, K) @ np.ones(K)  # a matrix-vector product: 5x faster than sum(-1)
+    if P.flags.c_contiguous:
+        row_sums = P.reshape(-1, K) @ np.ones(K)  # a matrix-vector product: 5x faster than sum(-1)
+    else:  # e.g. (n, K, K) views of (K, K, n) arrays: add the columns, no contiguous copy
+        row_sums = P[..., 0].copy()
+        for k in range(1, K):
+            row_sums += P[..., k]
     return bool(np.abs(row_sums - 1.0).max() <= tol)
 
 

@@ -78,7 +78,7 @@ class StrategyOutcome:
         total = np.zeros(self.n)
         for (m, _, _), v in self.lines.items():
             if m == measure:
-                total = total + v[row]
+                total += v[row]  # in place: the same sums, in the same order, as total = total + v[row]
         return total
 
     @property
@@ -136,6 +136,11 @@ class StrategyOutcome:
         value[0] = discounted
         value[1] = undiscounted
         self.lines[key] = self.lines[key] + value if key in self.lines else value
+
+    def _add_pair(self, key: tuple, pair: np.ndarray) -> None:
+        """:meth:`add` of a line given as one contiguous ``(2, n)`` array (discounted, undiscounted),
+        stored as it is (no copy): the caller hands it over and does not change it afterwards."""
+        self.lines[key] = self.lines[key] + pair if key in self.lines else pair
 
 
 def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
@@ -234,7 +239,8 @@ class _Integrator:
                         "none": np.ones_like(t_event)}
 
     def point_totals(self, occupancy: np.ndarray, which: str) -> np.ndarray:
-        """Person-cycles: occupancy (n, T+1, K) -> (2, n, K) discounted with `which`, undiscounted."""
+        """Person-cycles: occupancy (n, T+1, K) -> (K, 2, n): for each state, discounted with `which`
+        and undiscounted (each ``[k]`` a contiguous ``(2, n)`` block, see :func:`_by_state`)."""
         return self.point_totals_many(occupancy, (which,))[which]
 
     def point_totals_many(self, occupancy: np.ndarray, which) -> dict:
@@ -247,8 +253,8 @@ class _Integrator:
         """
         which = tuple(which)
         W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
-        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
+        res = _by_state(np.matmul(occupancy.transpose(0, 2, 1), W))                       # (K, C, n)
+        return {w: res[:, 2 * i:2 * i + 2] for i, w in enumerate(which)}
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
@@ -269,8 +275,8 @@ class _Integrator:
         states[:, 0] = per_curve[:, 0]
         states[:, 1:m] = per_curve[:, 1:] - per_curve[:, :-1]
         states[:, m] = W.sum(axis=0) - per_curve[:, -1]
-        res = states.transpose(2, 0, 1)                                                      # (C, n, N)
-        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
+        res = _by_state(states)                                                              # (N, C, n)
+        return {w: res[:, 2 * i:2 * i + 2] for i, w in enumerate(which)}
 
     def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted).
@@ -291,6 +297,13 @@ class _Integrator:
         x = occ * d
         disc = a * x[:, :-1] + b * x[:, 1:]
         return disc, und
+
+
+def _by_state(x: np.ndarray) -> np.ndarray:
+    """An ``(n, K, C)`` array (samples, states, columns) as a contiguous ``(K, C, n)`` array: one
+    copy, after which each state's ``(C, n)`` block, and so each line's ``(2, n)`` values, is a
+    contiguous view (the lines are stored without further copies or strided reads)."""
+    return np.ascontiguousarray(x.transpose(1, 2, 0))
 
 
 def _cycle_span(values: np.ndarray) -> tuple[int, int]:
@@ -365,12 +378,13 @@ def account(
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
-    # Life-years by state (dead states accrue none).
-    person_cycles = totals["outcome"]  # (2, n, K)
+    # Life-years by state (dead states accrue none). Values by state are (K, 2, n) arrays, each
+    # state's (discounted, undiscounted) pair a contiguous block stored as its line without a copy.
+    person_cycles = totals["outcome"]  # (K, 2, n)
+    years = person_cycles * dt if dt != 1.0 else person_cycles  # x * 1.0 is x: skip the pass
     for k, s in enumerate(cohort.states):
-        if s in cohort.dead_states:
-            continue
-        out.add("ly", "life-years", s, person_cycles[0, :, k] * dt, person_cycles[1, :, k] * dt)
+        if s not in cohort.dead_states:
+            out._add_pair(("ly", "life-years", s), years[k])
 
     # QALYs by state.
     if utilities is not None:
@@ -380,14 +394,16 @@ def account(
         kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
         _check_utilities(u, cohort.strategy, cohort.states)
         if kind == "const":
-            q = person_cycles * u[None] * dt
+            q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             lo, hi = _cycle_span(u)
             disc, und = integ.per_cycle(cohort.trace, "outcome", lo, hi)
             u = u[:, lo:hi]
-            q = np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)]) * dt
+            q = _by_state(np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)], axis=-1))
+        if dt != 1.0:
+            q *= dt
         for k, s in enumerate(cohort.states):
-            out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
+            out._add_pair(("qaly", "QALYs", s), q[k])
 
     # State costs by category and state.
     per_cycle_cache = None
@@ -399,25 +415,25 @@ def account(
                 cost_person_cycles = totals.get("cost")
                 if cost_person_cycles is None:
                     cost_person_cycles = integ.point_totals(cohort.trace, "cost")
-            v = cost_person_cycles * c[None]
-        elif kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
-            c, lo, hi = c
-            disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
-            c = c[:, None, :]
-            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
+            v = cost_person_cycles * c.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
-            lo, hi = _cycle_span(c)
-            if (lo, hi) == (0, T):
-                if per_cycle_cache is None:
-                    per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
-                disc, und = per_cycle_cache
-            else:  # rewards in some cycles only (e.g. a drug for the first two years)
+            if kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
+                c, lo, hi = c
                 disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
-                c = c[:, lo:hi]
-            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
+                c = c[:, None, :]
+            else:
+                lo, hi = _cycle_span(c)
+                if (lo, hi) == (0, T):
+                    if per_cycle_cache is None:
+                        per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
+                    disc, und = per_cycle_cache
+                else:  # rewards in some cycles only (e.g. a drug for the first two years)
+                    disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
+                    c = c[:, lo:hi]
+            v = _by_state(np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)], axis=-1))
         for k, s in enumerate(cohort.states):
-            if np.any(v[:, :, k] != 0):
-                out.add("cost", category, s, v[0, :, k], v[1, :, k])
+            if v[k].any():  # the same test as any(v != 0): NaN counts, -0.0 does not
+                out._add_pair(("cost", category, s), v[k])
 
     # Costs on other occupancy curves (e.g. on treatment).
     for category, (occupancy, cost) in (occupancy_costs or {}).items():

@@ -86,18 +86,22 @@ def parameter_table():
 
 
 def _matrix(batch: Mapping, rr=None) -> np.ndarray:
-    """Transition matrices (n, 4, 4); with ``rr``, off-diagonal probabilities are multiplied by it."""
+    """Transition matrices (n, 4, 4); with ``rr``, off-diagonal probabilities are multiplied by it.
+
+    Stored as (4, 4, n) and returned as its (n, 4, 4) view, so that each entry ``P[:, a, b]`` is
+    a contiguous (n,) column: the Markov engine then reads the columns in place (no copies).
+    """
     n = max(np.size(v) for v in batch.values())
-    P = np.zeros((n, 4, 4))
+    P = np.zeros((4, 4, n))
     idx = {s: i for i, s in enumerate(STATES)}
     for name, a, b in transition_names():
         if a != b:
             p = np.broadcast_to(np.asarray(batch[name], dtype=float), (n,))
-            P[:, idx[a], idx[b]] = p if rr is None else p * rr
+            np.multiply(p, 1.0 if rr is None else rr, out=P[idx[a], idx[b]])
     for i in range(3):
-        P[:, i, i] = 1.0 - P[:, i].sum(axis=1)
-    P[:, 3, 3] = 1.0
-    return P
+        np.subtract(1.0, P[i].sum(axis=0), out=P[i, i])  # row i's exits, summed in state order
+    P[3, 3] = 1.0
+    return P.transpose(2, 0, 1)
 
 
 def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06,
@@ -125,13 +129,18 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     # lamivudine in the first RR_YEARS cycles only (no (n, T, 4) array that is 0 afterwards)
     lam = outcomes.in_cycles(get("c_lamivudine")[:, None] * alive, first=1, last=RR_YEARS)
 
-    common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
-                  utilities=utilities, keep_cohort=keep_cohort)
-    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",))
-    comb = markov.cohort(P_comb, start, n_cycles, states=STATES, strategy="combination", dead_states=("D",))
-    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
-    res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
-    return outcomes.Outcomes.from_list([res_mono, res_comb])
+
+    def run(strategy, P, state_costs):
+        # one strategy's cohort at a time: its trace is freed before the next one is built
+        cohort = markov.cohort(P, start, n_cycles, states=STATES, strategy=strategy, dead_states=("D",))
+        return outcomes.account(cohort, grid, within_cycle="end", discount_costs=discount_costs,
+                                discount_outcomes=discount_outcomes, utilities=utilities,
+                                state_costs=state_costs, keep_cohort=keep_cohort)
+
+    return outcomes.Outcomes.from_list([
+        run("monotherapy", P_mono, {"care": care, "zidovudine": zid}),
+        run("combination", P_comb, {"care": care, "zidovudine": zid, "lamivudine": lam}),
+    ])
 
 
 def excel_book(values: Mapping | None = None, *, n_cycles: int = 20, discount_costs: float = 0.06,
