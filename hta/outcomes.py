@@ -253,8 +253,8 @@ class _Integrator:
         """
         which = tuple(which)
         W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        res = _by_state(np.matmul(occupancy.transpose(0, 2, 1), W))                       # (K, C, n)
-        return {w: res[:, 2 * i:2 * i + 2] for i, w in enumerate(which)}
+        res = np.matmul(occupancy.transpose(0, 2, 1), W)                                  # (n, K, C)
+        return {w: _by_state(res[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}    # (K, 2, n) each
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
@@ -275,8 +275,7 @@ class _Integrator:
         states[:, 0] = per_curve[:, 0]
         states[:, 1:m] = per_curve[:, 1:] - per_curve[:, :-1]
         states[:, m] = W.sum(axis=0) - per_curve[:, -1]
-        res = _by_state(states)                                                              # (N, C, n)
-        return {w: res[:, 2 * i:2 * i + 2] for i, w in enumerate(which)}
+        return {w: _by_state(states[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}  # (N, 2, n) each
 
     def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted).
@@ -300,9 +299,10 @@ class _Integrator:
 
 
 def _by_state(x: np.ndarray) -> np.ndarray:
-    """An ``(n, K, C)`` array (samples, states, columns) as a contiguous ``(K, C, n)`` array: one
-    copy, after which each state's ``(C, n)`` block, and so each line's ``(2, n)`` values, is a
-    contiguous view (the lines are stored without further copies or strided reads)."""
+    """An ``(n, K, 2)`` array (samples, states, discounted/undiscounted) as a contiguous ``(K, 2, n)``
+    array: one copy, after which each state's ``(2, n)`` line is a contiguous view (stored without
+    further copies or strided reads). Each discount kind gets its own array, so the lines of one
+    kind do not keep the other kinds' values alive."""
     return np.ascontiguousarray(x.transpose(1, 2, 0))
 
 

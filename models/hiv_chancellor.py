@@ -116,10 +116,6 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     get = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
     rr = get("rr")
     P_mono = _matrix(batch)
-    # the relative risk applies in the first RR_YEARS cycles only; piecewise matrices are
-    # validated once per segment and never repeated into an (n, T, 4, 4) array
-    P_comb = markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono))
-
     start = np.array([1.0, 0.0, 0.0, 0.0])
     care = np.stack([get("c_dmed_A") + get("c_ccare_A"), get("c_dmed_B") + get("c_ccare_B"),
                      get("c_dmed_C") + get("c_ccare_C"), np.zeros(n)], axis=1)
@@ -129,18 +125,20 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     # lamivudine in the first RR_YEARS cycles only (no (n, T, 4) array that is 0 afterwards)
     lam = outcomes.in_cycles(get("c_lamivudine")[:, None] * alive, first=1, last=RR_YEARS)
 
-
-    def run(strategy, P, state_costs):
-        # one strategy's cohort at a time: its trace is freed before the next one is built
-        cohort = markov.cohort(P, start, n_cycles, states=STATES, strategy=strategy, dead_states=("D",))
-        return outcomes.account(cohort, grid, within_cycle="end", discount_costs=discount_costs,
-                                discount_outcomes=discount_outcomes, utilities=utilities,
-                                state_costs=state_costs, keep_cohort=keep_cohort)
-
-    return outcomes.Outcomes.from_list([
-        run("monotherapy", P_mono, {"care": care, "zidovudine": zid}),
-        run("combination", P_comb, {"care": care, "zidovudine": zid, "lamivudine": lam}),
-    ])
+    common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
+                  utilities=utilities, keep_cohort=keep_cohort)
+    # One strategy at a time, each array dropped once it is no longer needed: the peak memory
+    # of an evaluation is what glibc hands back to the system and faults in again next time.
+    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",))
+    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
+    del mono
+    # the relative risk applies in the first RR_YEARS cycles only; piecewise matrices are
+    # validated once per segment and never repeated into an (n, T, 4, 4) array
+    P_comb = markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono))
+    comb = markov.cohort(P_comb, start, n_cycles, states=STATES, strategy="combination", dead_states=("D",))
+    del P_comb, P_mono
+    res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
+    return outcomes.Outcomes.from_list([res_mono, res_comb])
 
 
 def excel_book(values: Mapping | None = None, *, n_cycles: int = 20, discount_costs: float = 0.06,
