@@ -184,6 +184,23 @@ def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     raise HtaError(f"strategy '{strategy}', {what}: expected at most 3 dimensions; found shape {a.shape}")
 
 
+def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str) -> tuple[int, int] | None:
+    """The time points ``(lo, hi)`` whose occupancy the per-cycle rewards read (cycles ``lo+1..hi``),
+    or None when every reward is constant."""
+    spans = []
+    rewards = [("utilities", utilities)] if utilities is not None and not isinstance(utilities, InCycles) else []
+    rewards += [(f"state costs '{category}'", values) for category, values in (state_costs or {}).items()]
+    for what, values in rewards:
+        kind, a = _as_state_reward(values, n, T, K, what, strategy)
+        if kind == "cycles":
+            spans.append(a[1:])
+        elif kind == "cycle":
+            spans.append(_cycle_span(a))
+    if not spans:
+        return None
+    return min(lo for lo, _ in spans), max(hi for _, hi in spans)
+
+
 def _is_constant_reward(values) -> bool:
     """True for state rewards that are the same in every cycle (at most 2 dimensions)."""
     return not isinstance(values, InCycles) and np.ndim(values) <= 2
@@ -252,9 +269,19 @@ class _Integrator:
         that depends on n, which would break bit-for-bit chunk invariance of PSA results.
         """
         which = tuple(which)
-        W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        res = np.matmul(occupancy.transpose(0, 2, 1), W)                                  # (n, K, C)
+        res = np.matmul(occupancy.transpose(0, 2, 1), self.weights(which))                # (n, K, C)
         return {w: _by_state(res[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}    # (K, 2, n) each
+
+    def weights(self, which) -> np.ndarray:
+        """Point weights ``(T+1, C)``: for each discount kind, discounted then undiscounted."""
+        return np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)
+
+    def run_totals_many(self, runner, which, points=None) -> tuple[dict, np.ndarray | None]:
+        """:meth:`point_totals_many` of a Markov cohort without a stored trace, accumulated in its
+        cycle loop (:meth:`hta.markov.MatrixRun.integrate`); also the occupancy at ``points``."""
+        which = tuple(which)
+        res, window = runner.integrate(self.weights(which), points)                        # C x (K, n)
+        return {w: np.stack(res[2 * i:2 * i + 2], axis=1) for i, w in enumerate(which)}, window  # (K, 2, n) each
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
@@ -277,14 +304,16 @@ class _Integrator:
         states[:, m] = W.sum(axis=0) - per_curve[:, -1]
         return {w: _by_state(states[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}  # (N, 2, n) each
 
-    def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None,
+                  first_point: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted).
 
         ``lo``, ``hi``: only cycles ``lo+1 .. hi`` (array indices ``lo:hi``); the values are those
-        of the full arrays' slice, computed without the other cycles.
+        of the full arrays' slice, computed without the other cycles. ``first_point``: the time
+        point of ``occupancy[:, 0]`` when it holds only some of the points (from ``first_point``).
         """
         hi = self.T if hi is None else hi
-        occ = occupancy[:, lo:hi + 1]
+        occ = occupancy[:, lo - first_point:hi + 1 - first_point]
         d = self.d[which][None, lo:hi + 1, None]
         if self.method in ("start", "end"):
             # one point per cycle with weight 1: skip the multiply-adds by 0 and 1 (same values)
@@ -373,10 +402,19 @@ def account(
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
+    window = None  # a cohort run without its trace: the occupancy at the points per-cycle rewards read
     if cohort.partition is not None:
         totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
+    elif not cohort.has_trace and cohort.runner is not None:
+        points = _points_read(utilities, state_costs, n, T, K, cohort.strategy)
+        totals, window = integ.run_totals_many(cohort.runner, kinds, points)
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
+
+    def per_cycle(which: str, lo: int = 0, hi: int | None = None):
+        if window is not None:
+            return integ.per_cycle(window, which, lo, hi, first_point=points[0])
+        return integ.per_cycle(cohort.trace, which, lo, hi)
 
     # Life-years by state (dead states accrue none). Values by state are (K, 2, n) arrays, each
     # state's (discounted, undiscounted) pair a contiguous block stored as its line without a copy.
@@ -397,7 +435,7 @@ def account(
             q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             lo, hi = _cycle_span(u)
-            disc, und = integ.per_cycle(cohort.trace, "outcome", lo, hi)
+            disc, und = per_cycle("outcome", lo, hi)
             u = u[:, lo:hi]
             q = _by_state(np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)], axis=-1))
         if dt != 1.0:
@@ -419,16 +457,16 @@ def account(
         else:
             if kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
                 c, lo, hi = c
-                disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
+                disc, und = per_cycle("cost", lo, hi)
                 c = c[:, None, :]
             else:
                 lo, hi = _cycle_span(c)
                 if (lo, hi) == (0, T):
                     if per_cycle_cache is None:
-                        per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
+                        per_cycle_cache = per_cycle("cost")
                     disc, und = per_cycle_cache
                 else:  # rewards in some cycles only (e.g. a drug for the first two years)
-                    disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
+                    disc, und = per_cycle("cost", lo, hi)
                     c = c[:, lo:hi]
             v = _by_state(np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)], axis=-1))
         for k, s in enumerate(cohort.states):

@@ -127,17 +127,21 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
 
     common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
                   utilities=utilities, keep_cohort=keep_cohort)
-    # One strategy at a time, each array dropped once it is no longer needed: the peak memory
-    # of an evaluation is what glibc hands back to the system and faults in again next time.
-    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",))
-    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
-    del mono
-    # the relative risk applies in the first RR_YEARS cycles only; piecewise matrices are
-    # validated once per segment and never repeated into an (n, T, 4, 4) array
-    P_comb = markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono))
-    comb = markov.cohort(P_comb, start, n_cycles, states=STATES, strategy="combination", dead_states=("D",))
-    del P_comb, P_mono
+    # Without keep_cohort the cohorts store no trace (traces on request): the engine accumulates
+    # the person-cycles in its cycle loop (equal to a stored trace's within a few units in the last
+    # place, see markov.cohort). One strategy at a time, the combination first, each array dropped
+    # once it is no longer needed: the peak memory of an evaluation is what glibc returns to the
+    # system at the end and faults in again in the next one (docs/performance.md).
+    # The relative risk applies in the first RR_YEARS cycles only: piecewise matrices are
+    # validated once per segment and never repeated into an (n, T, 4, 4) array.
+    comb = markov.cohort(markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono)), start, n_cycles,
+                         states=STATES, strategy="combination", dead_states=("D",), keep_trace=keep_cohort)
     res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
+    del comb
+    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",),
+                         keep_trace=keep_cohort)
+    del P_mono
+    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
     return outcomes.Outcomes.from_list([res_mono, res_comb])
 
 
