@@ -184,21 +184,32 @@ def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     raise HtaError(f"strategy '{strategy}', {what}: expected at most 3 dimensions; found shape {a.shape}")
 
 
-def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str) -> tuple[int, int] | None:
-    """The time points ``(lo, hi)`` whose occupancy the per-cycle rewards read (cycles ``lo+1..hi``),
-    or None when every reward is constant."""
-    spans = []
+def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str):
+    """For a cohort without a stored trace: ``(spans, points)``. ``spans``: the cycle spans
+    ``(lo, hi)`` (cycles ``lo+1..hi``) of :func:`in_cycles` costs, integrated in the cycle loop
+    like constant rewards; ``points``: the time points ``(lo, hi)`` whose occupancy the per-cycle
+    rewards read, or None when there are none."""
+    spans, read = [], []
     rewards = [("utilities", utilities)] if utilities is not None and not isinstance(utilities, InCycles) else []
     rewards += [(f"state costs '{category}'", values) for category, values in (state_costs or {}).items()]
     for what, values in rewards:
         kind, a = _as_state_reward(values, n, T, K, what, strategy)
-        if kind == "cycles":
+        if kind == "cycles" and what != "utilities":
             spans.append(a[1:])
         elif kind == "cycle":
-            spans.append(_cycle_span(a))
-    if not spans:
-        return None
-    return min(lo for lo, _ in spans), max(hi for _, hi in spans)
+            read.append(_cycle_span(a))
+    points = (min(lo for lo, _ in read), max(hi for _, hi in read)) if read else None
+    return list(dict.fromkeys(spans)), points
+
+
+def _constant_state_values(person_cycles: np.ndarray, c: np.ndarray, K: int):
+    """``(states, v)`` of a cost constant per state ``c`` (n|1, K) on ``person_cycles`` (K, 2, n):
+    ``v[i] = person_cycles[k] * c[:, k]`` for ``k = states[i]``. A state whose cost is 0 in every
+    sample is left out (0 x finite person-cycles is 0: it would have no line)."""
+    states = [k for k in range(K) if c[:, k].any() or not np.isfinite(person_cycles[k]).all()]
+    v = person_cycles[states]  # a copy, (K', 2, n)
+    v *= c.T[states, None, :]  # (K', 1, n|1)
+    return states, v
 
 
 def _is_constant_reward(values) -> bool:
@@ -237,6 +248,7 @@ class _Integrator:
         self.dt = grid.cycle_years
         self.method = canonical_method(method)
         A = cycle_allocation(T, self.method)
+        self.A = A                      # (T, T + 1): cycle j's person-cycles from the time points
         rows = np.arange(T)
         self.a = A[rows, rows]          # weight of the point at the start of each cycle
         self.b = A[rows, rows + 1]      # weight of the point at the end of each cycle
@@ -276,12 +288,20 @@ class _Integrator:
         """Point weights ``(T+1, C)``: for each discount kind, discounted then undiscounted."""
         return np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)
 
-    def run_totals_many(self, runner, which, points=None) -> tuple[dict, np.ndarray | None]:
+    def run_totals_many(self, runner, which, spans=(), points=None) -> tuple[dict, dict, np.ndarray | None]:
         """:meth:`point_totals_many` of a Markov cohort without a stored trace, accumulated in its
-        cycle loop (:meth:`hta.markov.MatrixRun.integrate`); also the occupancy at ``points``."""
+        cycle loop (:meth:`hta.markov.MatrixRun.integrate`). Also, for each cycle span ``(lo, hi)``
+        in ``spans``, the cost person-cycles in cycles ``lo+1..hi`` only (point weights
+        ``A[lo:hi].sum(0)``: what :meth:`per_cycle` sums over those cycles); and the occupancy at
+        ``points``. All person-cycles as ``(K, 2, n)`` arrays (discounted, undiscounted)."""
         which = tuple(which)
-        res, window = runner.integrate(self.weights(which), points)                        # C x (K, n)
-        return {w: np.stack(res[2 * i:2 * i + 2], axis=1) for i, w in enumerate(which)}, window  # (K, 2, n) each
+        W = [self.weights(which)]
+        for lo, hi in spans:
+            w = self.A[lo:hi].sum(axis=0)
+            W.append(np.stack([w * self.d["cost"], w], axis=1))
+        res, window = runner.integrate(np.concatenate(W, axis=1), points)                 # C x (K, n)
+        pairs = [np.stack(res[i:i + 2], axis=1) for i in range(0, len(res), 2)]          # (K, 2, n) each
+        return dict(zip(which, pairs)), dict(zip(spans, pairs[len(which):])), window
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
@@ -402,12 +422,13 @@ def account(
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
-    window = None  # a cohort run without its trace: the occupancy at the points per-cycle rewards read
+    window = None       # a cohort run without its trace: the occupancy at the points per-cycle rewards read,
+    span_totals = None  # and the person-cycles in the cycles of each in_cycles cost
     if cohort.partition is not None:
         totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
     elif not cohort.has_trace and cohort.runner is not None:
-        points = _points_read(utilities, state_costs, n, T, K, cohort.strategy)
-        totals, window = integ.run_totals_many(cohort.runner, kinds, points)
+        spans, points = _points_read(utilities, state_costs, n, T, K, cohort.strategy)
+        totals, span_totals, window = integ.run_totals_many(cohort.runner, kinds, spans, points)
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
@@ -453,7 +474,10 @@ def account(
                 cost_person_cycles = totals.get("cost")
                 if cost_person_cycles is None:
                     cost_person_cycles = integ.point_totals(cohort.trace, "cost")
-            v = cost_person_cycles * c.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
+            states_, v = _constant_state_values(cost_person_cycles, c, K)
+        elif kind == "cycles" and span_totals is not None:  # integrated in the cycle loop
+            c, lo, hi = c
+            states_, v = _constant_state_values(span_totals[lo, hi], c, K)
         else:
             if kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
                 c, lo, hi = c
@@ -469,9 +493,10 @@ def account(
                     disc, und = per_cycle("cost", lo, hi)
                     c = c[:, lo:hi]
             v = _by_state(np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)], axis=-1))
-        for k, s in enumerate(cohort.states):
-            if v[k].any():  # the same test as any(v != 0): NaN counts, -0.0 does not
-                out._add_pair(("cost", category, s), v[k])
+            states_ = range(K)
+        for i, k in enumerate(states_):
+            if v[i].any():  # the same test as any(v != 0): NaN counts, -0.0 does not
+                out._add_pair(("cost", category, cohort.states[k]), v[i])
 
     # Costs on other occupancy curves (e.g. on treatment).
     for category, (occupancy, cost) in (occupancy_costs or {}).items():
