@@ -415,14 +415,15 @@ def cohort(
     n = max(x0.shape[0], first.shape[0], n_mats if isinstance(P, Piecewise) else 1)
     pairs = _parse_track(track, states)
     flows = {f"{states[a]}->{states[b]}": np.empty((n, T)) for a, b in pairs}
-    plans_for = lambda: _Plans(P if isinstance(P, np.ndarray) and P.ndim == 4 else None, T, n,  # noqa: E731
-                               reuse=isinstance(P, (np.ndarray, Piecewise)))
 
-    def cycles(record_flows: bool = True):
+    def cycles():
         """The occupancy x_j of cycles j = 1..T, each as a (K, n) array (see _matrix_cycles)."""
-        return _matrix_cycles(first, matrix_for_cycle, per_cycle, plans_for(), x0, n, K, T,
-                              validate and per_cycle and not checked, strategy, states,
-                              zip(pairs, flows.values()) if record_flows else ())
+        plans = _Plans(P if isinstance(P, np.ndarray) and P.ndim == 4 else None, T, n,
+                       reuse=isinstance(P, (np.ndarray, Piecewise)))
+        return _matrix_cycles(first, matrix_for_cycle, per_cycle, plans, x0, n, K, T,
+                              validate and per_cycle and not checked, strategy, states, zip(pairs, flows.values()))
+
+    run = MatrixRun(x0, n, T, K, cycles)
 
     if not keep_trace:
         if pairs:
@@ -435,14 +436,8 @@ def cohort(
             for j in range(1, T + 1):  # name the first bad cycle now, not when the cohort is integrated
                 _validate_matrix(matrix_for_cycle(j), strategy, states, j)
         dead = _check_dead(dead_states, states, strategy)
-        return Cohort(strategy=strategy, states=states, events={}, dead_states=dead,
-                      runner=MatrixRun(x0, n, T, K, lambda: cycles(False)))
-
-    trace = np.empty((n, T + 1, K))
-    trace[:, 0] = x0
-    for j, x in enumerate(cycles(), start=1):
-        trace[:, j] = x.T  # one pass over the cycle's row of the trace
-    return _finish(trace, flows, states, strategy, dead_states)
+        return Cohort(strategy=strategy, states=states, events={}, dead_states=dead, runner=run)
+    return _finish(run.trace(), flows, states, strategy, dead_states)
 
 
 def _matrix_cycles(first, matrix_for_cycle, per_cycle: bool, plans: "_Plans", x0, n: int, K: int, T: int,
@@ -490,11 +485,11 @@ def _matrix_cycles(first, matrix_for_cycle, per_cycle: bool, plans: "_Plans", x0
 
 
 class MatrixRun:
-    """The cycle loop of a Markov cohort run without its trace (``cohort(..., keep_trace=False)``).
+    """The cycle loop of a Markov cohort with transition matrices, to run on request.
 
-    :meth:`integrate` runs the loop and accumulates weighted sums of the occupancy over the time
-    points, for :func:`hta.outcomes.account`; :meth:`trace` runs it storing every cycle (traces on
-    request). The transition matrices stay referenced until the cohort is dropped.
+    :meth:`trace` runs it storing every cycle; :meth:`integrate` runs it accumulating weighted
+    sums of the occupancy over the time points instead, for :func:`hta.outcomes.account`. A
+    cohort run with ``keep_trace=False`` keeps its run (and so its transition matrices) for both.
     """
 
     def __init__(self, x0, n: int, T: int, K: int, cycles):
@@ -502,39 +497,35 @@ class MatrixRun:
         self._cycles = cycles
 
     def trace(self) -> np.ndarray:
+        """The trace ``(n, T + 1, K)``."""
         trace = np.empty((self.n, self.T + 1, self.K))
         trace[:, 0] = self.x0
         for j, x in enumerate(self._cycles(), start=1):
-            trace[:, j] = x.T
+            trace[:, j] = x.T  # one pass over the cycle's row of the trace
         return trace
 
-    def integrate(self, weights: np.ndarray, points: tuple[int, int] | None = None):
-        """``(totals, window)``: ``totals[c][k] = sum_t weights[t, c] x_t[k]``, a list of ``C``
-        ``(K, n)`` arrays (the same array for identical columns), summed over ``t = 0..T`` in that order (elementwise, so independent of n and of chunking);
-        ``window`` is the occupancy at points ``lo..hi`` (``points = (lo, hi)``) as an
+    def integrate(self, weights: np.ndarray, out: list, points: tuple[int, int] | None = None):
+        """Accumulate ``out[c][k] = sum_t weights[t, c] x_t[k]`` for point weights ``(T + 1, C)``
+        into ``out``, a list of ``C`` arrays ``(K, n)`` (e.g. views into the caller's result arrays);
+        return the occupancy at points ``lo..hi`` (``points = (lo, hi)``) as an
         ``(n, hi - lo + 1, K)`` array, or None.
 
-        Terms of weight 0 after the first point are skipped (for finite occupancies they add
-        exactly 0). The sums are rounded once per term (no fused multiply-add): they differ from the matrix
-        product over a stored trace (:meth:`hta.outcomes._Integrator.point_totals_many`) in the
-        last bits only, by at most about ``2 (T + 1)`` units in the last place relative for
-        non-negative weights (``tests/test_fast_paths.py`` checks the bound).
+        The sums run over ``t = 0..T`` in that order, elementwise (so
+        independent of n and of chunking); terms of weight 0 after the first point are skipped
+        (for finite occupancies they add exactly 0); identical columns are summed once and copied.
+
+        Each term is rounded once (no fused multiply-add), in time order: the sums differ from
+        the matrix product over a stored trace (``_Integrator.point_totals_many`` in
+        :mod:`hta.outcomes`) in the last bits only, by at most ``2 (T + 1)`` units in the last
+        place relative for non-negative weights (``tests/test_fast_paths.py`` checks the bound).
         """
         W = np.asarray(weights, dtype=float)
-        C = W.shape[1]
         # identical weight columns (e.g. undiscounted twice, or a discount rate of 0) are summed once
-        unique: list[int] = []
-        source = []
-        for c in range(C):
-            same = next((i for i, u in enumerate(unique) if np.array_equal(W[:, u], W[:, c])), None)
-            if same is None:
-                unique.append(c)
-                same = len(unique) - 1
-            source.append(same)
-        acc = np.empty((len(unique), self.K, self.n))
+        first_of = [next(u for u in range(c + 1) if np.array_equal(W[:, u], W[:, c])) for c in range(W.shape[1])]
+        unique = [c for c, u in enumerate(first_of) if u == c]
         x = np.broadcast_to(self.x0, (self.n, self.K)).T
-        for i, c in enumerate(unique):
-            np.multiply(x, W[0, c], out=acc[i])
+        for c in unique:
+            np.multiply(x, W[0, c], out=out[c])
         window = None
         if points is not None:
             lo, hi = points
@@ -543,16 +534,19 @@ class MatrixRun:
                 window[:, 0] = self.x0
         term = np.empty((self.K, self.n))
         for j, x in enumerate(self._cycles(), start=1):
-            for i, c in enumerate(unique):
+            for c in unique:
                 w = W[j, c]
                 if w == 1.0:    # x * 1.0 is x, bit for bit: skip the multiplication
-                    acc[i] += x
+                    out[c] += x
                 elif w != 0.0:  # points of weight 0 add nothing (a reward in some cycles only)
                     np.multiply(x, w, out=term)
-                    acc[i] += term
+                    out[c] += term
             if window is not None and lo <= j <= hi:
                 window[:, j - lo] = x.T
-        return [acc[i] for i in source], window
+        for c, u in enumerate(first_of):
+            if u != c:
+                out[c][...] = out[u]
+        return window
 
 
 def _check_dead(dead_states, states, strategy: str) -> tuple:

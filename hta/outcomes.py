@@ -194,7 +194,7 @@ def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str):
     rewards += [(f"state costs '{category}'", values) for category, values in (state_costs or {}).items()]
     for what, values in rewards:
         kind, a = _as_state_reward(values, n, T, K, what, strategy)
-        if kind == "cycles" and what != "utilities":
+        if kind == "cycles":
             spans.append(a[1:])
         elif kind == "cycle":
             read.append(_cycle_span(a))
@@ -208,7 +208,8 @@ def _constant_state_values(person_cycles: np.ndarray, c: np.ndarray, K: int):
     sample is left out (0 x finite person-cycles is 0: it would have no line)."""
     states = [k for k in range(K) if c[:, k].any() or not np.isfinite(person_cycles[k]).all()]
     v = person_cycles[states]  # a copy, (K', 2, n)
-    v *= c.T[states, None, :]  # (K', 1, n|1)
+    for i, k in enumerate(states):
+        v[i] *= c[:, k]        # (2, n) * (n|1,)
     return states, v
 
 
@@ -299,8 +300,9 @@ class _Integrator:
         for lo, hi in spans:
             w = self.A[lo:hi].sum(axis=0)
             W.append(np.stack([w * self.d["cost"], w], axis=1))
-        res, window = runner.integrate(np.concatenate(W, axis=1), points)                 # C x (K, n)
-        pairs = [np.stack(res[i:i + 2], axis=1) for i in range(0, len(res), 2)]          # (K, 2, n) each
+        W = np.concatenate(W, axis=1)                                                     # (T+1, C)
+        pairs = [np.empty((runner.K, 2, runner.n)) for _ in range(W.shape[1] // 2)]      # (K, 2, n) each
+        window = runner.integrate(W, [p[:, i] for p in pairs for i in (0, 1)], points)
         return dict(zip(which, pairs)), dict(zip(spans, pairs[len(which):])), window
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
