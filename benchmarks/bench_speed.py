@@ -2,7 +2,7 @@
 
 Run on demand, never in CI::
 
-    python benchmarks/bench_speed.py                  # 5 rounds, about 8 minutes
+    python benchmarks/bench_speed.py                  # 5 rounds, about 3 minutes
     python benchmarks/bench_speed.py --rounds 3       # quicker, noisier
     python benchmarks/bench_speed.py --cases hiv,thr  # a subset
 

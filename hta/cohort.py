@@ -31,13 +31,17 @@ class Cohort:
     partition_stack : ndarray (N-1, n, T + 1), optional
         The same curves in one array (``partition[i]`` is ``partition_stack[i]``), as
         :func:`hta.psm.cohort` builds them, so that accounting needs no copy.
+    runner : hta.markov.MatrixRun, optional
+        For a Markov cohort run with ``keep_trace=False``: its cycle loop, which
+        :func:`hta.outcomes.account` runs to integrate the occupancy without storing it; the trace
+        is built from it only when first asked for.
     """
 
     def __init__(self, strategy: str, states, trace: np.ndarray | None = None, events: dict | None = None,
                  report: dict | None = None, dead_states=(), partition: list | None = None,
-                 partition_stack: np.ndarray | None = None):
-        if trace is None and partition is None:
-            raise ValueError("a cohort needs a trace or a partition")
+                 partition_stack: np.ndarray | None = None, runner=None):
+        if trace is None and partition is None and runner is None:
+            raise ValueError("a cohort needs a trace, a partition or a runner")
         self.strategy = strategy
         self.states = tuple(states)
         self._trace = trace
@@ -46,9 +50,17 @@ class Cohort:
         self.dead_states = tuple(dead_states)
         self.partition = partition
         self.partition_stack = partition_stack
+        self.runner = runner
+
+    @property
+    def has_trace(self) -> bool:
+        """True when the trace is stored (not built on request)."""
+        return self._trace is not None
 
     @property
     def trace(self) -> np.ndarray:
+        if self._trace is None and self.runner is not None:
+            self._trace = self.runner.trace()
         if self._trace is None:
             curves = self.partition
             n, T1 = curves[0].shape
@@ -74,10 +86,14 @@ class Cohort:
 
     @property
     def n(self) -> int:
+        if self._trace is None and self.runner is not None:
+            return self.runner.n
         return (self.partition[0] if self._trace is None else self._trace).shape[0]
 
     @property
     def n_cycles(self) -> int:
+        if self._trace is None and self.runner is not None:
+            return self.runner.T
         return (self.partition[0] if self._trace is None else self._trace).shape[1] - 1
 
     def state_index(self, state: str) -> int:

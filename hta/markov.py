@@ -44,8 +44,11 @@ def _all_valid(P: np.ndarray, tol: float = TOLERANCE) -> bool:
     if not (lo >= -tol and hi <= 1 + tol):
         return False
     K = P.shape[-1]
-    row_sums = P.reshape(-1, K) @ np.ones(K)  # a matrix-vector product: 5x faster than sum(-1)
-    return bool(np.abs(row_sums - 1.0).max() <= tol)
+    if P.flags.c_contiguous:
+        row_sums = P.reshape(-1, K) @ np.ones(K)  # a matrix-vector product: 5x faster than sum(-1)
+    else:  # e.g. (n, K, K) views of (K, K, n) arrays: numpy adds whole (n,) columns, no copy
+        row_sums = P.sum(axis=-1)
+    return bool(row_sums.min() >= 1.0 - tol and row_sums.max() <= 1.0 + tol)  # NaN fails both
 
 
 def _validate_matrix(P: np.ndarray, strategy: str, states, cycle: int | None, tol: float = TOLERANCE) -> None:
@@ -322,6 +325,7 @@ def cohort(
     track=None,
     dead_states: Iterable[str] = (),
     validate: bool = True,
+    keep_trace: bool = True,
 ) -> Cohort:
     """Run a Markov cohort over ``n_cycles`` cycles.
 
@@ -344,6 +348,14 @@ def cohort(
     validate : bool
         Check every probability is in [0, 1] and every row sums to 1 (tolerance 1e-9); errors
         name the strategy, state, cycle and sample.
+    keep_trace : bool
+        False: do not store the trace (traces on request). The matrices are validated now; the
+        cycle loop runs when :func:`hta.outcomes.account` integrates the cohort, accumulating the
+        person-cycles of each state instead of storing ``(n, T + 1, K)`` occupancies (less memory,
+        fewer passes). Those sums are rounded in another order than with a stored trace: the
+        same results to about ``2 (T + 1)`` units in the last place, not bit for bit. Asking for
+        ``cohort.trace`` runs the loop again, storing it. For matrices given as an array or
+        :func:`piecewise` segments, without ``track``.
 
     Returns
     -------
@@ -401,59 +413,152 @@ def cohort(
 
     first = matrix_for_cycle(1)
     n = max(x0.shape[0], first.shape[0], n_mats if isinstance(P, Piecewise) else 1)
-    trace = np.empty((n, T + 1, K))
-    trace[:, 0] = x0
     pairs = _parse_track(track, states)
     flows = {f"{states[a]}->{states[b]}": np.empty((n, T)) for a, b in pairs}
-    plans = _Plans(P if isinstance(P, np.ndarray) and P.ndim == 4 else None, T, n,
-                   reuse=isinstance(P, (np.ndarray, Piecewise)))
 
-    x = np.broadcast_to(x0, (n, K))
-    xc = None  # the state columns as contiguous (n,) arrays, after an explicit update
-    zeros = None
+    def cycles():
+        """The occupancy x_j of cycles j = 1..T, each as a (K, n) array (see _matrix_cycles)."""
+        plans = _Plans(P if isinstance(P, np.ndarray) and P.ndim == 4 else None, T, n,
+                       reuse=isinstance(P, (np.ndarray, Piecewise)))
+        return _matrix_cycles(first, matrix_for_cycle, per_cycle, plans, x0, n, K, T,
+                              validate and per_cycle and not checked, strategy, states, zip(pairs, flows.values()))
+
+    run = MatrixRun(x0, n, T, K, cycles)
+
+    if not keep_trace:
+        if pairs:
+            raise HtaError(f"strategy '{strategy}': tracked transitions need the trace; run the cohort with keep_trace=True")
+        if callable(P) and not isinstance(P, Piecewise):
+            raise HtaError(f"strategy '{strategy}': keep_trace=False needs the transition matrices as an array or "
+                           "piecewise(...), not a function of the cycle (its matrices would be computed again "
+                           "whenever the trace is asked for)")
+        if validate and per_cycle and not checked:
+            for j in range(1, T + 1):  # name the first bad cycle now, not when the cohort is integrated
+                _validate_matrix(matrix_for_cycle(j), strategy, states, j)
+        dead = _check_dead(dead_states, states, strategy)
+        return Cohort(strategy=strategy, states=states, events={}, dead_states=dead, runner=run)
+    return _finish(run.trace(), flows, states, strategy, dead_states)
+
+
+def _matrix_cycles(first, matrix_for_cycle, per_cycle: bool, plans: "_Plans", x0, n: int, K: int, T: int,
+                   validate_each: bool, strategy: str, states, tracked):
+    """Yield the occupancy ``x_j`` of each cycle ``j = 1..T`` as a ``(K, n)`` array (state rows).
+
+    A yielded array is valid until the next-but-one cycle (two buffers alternate): copy what you
+    keep. ``tracked`` pairs ``((a, b), flows)``: ``flows[:, j - 1]`` receives ``x_{j-1, a} P_j[a, b]``.
+    """
+    x = np.broadcast_to(x0, (n, K)).T  # (K, n) view of (n, K) state vectors
+    rows = None  # the explicit update's two buffers, (2, K, n), allocated when first needed
+    in_rows = False  # x is one of those buffers (else a view of (n, K) state vectors)
+    tracked = list(tracked)
     for j in range(1, T + 1):
         Pj = first if j == 1 else (matrix_for_cycle(j) if per_cycle else first)
-        if validate and per_cycle and not checked:
+        if validate_each:
             _validate_matrix(Pj, strategy, states, j)
-        for (a, b), key in zip(pairs, flows):
-            flows[key][:, j - 1] = (x[:, a] if xc is None else xc[a]) * Pj[:, a, b]
-        if Pj.shape[0] == 1:
-            x, xc = x @ Pj[0], None
-            trace[:, j] = x
-            continue
-        plan = plans.get(Pj)
+        for (a, b), flows in tracked:
+            flows[:, j - 1] = x[a] * Pj[:, a, b]
+        plan = None if Pj.shape[0] == 1 else plans.get(Pj)
         if plan is None:
-            x, xc = np.einsum("nk,nkl->nl", x, Pj), None
-            trace[:, j] = x
+            # one shared matrix (a matrix product) or einsum, on (n, K) state vectors in C order
+            xn = np.ascontiguousarray(x.T) if in_rows else x.T
+            x = (xn @ Pj[0] if Pj.shape[0] == 1 else np.einsum("nk,nkl->nl", xn, Pj)).T
+            in_rows = False
+            yield x
             continue
         # x_l = sum_k x_k P[k, l] over the entries that are not 0 in every sample, k ascending:
         # einsum's sum in the same order without its multiply-adds by 0 (same bits, fewer passes)
-        cols = [x[:, k] for k in range(K)] if xc is None else xc
-        new = []
+        if rows is None:
+            rows = np.empty((2, K, n))
+            term = np.empty(n)
+        new = rows[j % 2]
         for l, sources in enumerate(plan):
             if not sources:
-                if zeros is None:
-                    zeros = np.zeros(n)
-                new.append(zeros)
+                new[l] = 0.0
                 continue
-            acc = None
-            for k, column in sources:
-                term = cols[k] * (Pj[:, k, l] if column is None else column)
-                if acc is None:
-                    acc = term
-                else:
-                    acc += term
-            new.append(acc)
-        np.stack(new, axis=1, out=trace[:, j])  # one pass over the cycle's row of the trace
-        x, xc = trace[:, j], new
-    return _finish(trace, flows, states, strategy, dead_states)
+            (k, column), *rest = sources
+            np.multiply(x[k], Pj[:, k, l] if column is None else column, out=new[l])
+            for k, column in rest:
+                np.multiply(x[k], Pj[:, k, l] if column is None else column, out=term)
+                new[l] += term
+        x, in_rows = new, True
+        yield x
 
 
-def _finish(trace, flows, states, strategy: str, dead_states) -> Cohort:
+class MatrixRun:
+    """The cycle loop of a Markov cohort with transition matrices, to run on request.
+
+    :meth:`trace` runs it storing every cycle; :meth:`integrate` runs it accumulating weighted
+    sums of the occupancy over the time points instead, for :func:`hta.outcomes.account`. A
+    cohort run with ``keep_trace=False`` keeps its run (and so its transition matrices) for both.
+    """
+
+    def __init__(self, x0, n: int, T: int, K: int, cycles):
+        self.x0, self.n, self.T, self.K = x0, n, T, K
+        self._cycles = cycles
+
+    def trace(self) -> np.ndarray:
+        """The trace ``(n, T + 1, K)``."""
+        trace = np.empty((self.n, self.T + 1, self.K))
+        trace[:, 0] = self.x0
+        for j, x in enumerate(self._cycles(), start=1):
+            trace[:, j] = x.T  # one pass over the cycle's row of the trace
+        return trace
+
+    def integrate(self, weights: np.ndarray, out: list, points: tuple[int, int] | None = None):
+        """Accumulate ``out[c][k] = sum_t weights[t, c] x_t[k]`` for point weights ``(T + 1, C)``
+        into ``out``, a list of ``C`` arrays ``(K, n)`` (e.g. views into the caller's result arrays);
+        return the occupancy at points ``lo..hi`` (``points = (lo, hi)``) as an
+        ``(n, hi - lo + 1, K)`` array, or None.
+
+        The sums run over ``t = 0..T`` in that order, elementwise (so
+        independent of n and of chunking); terms of weight 0 after the first point are skipped
+        (for finite occupancies they add exactly 0); identical columns are summed once and copied.
+
+        Each term is rounded once (no fused multiply-add), in time order: the sums differ from
+        the matrix product over a stored trace (``_Integrator.point_totals_many`` in
+        :mod:`hta.outcomes`) in the last bits only, by at most ``2 (T + 1)`` units in the last
+        place relative for non-negative weights (``tests/test_fast_paths.py`` checks the bound).
+        """
+        W = np.asarray(weights, dtype=float)
+        # identical weight columns (e.g. undiscounted twice, or a discount rate of 0) are summed once
+        first_of = [next(u for u in range(c + 1) if np.array_equal(W[:, u], W[:, c])) for c in range(W.shape[1])]
+        unique = [c for c, u in enumerate(first_of) if u == c]
+        x = np.broadcast_to(self.x0, (self.n, self.K)).T
+        for c in unique:
+            np.multiply(x, W[0, c], out=out[c])
+        window = None
+        if points is not None:
+            lo, hi = points
+            window = np.empty((self.n, hi - lo + 1, self.K))
+            if lo == 0:
+                window[:, 0] = self.x0
+        term = np.empty((self.K, self.n))
+        for j, x in enumerate(self._cycles(), start=1):
+            for c in unique:
+                w = W[j, c]
+                if w == 1.0:    # x * 1.0 is x, bit for bit: skip the multiplication
+                    out[c] += x
+                elif w != 0.0:  # points of weight 0 add nothing (a reward in some cycles only)
+                    np.multiply(x, w, out=term)
+                    out[c] += term
+            if window is not None and lo <= j <= hi:
+                window[:, j - lo] = x.T
+        for c, u in enumerate(first_of):
+            if u != c:
+                out[c][...] = out[u]
+        return window
+
+
+def _check_dead(dead_states, states, strategy: str) -> tuple:
     dead = tuple(dead_states)
     for s in dead:
         if s not in states:
             raise HtaError(f"strategy '{strategy}': dead state '{s}' is not a state; states are {', '.join(states)}")
+    return dead
+
+
+def _finish(trace, flows, states, strategy: str, dead_states) -> Cohort:
+    dead = _check_dead(dead_states, states, strategy)
     return Cohort(strategy=strategy, states=states, trace=trace, events=flows, dead_states=dead)
 
 

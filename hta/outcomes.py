@@ -78,7 +78,7 @@ class StrategyOutcome:
         total = np.zeros(self.n)
         for (m, _, _), v in self.lines.items():
             if m == measure:
-                total = total + v[row]
+                total += v[row]  # in place: the same sums, in the same order, as total = total + v[row]
         return total
 
     @property
@@ -137,6 +137,11 @@ class StrategyOutcome:
         value[1] = undiscounted
         self.lines[key] = self.lines[key] + value if key in self.lines else value
 
+    def _add_pair(self, key: tuple, pair: np.ndarray) -> None:
+        """:meth:`add` of a line given as one contiguous ``(2, n)`` array (discounted, undiscounted),
+        stored as it is (no copy): the caller hands it over and does not change it afterwards."""
+        self.lines[key] = self.lines[key] + pair if key in self.lines else pair
+
 
 def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
     """Utilities are at most 1 (full health) and finite; below 0 (worse than death) is allowed."""
@@ -179,6 +184,35 @@ def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     raise HtaError(f"strategy '{strategy}', {what}: expected at most 3 dimensions; found shape {a.shape}")
 
 
+def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str):
+    """For a cohort without a stored trace: ``(spans, points)``. ``spans``: the cycle spans
+    ``(lo, hi)`` (cycles ``lo+1..hi``) of :func:`in_cycles` costs, integrated in the cycle loop
+    like constant rewards; ``points``: the time points ``(lo, hi)`` whose occupancy the per-cycle
+    rewards read, or None when there are none."""
+    spans, read = [], []
+    rewards = [("utilities", utilities)] if utilities is not None and not isinstance(utilities, InCycles) else []
+    rewards += [(f"state costs '{category}'", values) for category, values in (state_costs or {}).items()]
+    for what, values in rewards:
+        kind, a = _as_state_reward(values, n, T, K, what, strategy)
+        if kind == "cycles":
+            spans.append(a[1:])
+        elif kind == "cycle":
+            read.append(_cycle_span(a))
+    points = (min(lo for lo, _ in read), max(hi for _, hi in read)) if read else None
+    return list(dict.fromkeys(spans)), points
+
+
+def _constant_state_values(person_cycles: np.ndarray, c: np.ndarray, K: int):
+    """``(states, v)`` of a cost constant per state ``c`` (n|1, K) on ``person_cycles`` (K, 2, n):
+    ``v[i] = person_cycles[k] * c[:, k]`` for ``k = states[i]``. A state whose cost is 0 in every
+    sample is left out (0 x finite person-cycles is 0: it would have no line)."""
+    states = [k for k in range(K) if c[:, k].any() or not np.isfinite(person_cycles[k]).all()]
+    v = person_cycles[states]  # a copy, (K', 2, n)
+    for i, k in enumerate(states):
+        v[i] *= c[:, k]        # (2, n) * (n|1,)
+    return states, v
+
+
 def _is_constant_reward(values) -> bool:
     """True for state rewards that are the same in every cycle (at most 2 dimensions)."""
     return not isinstance(values, InCycles) and np.ndim(values) <= 2
@@ -215,6 +249,7 @@ class _Integrator:
         self.dt = grid.cycle_years
         self.method = canonical_method(method)
         A = cycle_allocation(T, self.method)
+        self.A = A                      # (T, T + 1): cycle j's person-cycles from the time points
         rows = np.arange(T)
         self.a = A[rows, rows]          # weight of the point at the start of each cycle
         self.b = A[rows, rows + 1]      # weight of the point at the end of each cycle
@@ -234,7 +269,8 @@ class _Integrator:
                         "none": np.ones_like(t_event)}
 
     def point_totals(self, occupancy: np.ndarray, which: str) -> np.ndarray:
-        """Person-cycles: occupancy (n, T+1, K) -> (2, n, K) discounted with `which`, undiscounted."""
+        """Person-cycles: occupancy (n, T+1, K) -> (K, 2, n): for each state, discounted with `which`
+        and undiscounted (each ``[k]`` a contiguous ``(2, n)`` block, see :func:`_by_state`)."""
         return self.point_totals_many(occupancy, (which,))[which]
 
     def point_totals_many(self, occupancy: np.ndarray, which) -> dict:
@@ -246,9 +282,28 @@ class _Integrator:
         that depends on n, which would break bit-for-bit chunk invariance of PSA results.
         """
         which = tuple(which)
-        W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
-        res = np.matmul(occupancy.transpose(0, 2, 1), W).transpose(2, 0, 1)  # (C, n, K)
-        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
+        res = np.matmul(occupancy.transpose(0, 2, 1), self.weights(which))                # (n, K, C)
+        return {w: _by_state(res[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}    # (K, 2, n) each
+
+    def weights(self, which) -> np.ndarray:
+        """Point weights ``(T+1, C)``: for each discount kind, discounted then undiscounted."""
+        return np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)
+
+    def run_totals_many(self, runner, which, spans=(), points=None) -> tuple[dict, dict, np.ndarray | None]:
+        """:meth:`point_totals_many` of a Markov cohort without a stored trace, accumulated in its
+        cycle loop (:meth:`hta.markov.MatrixRun.integrate`). Also, for each cycle span ``(lo, hi)``
+        in ``spans``, the cost person-cycles in cycles ``lo+1..hi`` only (point weights
+        ``A[lo:hi].sum(0)``: what :meth:`per_cycle` sums over those cycles); and the occupancy at
+        ``points``. All person-cycles as ``(K, 2, n)`` arrays (discounted, undiscounted)."""
+        which = tuple(which)
+        W = [self.weights(which)]
+        for lo, hi in spans:
+            w = self.A[lo:hi].sum(axis=0)
+            W.append(np.stack([w * self.d["cost"], w], axis=1))
+        W = np.concatenate(W, axis=1)                                                     # (T+1, C)
+        pairs = [np.empty((runner.K, 2, runner.n)) for _ in range(W.shape[1] // 2)]      # (K, 2, n) each
+        window = runner.integrate(W, [p[:, i] for p in pairs for i in (0, 1)], points)
+        return dict(zip(which, pairs)), dict(zip(spans, pairs[len(which):])), window
 
     def partition_totals_many(self, curves, which, stacked=None) -> dict:
         """:meth:`point_totals_many` of a partitioned-survival cohort from its N-1 curves.
@@ -269,17 +324,18 @@ class _Integrator:
         states[:, 0] = per_curve[:, 0]
         states[:, 1:m] = per_curve[:, 1:] - per_curve[:, :-1]
         states[:, m] = W.sum(axis=0) - per_curve[:, -1]
-        res = states.transpose(2, 0, 1)                                                      # (C, n, N)
-        return {w: res[2 * i:2 * i + 2] for i, w in enumerate(which)}
+        return {w: _by_state(states[:, :, 2 * i:2 * i + 2]) for i, w in enumerate(which)}  # (N, 2, n) each
 
-    def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def per_cycle(self, occupancy: np.ndarray, which: str, lo: int = 0, hi: int | None = None,
+                  first_point: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Person-cycles in each cycle: (n, T+1, K) -> two arrays (n, T, K) (discounted, undiscounted).
 
         ``lo``, ``hi``: only cycles ``lo+1 .. hi`` (array indices ``lo:hi``); the values are those
-        of the full arrays' slice, computed without the other cycles.
+        of the full arrays' slice, computed without the other cycles. ``first_point``: the time
+        point of ``occupancy[:, 0]`` when it holds only some of the points (from ``first_point``).
         """
         hi = self.T if hi is None else hi
-        occ = occupancy[:, lo:hi + 1]
+        occ = occupancy[:, lo - first_point:hi + 1 - first_point]
         d = self.d[which][None, lo:hi + 1, None]
         if self.method in ("start", "end"):
             # one point per cycle with weight 1: skip the multiply-adds by 0 and 1 (same values)
@@ -291,6 +347,14 @@ class _Integrator:
         x = occ * d
         disc = a * x[:, :-1] + b * x[:, 1:]
         return disc, und
+
+
+def _by_state(x: np.ndarray) -> np.ndarray:
+    """An ``(n, K, 2)`` array (samples, states, discounted/undiscounted) as a contiguous ``(K, 2, n)``
+    array: one copy, after which each state's ``(2, n)`` line is a contiguous view (stored without
+    further copies or strided reads). Each discount kind gets its own array, so the lines of one
+    kind do not keep the other kinds' values alive."""
+    return np.ascontiguousarray(x.transpose(1, 2, 0))
 
 
 def _cycle_span(values: np.ndarray) -> tuple[int, int]:
@@ -360,17 +424,28 @@ def account(
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
+    window = None       # a cohort run without its trace: the occupancy at the points per-cycle rewards read,
+    span_totals = None  # and the person-cycles in the cycles of each in_cycles cost
     if cohort.partition is not None:
         totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
+    elif not cohort.has_trace and cohort.runner is not None:
+        spans, points = _points_read(utilities, state_costs, n, T, K, cohort.strategy)
+        totals, span_totals, window = integ.run_totals_many(cohort.runner, kinds, spans, points)
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
-    # Life-years by state (dead states accrue none).
-    person_cycles = totals["outcome"]  # (2, n, K)
+    def per_cycle(which: str, lo: int = 0, hi: int | None = None):
+        if window is not None:
+            return integ.per_cycle(window, which, lo, hi, first_point=points[0])
+        return integ.per_cycle(cohort.trace, which, lo, hi)
+
+    # Life-years by state (dead states accrue none). Values by state are (K, 2, n) arrays, each
+    # state's (discounted, undiscounted) pair a contiguous block stored as its line without a copy.
+    person_cycles = totals["outcome"]  # (K, 2, n)
+    years = person_cycles * dt if dt != 1.0 else person_cycles  # x * 1.0 is x: skip the pass
     for k, s in enumerate(cohort.states):
-        if s in cohort.dead_states:
-            continue
-        out.add("ly", "life-years", s, person_cycles[0, :, k] * dt, person_cycles[1, :, k] * dt)
+        if s not in cohort.dead_states:
+            out._add_pair(("ly", "life-years", s), years[k])
 
     # QALYs by state.
     if utilities is not None:
@@ -380,14 +455,16 @@ def account(
         kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
         _check_utilities(u, cohort.strategy, cohort.states)
         if kind == "const":
-            q = person_cycles * u[None] * dt
+            q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             lo, hi = _cycle_span(u)
-            disc, und = integ.per_cycle(cohort.trace, "outcome", lo, hi)
+            disc, und = per_cycle("outcome", lo, hi)
             u = u[:, lo:hi]
-            q = np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)]) * dt
+            q = _by_state(np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)], axis=-1))
+        if dt != 1.0:
+            q *= dt
         for k, s in enumerate(cohort.states):
-            out.add("qaly", "QALYs", s, q[0, :, k], q[1, :, k])
+            out._add_pair(("qaly", "QALYs", s), q[k])
 
     # State costs by category and state.
     per_cycle_cache = None
@@ -399,25 +476,29 @@ def account(
                 cost_person_cycles = totals.get("cost")
                 if cost_person_cycles is None:
                     cost_person_cycles = integ.point_totals(cohort.trace, "cost")
-            v = cost_person_cycles * c[None]
-        elif kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
+            states_, v = _constant_state_values(cost_person_cycles, c, K)
+        elif kind == "cycles" and span_totals is not None:  # integrated in the cycle loop
             c, lo, hi = c
-            disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
-            c = c[:, None, :]
-            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
+            states_, v = _constant_state_values(span_totals[lo, hi], c, K)
         else:
-            lo, hi = _cycle_span(c)
-            if (lo, hi) == (0, T):
-                if per_cycle_cache is None:
-                    per_cycle_cache = integ.per_cycle(cohort.trace, "cost")
-                disc, und = per_cycle_cache
-            else:  # rewards in some cycles only (e.g. a drug for the first two years)
-                disc, und = integ.per_cycle(cohort.trace, "cost", lo, hi)
-                c = c[:, lo:hi]
-            v = np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)])
-        for k, s in enumerate(cohort.states):
-            if np.any(v[:, :, k] != 0):
-                out.add("cost", category, s, v[0, :, k], v[1, :, k])
+            if kind == "cycles":  # constant values in cycles lo+1..hi: as the (n, T, K) array's span
+                c, lo, hi = c
+                disc, und = per_cycle("cost", lo, hi)
+                c = c[:, None, :]
+            else:
+                lo, hi = _cycle_span(c)
+                if (lo, hi) == (0, T):
+                    if per_cycle_cache is None:
+                        per_cycle_cache = per_cycle("cost")
+                    disc, und = per_cycle_cache
+                else:  # rewards in some cycles only (e.g. a drug for the first two years)
+                    disc, und = per_cycle("cost", lo, hi)
+                    c = c[:, lo:hi]
+            v = _by_state(np.stack([_sum_over_cycles(disc * c), _sum_over_cycles(und * c)], axis=-1))
+            states_ = range(K)
+        for i, k in enumerate(states_):
+            if v[i].any():  # the same test as any(v != 0): NaN counts, -0.0 does not
+                out._add_pair(("cost", category, cohort.states[k]), v[i])
 
     # Costs on other occupancy curves (e.g. on treatment).
     for category, (occupancy, cost) in (occupancy_costs or {}).items():

@@ -86,18 +86,22 @@ def parameter_table():
 
 
 def _matrix(batch: Mapping, rr=None) -> np.ndarray:
-    """Transition matrices (n, 4, 4); with ``rr``, off-diagonal probabilities are multiplied by it."""
+    """Transition matrices (n, 4, 4); with ``rr``, off-diagonal probabilities are multiplied by it.
+
+    Stored as (4, 4, n) and returned as its (n, 4, 4) view, so that each entry ``P[:, a, b]`` is
+    a contiguous (n,) column: the Markov engine then reads the columns in place (no copies).
+    """
     n = max(np.size(v) for v in batch.values())
-    P = np.zeros((n, 4, 4))
+    P = np.zeros((4, 4, n))
     idx = {s: i for i, s in enumerate(STATES)}
     for name, a, b in transition_names():
         if a != b:
             p = np.broadcast_to(np.asarray(batch[name], dtype=float), (n,))
-            P[:, idx[a], idx[b]] = p if rr is None else p * rr
+            np.multiply(p, 1.0 if rr is None else rr, out=P[idx[a], idx[b]])
     for i in range(3):
-        P[:, i, i] = 1.0 - P[:, i].sum(axis=1)
-    P[:, 3, 3] = 1.0
-    return P
+        np.subtract(1.0, P[i].sum(axis=0), out=P[i, i])  # row i's exits, summed in state order
+    P[3, 3] = 1.0
+    return P.transpose(2, 0, 1)
 
 
 def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06,
@@ -112,10 +116,6 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
     get = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
     rr = get("rr")
     P_mono = _matrix(batch)
-    # the relative risk applies in the first RR_YEARS cycles only; piecewise matrices are
-    # validated once per segment and never repeated into an (n, T, 4, 4) array
-    P_comb = markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono))
-
     start = np.array([1.0, 0.0, 0.0, 0.0])
     care = np.stack([get("c_dmed_A") + get("c_ccare_A"), get("c_dmed_B") + get("c_ccare_B"),
                      get("c_dmed_C") + get("c_ccare_C"), np.zeros(n)], axis=1)
@@ -127,10 +127,21 @@ def evaluate(batch: Mapping, *, n_cycles: int = 20, discount_costs: float = 0.06
 
     common = dict(within_cycle="end", discount_costs=discount_costs, discount_outcomes=discount_outcomes,
                   utilities=utilities, keep_cohort=keep_cohort)
-    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",))
-    comb = markov.cohort(P_comb, start, n_cycles, states=STATES, strategy="combination", dead_states=("D",))
-    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
+    # Without keep_cohort the cohorts store no trace (traces on request): the engine accumulates
+    # the person-cycles in its cycle loop (equal to a stored trace's within a few units in the last
+    # place, see markov.cohort). One strategy at a time, the combination first, each array dropped
+    # once it is no longer needed: the peak memory of an evaluation is what glibc returns to the
+    # system at the end and faults in again in the next one (docs/performance.md).
+    # The relative risk applies in the first RR_YEARS cycles only: piecewise matrices are
+    # validated once per segment and never repeated into an (n, T, 4, 4) array.
+    comb = markov.cohort(markov.piecewise((RR_YEARS, _matrix(batch, rr=rr)), (None, P_mono)), start, n_cycles,
+                         states=STATES, strategy="combination", dead_states=("D",), keep_trace=keep_cohort)
     res_comb = outcomes.account(comb, grid, state_costs={"care": care, "zidovudine": zid, "lamivudine": lam}, **common)
+    del comb
+    mono = markov.cohort(P_mono, start, n_cycles, states=STATES, strategy="monotherapy", dead_states=("D",),
+                         keep_trace=keep_cohort)
+    del P_mono
+    res_mono = outcomes.account(mono, grid, state_costs={"care": care, "zidovudine": zid}, **common)
     return outcomes.Outcomes.from_list([res_mono, res_comb])
 
 

@@ -215,3 +215,87 @@ def test_in_cycles_rejects_bad_cycles_and_per_cycle_values():
         outcomes.account(c, CycleGrid(1.0, 5), state_costs={"x": outcomes.in_cycles(np.zeros((1, 5, 2)), 1, 2)})
     with pytest.raises(HtaError, match="in_cycles is for state costs"):
         outcomes.account(c, CycleGrid(1.0, 5), utilities=outcomes.in_cycles([1.0, 0.0], 1, 2))
+
+
+# --- cohorts without a stored trace (markov.cohort(..., keep_trace=False)) -----------------------
+
+def _lines_close(lazy, stored, T, ulps=2):
+    """Lines equal to within ``ulps * (T + 1)`` units in the last place, relative: the bound for sums of
+    T + 1 non-negative terms rounded in two different orders (each within (T + 1) eps of the exact sum)."""
+    assert lazy.lines.keys() == stored.lines.keys()
+    bound = ulps * (T + 1) * np.finfo(float).eps
+    worst = 0.0
+    for key, a in stored.lines.items():
+        b = lazy.lines[key]
+        scale = np.maximum(np.abs(a), np.finfo(float).tiny)
+        worst = max(worst, float(np.max(np.abs(b - a) / scale)))
+    assert worst <= bound, (worst, bound)
+    return worst
+
+
+@pytest.mark.parametrize("method", ["start", "end", "half-cycle", "simpson"])
+@pytest.mark.parametrize("n", [1, 5, 300])
+def test_cohort_without_trace_gives_the_stored_traces_lines_within_the_rounding_bound(method, n):
+    rng = np.random.default_rng(n + len(method))
+    T, K = 25, 5
+    early, late = random_matrices(rng, (n,), K), random_matrices(rng, (n,), K)
+    P = markov.piecewise((3, early), (None, late))
+    x0 = np.eye(K)[0]
+    grid = CycleGrid(0.5, T)
+    costs = rng.random((n, K)) * 1000
+    costs[:, -1] = 0.0
+    per_cycle = np.zeros((n, T, K))
+    per_cycle[:, 4:9, 1] = 50.0
+    kw = dict(within_cycle=method, discount_costs=0.035, discount_outcomes=0.015, utilities=rng.random((n, K)) * 0.9,
+              state_costs={"care": costs, "drug": outcomes.in_cycles(costs * 0.5, 2, 6), "visits": per_cycle},
+              one_off_costs={"surgery": 100.0})
+    stored = outcomes.account(markov.cohort(P, x0, T), grid, **kw)
+    lazy_cohort = markov.cohort(P, x0, T, keep_trace=False)
+    assert not lazy_cohort.has_trace
+    lazy = outcomes.account(lazy_cohort, grid, **kw)
+    _lines_close(lazy, stored, T)
+    # the lines the loop does not integrate (per-cycle rewards, read from the points it keeps) are equal
+    for key in stored.lines:
+        if key[1] in ("visits", "surgery"):
+            np.testing.assert_array_equal(lazy.lines[key], stored.lines[key])
+    # traces on request: the same trace, bit for bit
+    np.testing.assert_array_equal(lazy_cohort.trace, markov.cohort(P, x0, T).trace)
+
+
+def test_cohort_without_trace_is_independent_of_the_chunk_size():
+    rng = np.random.default_rng(4)
+    n, T, K = 1000, 30, 4
+    P = random_matrices(rng, (n,), K)
+    grid = CycleGrid(1.0, T)
+    kw = dict(within_cycle="half-cycle", discount_costs=0.06, utilities=[0.9, 0.7, 0.4, 0.0],
+              state_costs={"c": rng.random((n, K)) * 100})
+    whole = outcomes.account(markov.cohort(P, np.eye(K)[0], T, keep_trace=False), grid, **kw)
+    for lo, hi in ((0, 7), (7, 300), (300, 1000)):  # einsum below 32 samples, the explicit update above
+        part_kw = dict(kw, state_costs={"c": kw["state_costs"]["c"][lo:hi]})
+        part = outcomes.account(markov.cohort(P[lo:hi], np.eye(K)[0], T, keep_trace=False), grid, **part_kw)
+        for key, v in whole.lines.items():
+            np.testing.assert_array_equal(part.lines[key], v[:, lo:hi])
+
+
+def test_hiv_model_without_traces_within_the_rounding_bound_of_the_stored_traces():
+    from models import hiv_chancellor
+
+    batch = hiv_chancellor.parameter_table().sample(2000, 5)
+    stored = hiv_chancellor.evaluate(batch, keep_cohort=True)   # cohorts with their traces
+    lazy = hiv_chancellor.evaluate(batch)                       # traces not stored
+    for s in hiv_chancellor.STRATEGIES:
+        _lines_close(lazy[s], stored[s], 20)
+
+
+def test_cohort_without_trace_rejects_what_it_cannot_do_and_validates_now():
+    P = np.array([[0.9, 0.1], [0.0, 1.0]])
+    with pytest.raises(HtaError, match="tracked transitions need the trace"):
+        markov.cohort(P, [1.0, 0.0], 5, track="all", keep_trace=False)
+    with pytest.raises(HtaError, match="not a function of the cycle"):
+        markov.cohort(lambda j: P, [1.0, 0.0], 5, keep_trace=False)
+    bad = np.tile(P, (3, 6, 1, 1))
+    bad[1, 3, 0] = [0.5, 0.6]
+    with pytest.raises(HtaError, match="cycle 4, sample 1"):
+        markov.cohort(bad, [1.0, 0.0], 5, keep_trace=False)
+    c = markov.cohort(P, [1.0, 0.0], 5, keep_trace=False)
+    assert (c.n, c.n_cycles) == (1, 5) and c.events == {}
