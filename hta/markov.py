@@ -457,11 +457,14 @@ def _matrix_cycles(first, matrix_for_cycle, per_cycle: bool, plans: "_Plans", x0
             _validate_matrix(Pj, strategy, states, j)
         for (a, b), flows in tracked:
             flows[:, j - 1] = x[a] * Pj[:, a, b]
-        plan = None if Pj.shape[0] == 1 else plans.get(Pj)
+        # A matrix shared by every sample takes the same elementwise sums as per-sample matrices
+        # (never a BLAS product, whose order may depend on n): a sample's result is then the same
+        # bits whatever the batch it is in, a chunk of one draw included.
+        plan = plans.get(Pj)
         if plan is None:
-            # one shared matrix (a matrix product) or einsum, on (n, K) state vectors in C order
+            # einsum on (n, K) state vectors in C order
             xn = np.ascontiguousarray(x.T) if in_rows else x.T
-            x = (xn @ Pj[0] if Pj.shape[0] == 1 else np.einsum("nk,nkl->nl", xn, Pj)).T
+            x = np.einsum("nk,nkl->nl", xn, Pj if Pj.shape[0] == n else np.broadcast_to(Pj, (n, K, K))).T
             in_rows = False
             yield x
             continue

@@ -101,3 +101,23 @@ def test_continuous_time_model_via_matrix_exponential():
     dt = 1 / 12
     coh = markov.cohort(expm(Q * dt), [1, 0, 0], 24)
     np.testing.assert_allclose(coh.trace[0, 24], expm(Q * 2.0)[0], rtol=1e-10)
+
+
+def test_a_sample_gives_the_same_bits_in_any_batch_size_and_with_a_shared_matrix():
+    # chunks of 1 (a single draw), of fewer than SPARSE_MIN_SAMPLES (einsum) and of more (the
+    # explicit sparse update) give every sample the same bits; so does one matrix shared by many
+    # samples (never a BLAS product, whose summation order may depend on the batch)
+    rng = np.random.default_rng(3)
+    K, n, T = 4, 200, 15
+    P = rng.dirichlet(np.ones(K), size=(n, K))
+    P[:, 3] = [0.0, 0.0, 0.0, 1.0]
+    x0 = np.array([1.0, 0.0, 0.0, 0.0])
+    full = markov.cohort(P, x0, T).trace
+    for chunk in (1, 2, 7, markov.SPARSE_MIN_SAMPLES - 1, markov.SPARSE_MIN_SAMPLES, 100):
+        parts = [markov.cohort(P[i:i + chunk], x0, T).trace for i in range(0, n, chunk)]
+        assert np.array_equal(np.concatenate(parts), full), chunk
+    single = markov.cohort(P[0], x0, T).trace[0]
+    for m in (1, 5, 64):
+        shared = markov.cohort(P[0], np.tile(x0, (m, 1)), T).trace
+        assert all(np.array_equal(row, single) for row in shared), m
+    assert np.array_equal(single, full[0])
