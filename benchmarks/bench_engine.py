@@ -1,4 +1,4 @@
-"""Speed and memory of the cohort engines (``hta.psm``, ``hta.markov``, ``hta.outcomes``).
+"""Speed and memory of the cohort engines (``hta.engine.psm``, ``hta.engine.markov``, ``hta.engine.outcomes``).
 
 Run on demand, never in CI::
 
@@ -70,14 +70,14 @@ PSM_CURVES = {
 
 
 def psm_grid():
-    from hta.time import CycleGrid
+    from hta.engine.timegrid import CycleGrid
 
     return CycleGrid.from_horizon(30.0, "week")
 
 
 def psm_table():
     """13 PSA parameters: 4 MVN blocks of 2 Weibull coefficients, 2 utilities, 3 weekly costs."""
-    from hta.distributions import Beta, Gamma, MultivariateNormal
+    from hta.params.distributions import Beta, Gamma, MultivariateNormal
     from hta.params import ParameterTable
 
     table = ParameterTable()
@@ -94,7 +94,7 @@ def psm_table():
 
 def psm_evaluate(batch, grid):
     """The model written on the engine: curves -> psm.cohort -> outcomes.account. -> (n, 2, 3)."""
-    from hta import outcomes, psm
+    from hta.engine import outcomes, psm
     from hta.survival.curves import Weibull
 
     t_months = grid.times * 12.0
@@ -197,7 +197,7 @@ MK_TREATMENT_COST = 12000.0  # HK$ per year in stages 1-3 (fixed)
 
 def markov_table():
     """16 PSA parameters: progression, excess mortality, treatment effect, costs, utilities."""
-    from hta.distributions import Beta, Gamma, LogNormal
+    from hta.params.distributions import Beta, Gamma, LogNormal
     from hta.params import ParameterTable
 
     table = ParameterTable()
@@ -214,7 +214,7 @@ def markov_table():
 
 def markov_background_hazard():
     """Integrated HK general-population hazard in each annual cycle, shape (T,)."""
-    from hta.lifetables import LifeTable
+    from hta.population.lifetables import LifeTable
 
     t = np.arange(MK_CYCLES + 1, dtype=float)
     H = LifeTable.hong_kong().cohort_cumhaz(t, MK_START_AGE, MK_MALE_SHARE)[0]
@@ -254,8 +254,8 @@ def markov_rewards(cols, n, treated: bool):
 
 
 def markov_evaluate(batch, h_bg):
-    from hta import markov, outcomes
-    from hta.time import CycleGrid
+    from hta.engine import markov, outcomes
+    from hta.engine.timegrid import CycleGrid
 
     grid = CycleGrid(1.0, MK_CYCLES)
     start = np.array([1.0, 0.0, 0.0, 0.0, 0.0])

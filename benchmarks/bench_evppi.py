@@ -2,7 +2,7 @@
 
 Run on demand, never in CI:  python benchmarks/bench_evppi.py
 
-Prints the wall time of hta.voi.evppi_table (GAM, GCV-chosen smoothing) for the first 10
+Prints the wall time of hta.analysis.voi.evppi_table (GAM, GCV-chosen smoothing) for the first 10
 parameters of refdata/voi_chemo_pars_nb_cea_10000.csv, the time of a naive binned estimate
 (sort by the parameter, 50 equal blocks, EVPPI from block means: Strong & Oakley 2013) for the
 ratio, and, if Rscript with mgcv is on the PATH, the time mgcv::gam takes for the same fits.
@@ -20,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hta import voi
+from hta.analysis import voi
 
 DATA_NAME = "voi_chemo_pars_nb_cea_10000.csv"
 DATA = Path(__file__).resolve().parents[2] / "shared" / "refdata" / DATA_NAME
@@ -78,7 +78,7 @@ def main() -> None:
         times.append(time.perf_counter() - start)
     gam_time = min(times)
     print(table[["name", "evppi", "share_of_evpi"]].to_string(index=False))
-    print(f"hta.voi GAM, {len(names)} parameters: {gam_time:.3f} s (best of {REPEATS}); "
+    print(f"hta.analysis.voi GAM, {len(names)} parameters: {gam_time:.3f} s (best of {REPEATS}); "
           f"requirement <= 10 s: {'PASS' if gam_time <= 10 else 'FAIL'}")
 
     values = nb.to_numpy()
@@ -92,7 +92,7 @@ def main() -> None:
     r_time = time_mgcv(names)
     if r_time is not None:
         print(f"R mgcv::gam for the same fits: {r_time:.3f} s "
-              f"(mgcv / hta.voi ratio {r_time / gam_time:.1f})")
+              f"(mgcv / hta.analysis.voi ratio {r_time / gam_time:.1f})")
 
     start = time.perf_counter()
     group = voi.evppi(nb, frame, ["p_hospitalised_total", "p_died", "lambda_home", "lambda_hosp"])

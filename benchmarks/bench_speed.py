@@ -28,7 +28,7 @@ Implementations (``impl``):
             PCG64 streams and the same inverse CDFs, written with ``scipy.special``:
             ``gammaincinv``, ``betaincinv``, ``ndtri``), then the model as plain array code (a
             cycle loop over state vectors). hta evaluates the gamma inverse CDF from tables
-            (``hta.gammainv``), so the draws are asserted equal to hta's to 1e-12 relative (the
+            (``hta.params.gammainv``), so the draws are asserted equal to hta's to 1e-12 relative (the
             largest difference is printed; about 5e-15), the other families bit for bit, and the
             outcomes to 1e-10 relative, before any timing.
 ``numpy-native`` (HIV only) the same model with numpy's own samplers (``Generator.dirichlet``,
@@ -41,7 +41,7 @@ Implementations (``impl``):
             freed memory instead of returning it to the system, so the engine's large arrays are
             not page-faulted afresh in every evaluation). Same code and results; an allocator
             setting, not a change to hta.
-``hta-run_psa`` (HIV only, for information) ``hta.runner.run_psa`` (chunks of 2,000 draws,
+``hta-run_psa`` (HIV only, for information) ``hta.analysis.evaluate.run_psa`` (chunks of 2,000 draws,
             keeps the drawn inputs as a table).
 ``hta-list`` (PSM only, for information) the PSM written with ``psm.cohort([pfs, os])``
             (curves copied into the cohort) instead of ``psm.cohort_from_stack``.
@@ -95,14 +95,14 @@ CASES = {
 
 def numpy_sampler(table):
     """A function ``(n, seed) -> {name: (n,) array}`` drawing what ``table.sample`` draws (gamma and
-    Dirichlet columns to rounding: here through ``gammaincinv``, in hta through ``hta.gammainv``).
+    Dirichlet columns to rounding: here through ``gammaincinv``, in hta through ``hta.params.gammainv``).
 
     The table is read once here for its distributions' numbers (data only); the returned
     function uses numpy and scipy.special alone: ``SeedSequence(seed)`` spawns one child per
     entry, a scalar draws from ``PCG64(child)``, a k-block from the child's k spawned children;
     uniforms of exactly 0 become 2^-54; each family's inverse CDF is written out.
     """
-    from hta import distributions as D
+    from hta.params import distributions as D
 
     entries = []
     for e in table._entries:  # noqa: SLF001 - the benchmark mirrors the documented scheme
@@ -220,7 +220,7 @@ def hiv_sample_native(n, seed):
 def psm_evaluate_stack(batch, grid):
     """The PSM on the engine, curves written in place: survival(out=) -> cohort_from_stack."""
     from bench_engine import PSM_ARMS, PSM_DISCOUNT
-    from hta import outcomes, psm
+    from hta.engine import outcomes, psm
     from hta.survival.curves import Weibull
 
     t_months = grid.times * 12.0
@@ -335,7 +335,7 @@ def workload(case: str, impl: str):
         if impl in ("hta", "hta-tuned-malloc"):
             return (lambda: table.sample(n, SEED)), (lambda b: _totals(hiv_chancellor.evaluate(b)))
         if impl == "hta-run_psa":
-            from hta.runner import FunctionModel, run_psa
+            from hta.analysis.evaluate import FunctionModel, run_psa
 
             model = FunctionModel("hiv_chancellor", hiv_chancellor.STRATEGIES, table, hiv_chancellor.evaluate)
             return None, (lambda _: np.stack(_run_psa_totals(run_psa(model, n, SEED)), axis=-1))
@@ -398,7 +398,7 @@ def check(case: str, n_check: int = 2_000) -> str:
         table, q_bg = thr_briggs.parameter_table(), thr_briggs.background_death()
         engine = lambda b: _totals(thr_briggs.evaluate(b, q_bg=q_bg))  # noqa: E731
         plain = lambda c: thr_numpy(c, q_bg)  # noqa: E731
-    from hta.distributions import Dirichlet, Gamma
+    from hta.params.distributions import Dirichlet, Gamma
 
     batch = table.sample(n, SEED)
     cols = numpy_sampler(table)(n, SEED)

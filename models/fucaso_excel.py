@@ -179,6 +179,6 @@ def build_book(model) -> ModelBook:
 
 
 def _canonical(method: str) -> str:
-    from hta.time import canonical_method
+    from hta.engine.timegrid import canonical_method
 
     return canonical_method(method)

@@ -34,14 +34,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hta import markov, outcomes, psm
-from hta.distributions import MultivariateNormal
+from hta.engine import markov, outcomes, psm
+from hta.params.distributions import MultivariateNormal
 from hta.errors import HtaError
-from hta.lifetables import LifeTable
+from hta.population.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
-from hta.time import CycleGrid, discount_factors
-from hta.utilities import UtilityNorms, age_multiplier
+from hta.engine.timegrid import CycleGrid, discount_factors
+from hta.population.utility_norms import UtilityNorms, age_multiplier
 
 STATES = ("progression-free", "progressed", "dead")
 STRUCTURES = ("psm", "stm")
@@ -148,7 +148,7 @@ class FucasoModel:
         mortality. ``uncured`` maps each endpoint to ``(distribution, coef, cov)`` of the uncured
         curve, which must be calibrated for the cure fraction (see models/fucaso_scenarios.py).
         """
-        from hta.distributions import Beta
+        from hta.params.distributions import Beta
 
         name = f"cure_fraction_{strategy}"
         model = dataclasses.replace(self, cure={**self.cure, strategy: name},
@@ -177,7 +177,7 @@ class FucasoModel:
         """The age-adjustment multiplier of state utilities: ``(T,)``, one per cycle (cycle ``j``
         at index ``j - 1``), or ``(T+1,)`` at the grid's time points with ``at_times=True`` (the
         value at a cycle's start applies to that cycle). ``U(start_age + t) / U(start_age)``
-        with the cohort's male share (:func:`hta.utilities.age_multiplier`); ones without norms."""
+        with the cohort's male share (:func:`hta.population.utility_norms.age_multiplier`); ones without norms."""
         s = self.settings
         m = age_multiplier(self.utility_norms, s.start_age, s.male_share, self.grid.times)
         return m if at_times else m[:-1]
@@ -244,7 +244,7 @@ class FucasoModel:
         """A copy in which every strategy has the comparator's PFS and OS (and no cure fraction).
 
         Used by the verification check "identical efficacy gives identical LYs and QALYs"
-        (``hta.verify``); costs and adverse events keep each strategy's own values.
+        (``hta.analysis.verify``); costs and adverse events keep each strategy's own values.
         """
         ref = self.strategies[0]
         survival = dict(self.survival)
@@ -479,7 +479,7 @@ def build(inputs, *, structure: str = "psm", itt: bool = True) -> FucasoModel:
                        utility_norms=norms)
 
 
-#: Where the CHEERS 2022 items the run cannot answer itself are reported (hta.cheers). Items the
+#: Where the CHEERS 2022 items the run cannot answer itself are reported (hta.report.cheers). Items the
 #: model does not meet say so ("not reported:" / "partly:"), with the reason.
 CHEERS_STATEMENTS = {
     1: "not reported: the submission's title page (this workbook is its model annex)",
@@ -496,7 +496,7 @@ CHEERS_STATEMENTS = {
         "assumption, comparator curves calibrated to LocoMMotion medians (Survival models; docs/flagship.md, "
         "'Survival evidence and its weakness'); the base case compares single-arm evidence unadjusted; the scenario "
         "'eque-cel from adjusted HRs' applies population-adjusted HRs of cilta-cel vs real-world care (Scenarios), and "
-        "hta.maic is ready for patient-level data (docs/maic.md); every family compared in 'Survival selection'",
+        "hta.survival.maic is ready for patient-level data (docs/maic.md); every family compared in 'Survival selection'",
     13: "partly: state utilities are labelled assumptions, equal in both arms (progressed = progression-free minus a "
         "non-negative decrement, so never higher); multiplied each cycle by the general-population norm at the attained "
         "age over the norm at age 58 (NICE DSU TSD 12 multiplicative convention), with the age gradient of Ara & Brazier "

@@ -19,8 +19,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hta import markov, outcomes
-from hta.time import CycleGrid
+from hta.engine import markov, outcomes
+from hta.engine.timegrid import CycleGrid
 
 STATES = ("A", "B", "C", "D")
 STRATEGIES = ("monotherapy", "combination")
@@ -66,7 +66,7 @@ def parameter_table():
     medical and community costs; drug costs fixed); the relative risk is lognormal with the
     published 95% CI 0.365-0.710 (log-scale SE = (ln 0.710 - ln 0.365) / (2 x 1.96)).
     """
-    from hta.distributions import Dirichlet, Gamma, LogNormal
+    from hta.params.distributions import Dirichlet, Gamma, LogNormal
     from hta.params import ParameterTable
 
     table = ParameterTable()

@@ -32,8 +32,8 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hta import markov, outcomes
-from hta.time import CycleGrid
+from hta.engine import markov, outcomes
+from hta.engine.timegrid import CycleGrid
 
 STATES = ("primary THR", "successful primary", "revision THR", "successful revision", "dead")
 STRATEGIES = ("standard", "np1")
@@ -54,7 +54,7 @@ REVISION_COV = ((0.0420, -0.0185, -0.0010),
 
 def parameter_table():
     """The PSA parameter table (beta operative risks, MVN revision hazard, gamma cost, beta utilities)."""
-    from hta.distributions import Beta, Gamma, MultivariateNormal
+    from hta.params.distributions import Beta, Gamma, MultivariateNormal
     from hta.params import ParameterTable
 
     table = ParameterTable()
@@ -73,7 +73,7 @@ def parameter_table():
 
 def background_death() -> np.ndarray:
     """Probability of background death in each cycle ``j = 1..T``, shape (T,)."""
-    from hta.lifetables import LifeTable
+    from hta.population.lifetables import LifeTable
 
     t = np.arange(N_CYCLES + 1, dtype=float)
     H = np.asarray(LifeTable.hong_kong().cohort_cumhaz(t, START_AGE, MALE_SHARE)).reshape(-1)
@@ -93,7 +93,7 @@ def revision_probability(ln_lambda, ln_gamma, n_cycles: int = N_CYCLES) -> np.nd
 
 
 def transition_probabilities(batch: Mapping, strategy: str, q_bg: np.ndarray) -> dict:
-    """``{(from, to): probability}`` for :func:`hta.markov.transitions`; staying is the complement.
+    """``{(from, to): probability}`` for :func:`hta.engine.markov.transitions`; staying is the complement.
 
     Shapes: ``(n,)`` per sample, ``(1, T)`` per cycle (background death), ``(n, T)`` per sample
     and cycle (revision of a primary prosthesis). Built without a sample loop and without an
@@ -153,7 +153,7 @@ def excel_book(table=None):
     since the operation, operative mortality, half-cycle correction. ``table`` defaults to
     :func:`parameter_table` (its base values become the input cells)."""
     from hta.excel.formula_model import ModelBook
-    from hta.lifetables import LifeTable
+    from hta.population.lifetables import LifeTable
 
     table = parameter_table() if table is None else table
     frame = table.to_frame()

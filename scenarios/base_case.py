@@ -3,7 +3,7 @@
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
 one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
-scenario table, Sobol indices (N = 1,024), the model verification checks (``hta.verify``, the
+scenario table, Sobol indices (N = 1,024), the model verification checks (``hta.analysis.verify``, the
 Verification sheet) on both structures and the 5-year budget impact (sheets Budget and
 BudgetShares of the workbook; docs/bia.md).
 
@@ -15,9 +15,9 @@ Copy this file to make a new scenario: change the model (``model.with_settings(.
 from pathlib import Path
 
 from hta.excel.reader import read_inputs
-from hta.pipeline import analyse
-from hta.scenario import main
-from hta.scenario_analysis import Scenario
+from hta.analysis.plan import analyse
+from hta.app.scripts import main
+from hta.analysis.scenarios import Scenario
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"

@@ -9,8 +9,8 @@ Run: ``hta run scenarios/pfs_lognormal.py``. Copy this file to make a new scenar
 from pathlib import Path
 
 from hta.excel.reader import read_inputs
-from hta.pipeline import analyse
-from hta.scenario import main
+from hta.analysis.plan import analyse
+from hta.app.scripts import main
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hta.errors import HtaError
-from hta.lifetables import LifeTable
+from hta.population.lifetables import LifeTable
 from hta.survival.adjust import (
     AcceleratedFailure,
     GeneralPopulation,

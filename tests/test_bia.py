@@ -1,4 +1,4 @@
-"""Budget impact analysis (hta.bia): engine, cost streams from the model, workbook inputs, pipeline."""
+"""Budget impact analysis (hta.analysis.bia): engine, cost streams from the model, workbook inputs, pipeline."""
 
 from __future__ import annotations
 
@@ -11,10 +11,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hta import bia, outcomes, psm
+from hta.analysis import bia
+
+from hta.engine import outcomes, psm
 from hta.errors import HtaError, InputError
 from hta.params import ParameterTable
-from hta.time import CycleGrid
+from hta.engine.timegrid import CycleGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "inputs" / "fucaso_hk.xlsx"
@@ -360,8 +362,8 @@ def test_template_budget_sheet_is_documented_and_blank_budget_is_absent(tmp_path
 
 
 def test_pipeline_reports_the_budget_impact(flagship):
-    from hta.pipeline import analyse
-    from hta.report import console_table
+    from hta.analysis.plan import analyse
+    from hta.report.publish import console_table
 
     inputs, model = flagship
     results = analyse(model, name="bia", bia={"inputs": inputs.budget,
@@ -388,7 +390,7 @@ def test_pipeline_reports_the_budget_impact(flagship):
 
 
 def test_cli_bad_budget_exits_2_without_traceback_or_files(tmp_path, capsys):
-    from hta.cli import main
+    from hta.app.cli import main
 
     path = _edited(tmp_path, [("BudgetShares", "C2", 0.9)])
     assert main(["validate", str(path)]) == 2

@@ -1,4 +1,4 @@
-"""Tests for hta.cea: incremental analysis (dominance, extended dominance, ties) and NMB/NHB."""
+"""Tests for hta.analysis.cea: incremental analysis (dominance, extended dominance, ties) and NMB/NHB."""
 
 from pathlib import Path
 
@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hta.cea import incremental, incremental_nmb, nhb, nmb
+from hta.analysis.cea import incremental, incremental_nmb, nhb, nmb
 from hta.errors import HtaError
 
 REFDATA = Path("/work/shared/refdata")

@@ -1,13 +1,13 @@
-"""The CHEERS 2022 checklist (hta.cheers) filled in from a run and the analyst's statements."""
+"""The CHEERS 2022 checklist (hta.report.cheers) filled in from a run and the analyst's statements."""
 
 from pathlib import Path
 
 import pytest
 
-from hta.cheers import ITEMS, NOT_REPORTED, PARTLY, REPORTED, checklist
+from hta.report.cheers import ITEMS, NOT_REPORTED, PARTLY, REPORTED, checklist
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.pipeline import analyse
+from hta.analysis.plan import analyse
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]

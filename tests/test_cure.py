@@ -5,7 +5,7 @@ import pytest
 from scipy import special
 
 from hta.errors import HtaError
-from hta.lifetables import LifeTable
+from hta.population.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation, MixtureCure
 from hta.survival.cure import fit_mixture_cure
 

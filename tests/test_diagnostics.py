@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from hta.errors import HtaError
-from hta.lifetables import LifeTable
+from hta.population.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation
 from hta.survival.curves import Exponential, Weibull
 from hta.survival.diagnostics import (empirical_hazard, general_population_flags, landmark_table,

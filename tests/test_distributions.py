@@ -1,4 +1,4 @@
-"""Tests for hta.distributions: moment formulas, inverse CDFs, intervals and bad input.
+"""Tests for hta.params.distributions: moment formulas, inverse CDFs, intervals and bad input.
 
 Reference values: scipy.stats (independent implementations of the same families) and the
 method-of-moments formulas in Briggs, Claxton & Sculpher, *Decision Modelling for Health
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hta.distributions import (
+from hta.params.distributions import (
     Beta,
     Dirichlet,
     Fixed,

@@ -1,4 +1,4 @@
-"""One-way, tornado, two-way, threshold and probabilistic-threshold analyses (hta.dsa).
+"""One-way, tornado, two-way, threshold and probabilistic-threshold analyses (hta.analysis.dsa).
 
 References: Briggs, Claxton & Sculpher (2006) Exercise 2.5 (HIV model: ICER 6,275.96 per LY
 gained); closed forms for models linear in the varied parameter; the flagship eque-cel model
@@ -10,11 +10,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hta import dsa
-from hta.distributions import Normal
+from hta.analysis import dsa
+from hta.params.distributions import Normal
 from hta.errors import HtaError
 from hta.params import ParameterTable
-from hta.runner import FunctionModel
+from hta.analysis.evaluate import FunctionModel
 from models import hiv_chancellor as hiv
 
 WTP_1X, WTP_3X = 395437.0, 1186311.0  # HK GDP per capita 2023 x 1 and x 3 (inputs/fucaso_hk.xlsx)

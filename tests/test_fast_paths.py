@@ -9,11 +9,11 @@ every cycle) with ``assert_array_equal``, not a tolerance.
 import numpy as np
 import pytest
 
-from hta import markov, outcomes, psm
+from hta.engine import markov, outcomes, psm
 from hta.errors import HtaError
-from hta.outcomes import _sum_over_cycles
+from hta.engine.outcomes import _sum_over_cycles
 from hta.survival.curves import LogLogistic, Weibull
-from hta.time import CycleGrid
+from hta.engine.timegrid import CycleGrid
 
 
 def random_matrices(rng, shape, K, zero_share=0.4):

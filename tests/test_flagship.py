@@ -10,7 +10,7 @@ import pytest
 
 from hta.excel.reader import read_inputs
 from hta.excel.writer import read_back
-from hta.scenario import RunContext, load_script
+from hta.app.scripts import RunContext, load_script
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -141,7 +141,7 @@ def test_results_workbook_reads_back_equal_to_memory(published):
 
 
 def test_base_case_reports_the_five_year_net_budget_impact(published):
-    from hta.report import console_table
+    from hta.report.publish import console_table
 
     results, path = published
     bia = results.analyses["bia"]
@@ -207,7 +207,7 @@ def test_libreoffice_opens_results_workbook(published, tmp_path):
 
 @pytest.mark.parametrize("structure", ["psm", "stm"])
 def test_flagship_passes_every_verification_check(model, structure):
-    from hta.verify import NA, verify
+    from hta.analysis.verify import NA, verify
 
     report = verify(model.with_structure(structure))
     assert report.ok, report.console()

@@ -1,4 +1,4 @@
-"""hta.gammainv: the tabulated gamma quantile against scipy.special.gammaincinv and mpmath.
+"""hta.params.gammainv: the tabulated gamma quantile against scipy.special.gammaincinv and mpmath.
 
 The table replaced ``gammaincinv`` in ``Gamma.ppf`` and ``Dirichlet.ppf`` (issue 10), so PSA
 draws of gamma and Dirichlet parameters moved at the rounding level. These tests bound how far:
@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 from scipy import special
 
-from hta import gammainv
-from hta.distributions import Dirichlet, Gamma
-from hta.gammainv import GammaQuantile, gamma_quantile
+from hta.params import gammainv
+from hta.params.distributions import Dirichlet, Gamma
+from hta.params.gammainv import GammaQuantile, gamma_quantile
 
 SHAPES = [0.05, 0.1, 0.3, 0.5, 0.9, 1.0, 1.7, 2.0, 5.0, 15.0, 17.0, 50.0, 116.0, 147.0, 150.0,
           350.0, 731.0, 1251.0, 1312.0, 5000.0, 1e4]

@@ -1,4 +1,4 @@
-"""Sobol and Morris global sensitivity analysis (hta.gsa) through the model protocol.
+"""Sobol and Morris global sensitivity analysis (hta.analysis.gsa) through the model protocol.
 
 References: the Ishigami function with a = 7, b = 0.1 on uniform(-pi, pi)^3 has analytic
 first-order indices S1 = (0.3139, 0.4424, 0) and total indices ST = (0.5576, 0.4424, 0.2437)
@@ -12,11 +12,11 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from hta import gsa
-from hta.distributions import MultivariateNormal, Normal, Uniform
+from hta.analysis import gsa
+from hta.params.distributions import MultivariateNormal, Normal, Uniform
 from hta.errors import HtaError
 from hta.params import ParameterTable
-from hta.runner import FunctionModel
+from hta.analysis.evaluate import FunctionModel
 from models import hiv_chancellor as hiv
 
 ISHIGAMI_S1 = np.array([0.3139, 0.4424, 0.0])

@@ -9,7 +9,7 @@ costs discounted at 6%, LYs undiscounted, combination effect and lamivudine cost
 import numpy as np
 import pytest
 
-from hta.cea import incremental
+from hta.analysis.cea import incremental
 from models import hiv_chancellor as hiv
 
 
@@ -40,8 +40,8 @@ def test_batch_of_identical_samples_equals_base_case():
 
 def test_psa_results_are_bit_identical_to_the_per_cycle_array_formulation():
     """The model passes piecewise matrices (issue 10); the original (n, T, 4, 4) array gives the same bits."""
-    from hta import markov, outcomes
-    from hta.time import CycleGrid
+    from hta.engine import markov, outcomes
+    from hta.engine.timegrid import CycleGrid
 
     batch = hiv.parameter_table().sample(300, 42)
     new = hiv.evaluate(batch, keep_cohort=True)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 import broken_workbooks as bw
-from hta.cli import main
+from hta.app.cli import main
 from hta.excel import archive
 from hta.excel.reader import read_inputs, validate
 

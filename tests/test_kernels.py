@@ -109,7 +109,7 @@ def _run_base_case(out: Path, kernel: str | None) -> str:
     """Run the flagship base case in a fresh process; return the kernel(s) OpenBLAS reports."""
     env = _kernel_env(kernel)
     code = (
-        "import json, sys; from threadpoolctl import threadpool_info; from hta.cli import main\n"
+        "import json, sys; from threadpoolctl import threadpool_info; from hta.app.cli import main\n"
         f"rc = main(['run', 'scenarios/base_case.py', '--out', {str(out)!r}, '--quiet'])\n"
         "arch = [i.get('architecture') for i in threadpool_info() if i.get('internal_api') == 'openblas']\n"
         "print('KERNEL=' + json.dumps(arch)); sys.exit(rc)\n"

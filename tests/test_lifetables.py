@@ -6,7 +6,7 @@ import pytest
 from scipy.integrate import trapezoid
 
 from hta.errors import HtaError
-from hta.lifetables import LifeTable
+from hta.population.lifetables import LifeTable
 
 
 def _table(male, female, ages):

@@ -1,4 +1,4 @@
-"""MAIC weights (hta.maic): exact balance, ESS, recovery of known truth (NICE DSU TSD 18).
+"""MAIC weights (hta.survival.maic): exact balance, ESS, recovery of known truth (NICE DSU TSD 18).
 
 Simulated truth: IPD with age ~ N(60, 8^2) and male ~ Bernoulli(0.4); a target population with
 age ~ N(66, 8^2) and male ~ Bernoulli(0.6). For these the density ratio of target to IPD is
@@ -15,7 +15,7 @@ import pytest
 from scipy.special import logit
 
 from hta.errors import HtaError
-from hta.maic import effective_sample_size, maic_weights, weighted_fit, weighted_km
+from hta.survival.maic import effective_sample_size, maic_weights, weighted_fit, weighted_km
 from hta.survival.km import kaplan_meier, km_survival_at
 
 TARGET = {"age": 66.0, "male": 0.6}

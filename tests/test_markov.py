@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from hta import markov
+from hta.engine import markov
 from hta.errors import HtaError
 
 P3 = np.array([[0.90, 0.07, 0.03], [0.0, 0.85, 0.15], [0.0, 0.0, 1.0]])

@@ -51,7 +51,7 @@ def test_positive_definiteness_by_eigenvalues():
 
 
 def test_fit_of_a_fixed_coefficient_samples_without_error():
-    from hta.distributions import MultivariateNormal
+    from hta.params.distributions import MultivariateNormal
 
     d = MultivariateNormal([0.5, -1.0], [[0.04, 0.0], [0.0, 0.0]])
     u = np.random.default_rng(1).uniform(size=(500, 2))

@@ -30,7 +30,7 @@ VOLATILE_RUN_INFO = {"started (UTC)", "elapsed (s)", "elapsed_seconds"}
 SCENARIO = '''
 from pathlib import Path
 from hta.excel.reader import read_inputs
-from hta.pipeline import analyse
+from hta.analysis.plan import analyse
 from models import fucaso_rrmm
 
 INPUTS = Path({inputs!r})
@@ -56,7 +56,7 @@ def _scenario(tmp_path: Path, draws: int, name: str = "small_run.py") -> tuple[P
 
 
 def _hta(*args, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hta.cli", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "hta.app.cli", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 

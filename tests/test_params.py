@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hta.distributions import (
+from hta.params.distributions import (
     Beta,
     Dirichlet,
     Gamma,

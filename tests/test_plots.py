@@ -1,4 +1,4 @@
-"""Figures (hta.plots): every function writes a readable PNG from analysis outputs.
+"""Figures (hta.report.figures): every function writes a readable PNG from analysis outputs.
 
 Checks: the file is a PNG of sensible size, money ticks carry the HK$ prefix and thousands
 separators, the tornado draws one bar pair per parameter from the base case, and bad inputs
@@ -14,9 +14,11 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
-from hta import dsa, plots, psa  # noqa: E402
+from hta.analysis import dsa, psa
+
+from hta.report import figures as plots  # noqa: E402
 from hta.errors import HtaError  # noqa: E402
-from hta.runner import FunctionModel, run_psa  # noqa: E402
+from hta.analysis.evaluate import FunctionModel, run_psa  # noqa: E402
 from models import hiv_chancellor as hiv  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -1,4 +1,4 @@
-"""Tests for hta.psa: CEAC, CEAF, EVPI, population EVPI and PSA summaries."""
+"""Tests for hta.analysis.psa: CEAC, CEAF, EVPI, population EVPI and PSA summaries."""
 
 import sys
 import types
@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import hta.psa as psa
-from hta.cea import incremental
+import hta.analysis.psa as psa
+from hta.analysis.cea import incremental
 from hta.errors import HtaError
 
 REFDATA = Path("/work/shared/refdata")
@@ -138,7 +138,7 @@ def test_dampack_example_ceac_against_direct_count(dampack_example):
     switches = np.flatnonzero(decision[1:] != decision[:-1])
     assert decision[0] == "Radio" and decision[-1] == "Chemo" and switches.size == 1
     # The switch happens at the frontier ICER of Chemo vs Radio on the mean costs and effects
-    # (Surgery is extendedly dominated), computed independently by hta.cea.incremental.
+    # (Surgery is extendedly dominated), computed independently by hta.analysis.cea.incremental.
     means = pd.DataFrame({"strategy": names, "cost": costs.mean(0), "effect": effects.mean(0)})
     icers = incremental(means).set_index("strategy")
     assert icers.loc["Surgery", "status"] == "extendedly dominated"
@@ -255,7 +255,7 @@ def test_input_errors():
 
 
 def test_evppi_is_forwarded_to_hta_voi(monkeypatch):
-    fake = types.ModuleType("hta.voi")
+    fake = types.ModuleType("hta.analysis.voi")
     fake.evppi = lambda *a, **k: ("called", a, k)
-    monkeypatch.setitem(sys.modules, "hta.voi", fake)
+    monkeypatch.setitem(sys.modules, "hta.analysis.voi", fake)
     assert psa.evppi(1, method="gam") == ("called", (1,), {"method": "gam"})

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 from scipy.linalg import expm
 
-from hta import markov, outcomes, psm
+from hta.engine import markov, outcomes, psm
 from hta.errors import HtaError
-from hta.time import CycleGrid
+from hta.engine.timegrid import CycleGrid
 
 
 def exp_surv(rate, t):

@@ -1,4 +1,4 @@
-"""Chunked evaluation and reproducible PSA runs (hta.runner).
+"""Chunked evaluation and reproducible PSA runs (hta.analysis.evaluate).
 
 Reference: design.md invariant "the same seed gives bit-identical PSA results, in-process or
 distributed, whatever the chunk size"; the HIV model reproduces Briggs et al. (2006) Ex 2.5.
@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 
 from hta.errors import HtaError
-from hta.runner import FunctionModel, evaluate, evaluate_all, run_psa
+from hta.analysis.evaluate import FunctionModel, evaluate, evaluate_all, run_psa
 from models import hiv_chancellor as hiv
 
 N = 3000
@@ -112,7 +112,7 @@ def test_bad_effect_name(model):
 @pytest.mark.parametrize("n_workers", [1, 2])
 def test_sobol_chunks_on_dask_bit_identical(model, n_workers):
     distributed = pytest.importorskip("distributed")
-    from hta.gsa import sobol
+    from hta.analysis.gsa import sobol
 
     local = sobol(model, n_base=64, wtp=20000, seed=3, chunk_size=300)
     with distributed.LocalCluster(n_workers=n_workers, threads_per_worker=1, processes=False,

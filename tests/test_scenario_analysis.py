@@ -1,4 +1,4 @@
-"""Scenario comparison (hta.scenario_analysis) on the flagship eque-cel model and the HIV model.
+"""Scenario comparison (hta.analysis.scenarios) on the flagship eque-cel model and the HIV model.
 
 Every number in the comparison table is checked against a direct evaluation of the model with
 the scenario's changes applied by hand; the HIV base case against Briggs et al. (2006) Ex 2.5.
@@ -7,10 +7,10 @@ the scenario's changes applied by hand; the HIV base case against Briggs et al. 
 import numpy as np
 import pytest
 
-from hta import dsa
+from hta.analysis import dsa
 from hta.errors import HtaError
-from hta.runner import FunctionModel
-from hta.scenario_analysis import Scenario, compare
+from hta.analysis.evaluate import FunctionModel
+from hta.analysis.scenarios import Scenario, compare
 from models import hiv_chancellor as hiv
 
 

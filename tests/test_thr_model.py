@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from hta import markov
+from hta.engine import markov
 from models import thr_briggs as thr
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from hta.errors import HtaError
-from hta.time import (CYCLE_LENGTHS, CycleGrid, cycle_allocation, discount_factors, per_cycle_rate,
+from hta.engine.timegrid import (CYCLE_LENGTHS, CycleGrid, cycle_allocation, discount_factors, per_cycle_rate,
                       point_weights)
 
 

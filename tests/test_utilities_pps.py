@@ -8,8 +8,8 @@ import pytest
 
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.time import CycleGrid
-from hta.utilities import UtilityNorms, age_multiplier
+from hta.engine.timegrid import CycleGrid
+from hta.population.utility_norms import UtilityNorms, age_multiplier
 from models import fucaso_rrmm
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -20,7 +20,7 @@ def model():
     return fucaso_rrmm.build(read_inputs(INPUTS))
 
 
-# -- engine: hta.utilities ------------------------------------------------------------------------
+# -- engine: hta.population.utility_norms ------------------------------------------------------------------------
 
 def _norms():
     return UtilityNorms.from_frame(pd.DataFrame({
@@ -96,7 +96,7 @@ def test_flat_norms_leave_qalys_unchanged_bit_for_bit(model):
 
 def test_age_adjusted_qalys_equal_multiplier_weighted_state_years(model):
     """QALYs of a state = u x sum_j m_j x (discounted person-years in cycle j): the spreadsheet formula."""
-    from hta.outcomes import _Integrator
+    from hta.engine.outcomes import _Integrator
     m = model.with_itt(False)
     b = m.parameters.base()
     out = m.evaluate(b, keep_cohort=True)

@@ -1,4 +1,4 @@
-"""Model verification (hta.verify, `hta check`): each check fails on a planted defect, with a
+"""Model verification (hta.analysis.verify, `hta check`): each check fails on a planted defect, with a
 message that names it, and passes on a correct model; checks a model cannot support are "not
 applicable" with a reason; every check is one batched model call."""
 
@@ -8,11 +8,11 @@ import numpy as np
 import openpyxl
 import pytest
 
-from hta.cli import main
+from hta.app.cli import main
 from hta.errors import HtaError
 from hta.excel.writer import read_back
-from hta.runner import FunctionModel
-from hta.verify import FAIL, NA, PASS, parameter_roles, sweep_batch, verify
+from hta.analysis.evaluate import FunctionModel
+from hta.analysis.verify import FAIL, NA, PASS, parameter_roles, sweep_batch, verify
 from models import hiv_chancellor as hiv
 from verify_models import DEFECTS, ToyModel
 
@@ -279,7 +279,7 @@ def _totals_model(price_in_qalys: bool):
     """A model that returns totals only (no lines, no traces): costs = price + 1000 x u."""
     from types import SimpleNamespace
 
-    from hta.distributions import Beta
+    from hta.params.distributions import Beta
     from hta.params import ParameterTable
 
     table = ParameterTable()

@@ -1,4 +1,4 @@
-"""Tests of hta.voi: regression EVPPI (Strong, Oakley & Brennan, MDM 2014).
+"""Tests of hta.analysis.voi: regression EVPPI (Strong, Oakley & Brennan, MDM 2014).
 
 Reference values:
 * voi (R package, Jackson et al.) tests/testthat/test_evppi.R on CRAN (voi documentation built
@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hta import voi
+from hta.analysis import voi
 from hta.errors import HtaError
 
 REFDATA = Path(__file__).resolve().parents[2] / "shared" / "refdata"

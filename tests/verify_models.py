@@ -4,7 +4,7 @@
 treatment multiplies the well -> sick rate by ``hr_new``), annual cycles, a one-off drug price
 for "new", state costs and utilities, an adverse-event QALY loss, and constant background
 mortality (``BG_RATE`` per year). It follows the model protocol and exposes the optional hooks
-``hta.verify`` uses (``with_settings``, ``grid``, ``survival_curves``, ``transition_matrices``,
+``hta.analysis.verify`` uses (``with_settings``, ``grid``, ``survival_curves``, ``transition_matrices``,
 ``general_population_survival``). Each entry of :data:`DEFECTS` plants one defect.
 """
 
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hta import markov, outcomes, psm
-from hta.cohort import Cohort
-from hta.distributions import Beta, Gamma, LogNormal, Normal
+from hta.engine import markov, outcomes, psm
+from hta.engine.cohort import Cohort
+from hta.params.distributions import Beta, Gamma, LogNormal, Normal
 from hta.params import ParameterTable
-from hta.time import CycleGrid
+from hta.engine.timegrid import CycleGrid
 
 STATES = ("well", "sick", "dead")
 BG_RATE = 0.01  # per year

@@ -8,13 +8,13 @@ weights, the discount factors and the cost, life-year and QALY lines; the ``Resu
 the lines into totals, increments, the ICER and net monetary benefit; the ``Check`` sheet compares
 each Excel total with the Python result. A reviewer who changes an input cell sees the ICER move.
 
-The conventions are those of :mod:`hta.outcomes` and :mod:`hta.time` (``docs/methods.md``):
+The conventions are those of :mod:`hta.engine.outcomes` and :mod:`hta.engine.timegrid` (``docs/methods.md``):
 
 * Row ``k`` (``k = 0..T``) holds point quantities at ``t_k`` (survival, occupancy, discount
   factors); per-cycle quantities of cycle ``j`` (spanning ``[t_{j-1}, t_j]``) sit on row ``k = j``
   and row 0 is blank for them.
 * Person-time of state ``s`` in cycle ``j`` (in cycles) is ``a_j x_s(t_{j-1}) d(t_{j-1}) + b_j
-  x_s(t_j) d(t_j)``, with the within-cycle weights ``a_j, b_j`` of :func:`hta.time.cycle_allocation`
+  x_s(t_j) d(t_j)``, with the within-cycle weights ``a_j, b_j`` of :func:`hta.engine.timegrid.cycle_allocation`
   and the discount factor ``d``; state costs are per cycle, utilities annual (QALYs = utility x
   person-cycles x cycle length in years), event costs per event discounted at the event time of
   the within-cycle method (start, end or the cycle's midpoint).
@@ -40,7 +40,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 
 from hta.errors import HtaError
-from hta.time import CycleGrid, canonical_method, cycle_allocation
+from hta.engine.timegrid import CycleGrid, canonical_method, cycle_allocation
 
 #: Relative difference between an Excel total and the Python result the Check sheet accepts.
 CHECK_TOLERANCE = 1e-9
@@ -231,7 +231,7 @@ class CycleSheet:
                                      '(1+discount_costs)^(-{t_event}))', header="discount factor, events", per_cycle=True)
         # Within-cycle weights: the start/end/half-cycle rules by formula; Simpson's weights depend on
         # the cycle's position (and the 3/8 rule on the last three cycles of an odd T), so they are
-        # written into the formula as numbers from hta.time.cycle_allocation.
+        # written into the formula as numbers from hta.engine.timegrid.cycle_allocation.
         A = cycle_allocation(T, "simpson") if T >= 2 else np.zeros((T, T + 1))
         a_s = [float(A[j, j]) for j in range(T)]
         b_s = [float(A[j, j + 1]) for j in range(T)]
@@ -249,7 +249,7 @@ class CycleSheet:
                            male_share: str = "male_share", time: str = "t") -> str:
         """Cumulative general-population hazard of the cohort since t = 0 (column ``{prefix}_H``).
 
-        Mixes the sexes' survival (``p S_m + (1 - p) S_f``) as :meth:`hta.lifetables.LifeTable.cohort_cumhaz`;
+        Mixes the sexes' survival (``p S_m + (1 - p) S_f``) as :meth:`hta.population.lifetables.LifeTable.cohort_cumhaz`;
         each sex's cumulative hazard is read from the LifeTable sheet (rate constant within a
         year of age, the last age's rate beyond it). ``time`` is a column in years.
         """
@@ -271,7 +271,7 @@ class CycleSheet:
                        male_share: str = "male_share") -> str:
         """Per-cycle multiplier of state utilities ``U(a_0 + t_{j-1}) / U(a_0)`` (cycle ``j`` takes the
         norm at its start), sex-weighted by the starting male share, from the UtilityNorms sheet
-        (a step function of age; :func:`hta.utilities.age_multiplier`)."""
+        (a step function of age; :func:`hta.population.utility_norms.age_multiplier`)."""
         self.book._need_norms()
 
         def norm(age):
@@ -312,7 +312,7 @@ class CycleSheet:
     def partition(self, curves, states) -> tuple:
         """Partitioned survival: ``N-1`` survival columns (earliest endpoint first) -> ``N`` states.
 
-        An earlier curve above a later one is capped at it (as :func:`hta.psm.cohort`). Adds the
+        An earlier curve above a later one is capped at it (as :func:`hta.engine.psm.cohort`). Adds the
         events ``death`` (fall in the last curve) and ``pfs_event`` (fall in the first, capped).
         """
         curves, states = list(curves), tuple(states)
@@ -477,8 +477,8 @@ class ModelBook:
     grid: CycleGrid
     settings: dict
     parameters: dict
-    lifetable: object = None             # hta.lifetables.LifeTable
-    utility_norms: object = None         # hta.utilities.UtilityNorms (age adjustment of utilities)
+    lifetable: object = None             # hta.population.lifetables.LifeTable
+    utility_norms: object = None         # hta.population.utility_norms.UtilityNorms (age adjustment of utilities)
     title: str = ""
     sheets: list = field(default_factory=list)
     lines: list = field(default_factory=list)
@@ -755,7 +755,7 @@ class ModelBook:
 
 
 def python_lines(outcomes, strategies) -> dict:
-    """``(strategy, measure, category) -> discounted value`` of sample 0 of :class:`hta.outcomes.Outcomes`,
+    """``(strategy, measure, category) -> discounted value`` of sample 0 of :class:`hta.engine.outcomes.Outcomes`,
     plus totals and the ICER against the first strategy, for :meth:`ModelBook.save`."""
     out = {}
     ref = strategies[0]

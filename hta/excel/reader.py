@@ -27,9 +27,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hta import bia
-from hta.bia import BudgetInputs
-from hta.distributions import from_spec
+from hta.analysis import bia
+from hta.analysis.bia import BudgetInputs
+from hta.params.distributions import from_spec
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
 from hta.excel.archive import check_archive
@@ -1134,7 +1134,7 @@ class _Reader:
 
 
 class _BudgetReader:
-    """The Budget and BudgetShares sheets -> :class:`hta.bia.BudgetInputs` (see docs/bia.md)."""
+    """The Budget and BudgetShares sheets -> :class:`hta.analysis.bia.BudgetInputs` (see docs/bia.md)."""
 
     def __init__(self, reader: "_Reader"):
         self.r = reader

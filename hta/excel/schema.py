@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hta import bia as _bia
+from hta.analysis import bia as _bia
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
 
 #: Kinds of cell a column or setting holds.
@@ -364,7 +364,7 @@ LIFETABLE_SHEET = Sheet(
     required=False,
 )
 
-# -- Budget impact (optional; hta.bia, docs/bia.md) ------------------------------------------
+# -- Budget impact (optional; hta.analysis.bia, docs/bia.md) ------------------------------------------
 
 UPTAKE_CURVES = _bia.UPTAKE_CURVES
 BUDGET_ENTRY = _bia.ENTRY

@@ -169,7 +169,7 @@ STATUS_FILLS = {"pass": "C6EFCE", "fail": "FFC7CE", "not applicable": "EDEDED"}
 def verification_sheet(table: pd.DataFrame, *, title: str, notes=(), name: str = "Verification") -> Sheet:
     """The ``Verification`` sheet of a results workbook from a verification table.
 
-    ``table`` has one row per check (``hta.verify.VerificationReport.table``: section, check,
+    ``table`` has one row per check (``hta.analysis.verify.VerificationReport.table``: section, check,
     status, expected, observed, detail, and optionally a leading ``model`` column); the status
     cells are green (pass), red (fail) or grey (not applicable), long text wraps.
     """

@@ -258,7 +258,7 @@ class Piecewise(SurvivalCurve):
 class GeneralPopulation(SurvivalCurve):
     """General-population survival of a cohort as a curve in the model's curve time unit.
 
-    ``lifetable`` is a :class:`hta.lifetables.LifeTable`; ``start_age`` (years) and
+    ``lifetable`` is a :class:`hta.population.lifetables.LifeTable`; ``start_age`` (years) and
     ``male_share`` are scalars or ``(n,)``. ``years_per_unit`` converts the curve's time unit to
     years: 1.0 for years, 1/12 for months, 7/365.25 for weeks. Hazards are per curve time unit.
     """

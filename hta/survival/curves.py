@@ -192,7 +192,7 @@ class SurvivalCurve:
         """S(t), shape ``(n, T)``; 1 at t = 0 and never rising.
 
         ``out``: an ``(n, T)`` float64 array to write the result into (returned), e.g. a slice
-        of the array given to :func:`hta.psm.cohort_from_stack`. A family with an in-place
+        of the array given to :func:`hta.engine.psm.cohort_from_stack`. A family with an in-place
         formula (Weibull) then allocates nothing; the values are the same either way.
         """
         t2 = as_times(t)

@@ -1,0 +1,159 @@
+"""Global sensitivity analysis with SALib: Sobol indices and Morris screening.
+
+Both methods sample the unit hypercube of ``model.parameters.salib_problem()`` (one column per
+stochastic dimension, ``ParameterTable.unit_columns``) and map each design point through
+``ParameterTable.from_unit``, i.e. through each distribution's inverse CDF. So a beta stays a
+beta and a gamma a gamma: the indices describe the PSA's own input distributions.
+
+Correlated blocks (multivariate normal, Dirichlet) enter as independent uniforms that the block's
+joint transform turns into correlated values (Cholesky factor / normalised gammas). Indices of a
+single column of a block therefore describe an *underlying independent factor* (e.g. the first
+Cholesky component), not the named parameter; read such blocks through group indices.
+``groups="blocks"`` reports one index per block (every other parameter alone), ``groups="table"``
+one per table group, or pass a mapping ``unit column -> group``.
+
+The analysed output is a scalar per design point: by default incremental net monetary benefit
+``INMB = wtp * dQALY - dCost`` of ``strategy`` (default: the first non-comparator strategy) vs the
+comparator (first strategy); ``outcome="inc_cost"`` or ``"inc_qaly"`` analyse the increments.
+Designs are evaluated in chunks (``chunk_size``) with one model call per chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from hta.analysis.dsa import _check_wtp, _increments, _pairs, wtp_list
+from hta.errors import HtaError
+from hta.analysis.evaluate import evaluate, model_parameters
+
+__all__ = ["sobol", "morris", "sobol_design", "model_output"]
+
+_OUTCOMES = ("inmb", "inc_cost", "inc_qaly")
+# Sobol points may sit exactly on 0 or 1, which the inverse CDF of an unbounded distribution maps
+# to an infinite value; points are clipped into the open interval by this margin.
+_EDGE = 1e-12
+
+
+def _problem(table, groups) -> dict:
+    problem = table.salib_problem(use_groups=(groups == "table"))
+    if problem["num_vars"] == 0:
+        raise HtaError("global sensitivity analysis: the model has no stochastic parameters")
+    if groups is None:
+        problem.pop("groups")
+    elif isinstance(groups, Mapping):
+        unknown = [k for k in groups if k not in problem["names"]]
+        if unknown:
+            raise HtaError(f"groups: expected names of stochastic parameters ({', '.join(problem['names'])}); "
+                           f"found {unknown[0]!r}")
+        problem["groups"] = [str(groups.get(n, n)) for n in problem["names"]]
+    elif groups not in ("blocks", "table"):
+        raise HtaError(f"groups: expected None, 'blocks', 'table' or a mapping name -> group; found {groups!r}")
+    if "groups" in problem and len(set(problem["groups"])) < 2:
+        raise HtaError("groups: SALib needs at least two groups; found one")
+    return problem
+
+
+def model_output(model, u: np.ndarray, wtp: float, outcome: str = "inmb", strategy: str | None = None,
+                 comparator: str | None = None, chunk_size: int | None = 1000, effect: str = "qalys",
+                 scheduler: Any = None, workers: int | None = None) -> np.ndarray:
+    """The analysed scalar output ``(n,)`` for a unit-hypercube design ``u`` ``(n, D)``.
+
+    ``scheduler``/``workers`` evaluate the design's chunks on Dask (:func:`hta.analysis.evaluate.evaluate`).
+    """
+    if outcome not in _OUTCOMES:
+        raise HtaError(f"outcome: expected one of {', '.join(_OUTCOMES)}; found {outcome!r}")
+    table = model_parameters(model)
+    pair = _pairs(model, strategy, comparator)[0]
+    batch = table.from_unit(np.clip(u, _EDGE, 1.0 - _EDGE))
+    costs, effects = evaluate(model, batch, chunk_size=chunk_size, effect=effect, scheduler=scheduler, workers=workers)
+    dc, de, _, inmb = _increments(costs, effects, [pair], wtp)
+    y = {"inmb": inmb, "inc_cost": dc, "inc_qaly": de}[outcome][:, 0]
+    if not np.all(np.isfinite(y)):
+        raise HtaError(f"global sensitivity analysis: the model gives non-finite {outcome} for "
+                       f"{np.count_nonzero(~np.isfinite(y))} design point(s)")
+    return y
+
+
+def sobol_design(model, n_base: int = 1024, seed: Any = 1, calc_second_order: bool = False,
+                 groups: Any = None) -> tuple[dict, np.ndarray]:
+    """The SALib problem and the Saltelli design on the unit hypercube (scrambled Sobol')."""
+    from SALib.sample import sobol as sobol_sample
+
+    n_base = int(n_base)
+    if n_base < 2 or n_base & (n_base - 1):
+        raise HtaError(f"Sobol base sample size n_base: expected a power of 2 (e.g. 1024); found {n_base}")
+    problem = _problem(model_parameters(model), groups)
+    u = sobol_sample.sample(problem, n_base, calc_second_order=calc_second_order, scramble=True, seed=seed)
+    return problem, u
+
+
+def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", seed: Any = 1,
+          calc_second_order: bool = False, groups: Any = None, strategy: str | None = None,
+          comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
+          conf_level: float = 0.95, effect: str = "qalys", scheduler: Any = None,
+          workers: int | None = None) -> pd.DataFrame:
+    """Sobol first-order (S1) and total (ST) indices of ``outcome`` at ``wtp``.
+
+    Saltelli design of ``n_base * (D + 2)`` points (``n_base * (2D + 2)`` with second order;
+    D = number of columns or groups) from ``SALib.sample.sobol`` (scrambled, ``seed``), analysed
+    with ``SALib.analyze.sobol`` (bootstrap CIs at ``conf_level``, ``num_resamples``).
+    ``wtp`` defaults to the model's first WTP. Returns one row per unit column (or group),
+    sorted by ST: ``factor``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (conf = CI half-width),
+    plus attributes ``frame.attrs`` with ``n_evaluations``, ``wtp``, ``outcome`` and, with
+    second order, ``S2`` (a DataFrame).
+    """
+    from SALib.analyze import sobol as sobol_analyze
+
+    k = wtp_list(wtp, model)[0][1] if wtp is None else _check_wtp(wtp)
+    problem, u = sobol_design(model, n_base, seed, calc_second_order, groups)
+    y = model_output(model, u, k, outcome, strategy, comparator, chunk_size, effect, scheduler, workers)
+    if np.ptp(y) == 0:
+        raise HtaError(f"Sobol analysis: {outcome} does not vary over the design; nothing to apportion")
+    res = sobol_analyze.analyze(problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples,
+                                conf_level=conf_level, seed=seed)
+    factors = list(dict.fromkeys(problem["groups"])) if "groups" in problem else list(problem["names"])
+    frame = pd.DataFrame({"factor": factors, "S1": res["S1"], "S1_conf": res["S1_conf"],
+                          "ST": res["ST"], "ST_conf": res["ST_conf"]})
+    frame = frame.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True)
+    frame.attrs.update(n_evaluations=int(u.shape[0]), wtp=k, outcome=outcome, n_base=int(n_base),
+                       variance=float(np.var(y)))
+    if calc_second_order:
+        frame.attrs["S2"] = pd.DataFrame(res["S2"], index=factors, columns=factors)
+    return frame
+
+
+def morris(model, num_levels: int = 4, trajectories: int = 50, wtp: Any = None, seed: Any = 1,
+           outcome: str = "inmb", groups: Any = None, strategy: str | None = None,
+           comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
+           effect: str = "qalys", scheduler: Any = None, workers: int | None = None) -> pd.DataFrame:
+    """Morris elementary-effects screening of ``outcome`` at ``wtp``.
+
+    ``trajectories`` trajectories of ``D + 1`` points on a ``num_levels`` grid
+    (``SALib.sample.morris``); grid levels ``0 .. 1`` are mapped linearly into
+    ``[0.025, 0.975]`` before the inverse CDFs, so no point falls on an infinite tail. Elementary
+    effects are per unit step of the *design* coordinate (the whole [0, 1] range, i.e. 95% of the
+    probability mass), in the outcome's units (HK$ for INMB). Returns ``factor``, ``mu_star``,
+    ``mu_star_conf``, ``mu``, ``sigma``, sorted by ``mu_star``.
+    """
+    from SALib.analyze import morris as morris_analyze
+    from SALib.sample import morris as morris_sample
+
+    k = wtp_list(wtp, model)[0][1] if wtp is None else _check_wtp(wtp)
+    if int(num_levels) < 2 or int(num_levels) % 2:
+        raise HtaError(f"Morris num_levels: expected an even number >= 2; found {num_levels}")
+    if int(trajectories) < 2:
+        raise HtaError(f"Morris trajectories: expected at least 2; found {trajectories}")
+    problem = _problem(model_parameters(model), groups)
+    x = morris_sample.sample(problem, int(trajectories), num_levels=int(num_levels), seed=seed)
+    y = model_output(model, 0.025 + 0.95 * x, k, outcome, strategy, comparator, chunk_size, effect,
+                     scheduler, workers)
+    res = morris_analyze.analyze(problem, x, y, num_resamples=num_resamples, num_levels=int(num_levels), seed=seed)
+    frame = pd.DataFrame({"factor": [str(n) for n in res["names"]], "mu_star": res["mu_star"],
+                          "mu_star_conf": res["mu_star_conf"], "mu": res["mu"], "sigma": res["sigma"]})
+    frame = frame.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)
+    frame.attrs.update(n_evaluations=int(x.shape[0]), wtp=k, outcome=outcome)
+    return frame

@@ -1,0 +1,418 @@
+"""Reductions of a probabilistic sensitivity analysis (PSA): CEAC, CEAF, EVPI and summaries.
+
+Every function takes plain arrays with the PSA draw axis first: costs and effects of shape
+``(n, S)`` (n draws, S strategies, columns in a fixed strategy order). Willingness to pay (WTP)
+``wtp`` is a scalar or a vector ``(W,)`` in currency per unit of effect. Nothing loops over
+draws; long WTP grids are processed in chunks so memory stays bounded. Formulas and
+conventions are stated in ``docs/cea.md``.
+
+Tie rule (CEAC): when several strategies share the highest net monetary benefit (NMB) in a
+draw, that draw's probability mass is split equally between them, so the result does not
+depend on the column order and the probabilities still sum to 1.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from hta.analysis.cea import _strategy_index, _wtp
+from hta.errors import HtaError
+
+__all__ = [
+    "ceac",
+    "ceaf",
+    "evpi",
+    "evpi_curve",
+    "population_evpi",
+    "summarise",
+    "running_mean",
+    "incremental_summary",
+    "evppi",
+]
+
+# Upper bound on the number of NMB values (WTPs x draws x strategies) held at once.
+_CHUNK_ELEMENTS = 4_000_000
+
+
+def evppi(*args, **kwargs):
+    """Expected value of partial perfect information; see :func:`hta.analysis.voi.evppi`."""
+    from hta.analysis.voi import evppi as _evppi
+
+    return _evppi(*args, **kwargs)
+
+
+# --------------------------------------------------------------------------------------------
+# Inputs
+# --------------------------------------------------------------------------------------------
+
+
+def _psa_arrays(costs, effects) -> tuple[np.ndarray, np.ndarray]:
+    costs = np.asarray(costs, dtype=float)
+    effects = np.asarray(effects, dtype=float)
+    if costs.ndim != 2 or effects.shape != costs.shape:
+        raise HtaError(
+            f"PSA results: expected costs and effects as arrays of the same shape "
+            f"(n draws, S strategies); found costs {costs.shape} and effects {effects.shape}"
+        )
+    if costs.shape[0] == 0 or costs.shape[1] == 0:
+        raise HtaError(
+            f"PSA results: expected at least one draw and one strategy; found {costs.shape}"
+        )
+    for label, values in (("costs", costs), ("effects", effects)):
+        if not np.all(np.isfinite(values)):
+            draws = np.flatnonzero(~np.isfinite(values).all(axis=1))
+            raise HtaError(
+                f"PSA results: expected finite {label}; found NaN or infinite values in "
+                f"draw(s) {', '.join(map(str, draws[:5]))}{' ...' if draws.size > 5 else ''}"
+            )
+    return costs, effects
+
+
+def _strategy_names(strategies, n_strategies: int) -> list[str]:
+    if strategies is None:
+        return [f"strategy {i + 1}" for i in range(n_strategies)]
+    names = [str(s) for s in strategies]
+    if len(names) != n_strategies:
+        raise HtaError(
+            f"strategies: expected {n_strategies} names (one per column); found {len(names)}"
+        )
+    if len(set(names)) != len(names):
+        raise HtaError(f"strategies: expected unique names; found {names}")
+    return names
+
+
+def _wtp_grid(wtp) -> np.ndarray:
+    return np.atleast_1d(_wtp(wtp, positive=False))
+
+
+def _wtp_chunks(k: np.ndarray, n: int, s: int):
+    step = max(1, _CHUNK_ELEMENTS // max(1, n * s))
+    for start in range(0, k.size, step):
+        yield slice(start, start + step)
+
+
+def _nmb(costs, effects, k) -> np.ndarray:
+    """NMB of shape (w, n, S) for a WTP vector ``k`` of shape (w,)."""
+    return k[:, None, None] * effects[None] - costs[None]
+
+
+# --------------------------------------------------------------------------------------------
+# Acceptability curves
+# --------------------------------------------------------------------------------------------
+
+
+def _share_of_best(nmb: np.ndarray) -> np.ndarray:
+    """Per WTP, the fraction of draws in which each strategy has the highest NMB; (w, S).
+
+    Ties split the draw equally among the tied strategies.
+    """
+    is_best = nmb == nmb.max(axis=-1, keepdims=True)
+    weight = is_best / is_best.sum(axis=-1, keepdims=True)
+    return weight.mean(axis=1)
+
+
+def ceac(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+    """Cost-effectiveness acceptability curves.
+
+    For each WTP ``k`` and strategy ``s``: the fraction of PSA draws in which ``s`` has the
+    highest net monetary benefit ``k * effect - cost``. Draws where several strategies tie
+    for the highest NMB count ``1 / (number tied)`` for each of them, so each row sums to 1.
+
+    Parameters
+    ----------
+    costs, effects
+        Arrays ``(n, S)``.
+    wtp
+        Scalar or vector ``(W,)`` of WTP values (>= 0).
+    strategies
+        Names of the S columns (default ``"strategy 1"``, ...).
+
+    Returns
+    -------
+    DataFrame
+        Index ``wtp`` (W rows), one column per strategy, probabilities in [0, 1].
+    """
+    costs, effects = _psa_arrays(costs, effects)
+    names = _strategy_names(strategies, costs.shape[1])
+    k = _wtp_grid(wtp)
+    n, s = costs.shape
+    out = np.empty((k.size, s))
+    for part in _wtp_chunks(k, n, s):
+        out[part] = _share_of_best(_nmb(costs, effects, k[part]))
+    return pd.DataFrame(out, index=pd.Index(k, name="wtp"), columns=names)
+
+
+def ceaf(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
+    """Cost-effectiveness acceptability frontier.
+
+    For each WTP: the strategy with the highest *expected* NMB (the decision under current
+    information; ties go to the first strategy in column order) and the probability that this
+    strategy is cost-effective (its CEAC value).
+
+    Returns
+    -------
+    DataFrame
+        Index ``wtp``; columns ``strategy`` (name), ``probability`` (CEAC value of that
+        strategy) and ``expected_nmb`` (its mean NMB, currency units).
+    """
+    costs, effects = _psa_arrays(costs, effects)
+    names = _strategy_names(strategies, costs.shape[1])
+    k = _wtp_grid(wtp)
+    curves = ceac(costs, effects, k, names).to_numpy()
+    expected = k[:, None] * effects.mean(axis=0)[None] - costs.mean(axis=0)[None]
+    best = expected.argmax(axis=1)
+    rows = np.arange(k.size)
+    return pd.DataFrame(
+        {
+            "strategy": [names[b] for b in best],
+            "probability": curves[rows, best],
+            "expected_nmb": expected[rows, best],
+        },
+        index=pd.Index(k, name="wtp"),
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Expected value of perfect information
+# --------------------------------------------------------------------------------------------
+
+
+def evpi(nb) -> float | np.ndarray:
+    """Per-patient expected value of perfect information.
+
+    ``EVPI = E_draws[max_s nb] - max_s E_draws[nb]``, in the units of ``nb`` (NMB in
+    currency, or NHB in effect units). Always >= 0, and exactly 0 when the strategy with the
+    highest mean is best in every draw.
+
+    Parameters
+    ----------
+    nb
+        Net benefit, shape ``(n, S)``; or ``(W, n, S)`` for several WTPs at once.
+
+    Returns
+    -------
+    float for ``(n, S)``; ndarray ``(W,)`` for ``(W, n, S)``.
+    """
+    nb = np.asarray(nb, dtype=float)
+    if nb.ndim not in (2, 3) or nb.shape[-2] == 0 or nb.shape[-1] == 0:
+        raise HtaError(
+            f"EVPI: expected net benefits of shape (n draws, S strategies) or (W, n, S); "
+            f"found {nb.shape}"
+        )
+    if not np.all(np.isfinite(nb)):
+        raise HtaError("EVPI: expected finite net benefits; found NaN or infinite values")
+    # Computed as the mean opportunity loss of the decision under current information,
+    # E[max_s nb - nb_{s*}] with s* = argmax_s E[nb]: algebraically the same as the formula
+    # above, but every term is >= 0 in floating point, so the result is never negative and is
+    # exactly 0 when s* is best in every draw.
+    chosen = nb.mean(axis=-2).argmax(axis=-1)
+    nb_chosen = np.take_along_axis(nb, chosen[..., None, None], axis=-1)[..., 0]
+    value = (nb.max(axis=-1) - nb_chosen).mean(axis=-1)
+    return float(value) if nb.ndim == 2 else value
+
+
+def evpi_curve(costs, effects, wtp) -> pd.DataFrame:
+    """Per-patient EVPI (currency units, from NMB) at each WTP; DataFrame indexed by ``wtp``
+    with one column ``evpi``."""
+    costs, effects = _psa_arrays(costs, effects)
+    k = _wtp_grid(wtp)
+    n, s = costs.shape
+    out = np.empty(k.size)
+    for part in _wtp_chunks(k, n, s):
+        out[part] = evpi(_nmb(costs, effects, k[part]))
+    return pd.DataFrame({"evpi": out}, index=pd.Index(k, name="wtp"))
+
+
+def population_evpi(per_patient, annual_population, years: int, discount_rate: float):
+    """Population EVPI over the decision's lifetime.
+
+    ``population EVPI = per_patient * sum_{y=0}^{years-1} annual_population / (1 + r)^y``:
+    the cohort treated in the first year is not discounted, the cohort of year ``y`` is
+    discounted by ``(1 + r)^-y`` (discrete, per annum).
+
+    Parameters
+    ----------
+    per_patient
+        Per-patient EVPI: scalar or array (e.g. the ``evpi`` column of :func:`evpi_curve`).
+    annual_population
+        Patients facing the decision each year (>= 0).
+    years
+        Decision lifetime in whole years (>= 1).
+    discount_rate
+        Annual discount rate r (>= 0), e.g. 0.03.
+
+    Returns
+    -------
+    float for scalar ``per_patient``, otherwise an array of its shape.
+    """
+    if isinstance(years, bool) or not float(years).is_integer() or years < 1:
+        raise HtaError(f"population EVPI: expected years as a whole number >= 1; found {years!r}")
+    if not np.isfinite(annual_population) or annual_population < 0:
+        raise HtaError(
+            f"population EVPI: expected annual population >= 0; found {annual_population!r}"
+        )
+    if not np.isfinite(discount_rate) or discount_rate < 0:
+        raise HtaError(f"population EVPI: expected discount rate >= 0; found {discount_rate!r}")
+    per_patient_arr = np.asarray(per_patient, dtype=float)
+    y = np.arange(int(years))
+    patients = float(annual_population) * np.sum((1.0 + discount_rate) ** -y)
+    result = per_patient_arr * patients
+    return float(result) if result.ndim == 0 else result
+
+
+# --------------------------------------------------------------------------------------------
+# Summaries
+# --------------------------------------------------------------------------------------------
+
+
+def _level_bounds(level: float) -> tuple[float, float]:
+    if not 0 < level < 1:
+        raise HtaError(f"interval level: expected a number between 0 and 1; found {level!r}")
+    tail = (1.0 - level) / 2.0
+    return tail, 1.0 - tail
+
+
+def summarise(values, names: Sequence[str], level: float = 0.95) -> pd.DataFrame:
+    """Mean, standard deviation and equal-tailed percentile interval of each column.
+
+    Parameters
+    ----------
+    values
+        ``(n,)`` or ``(n, k)`` PSA values (one column per quantity).
+    names
+        The k column names.
+    level
+        Coverage of the interval; 0.95 gives the 2.5th and 97.5th percentiles.
+
+    Returns
+    -------
+    DataFrame
+        Index = names; columns ``mean``, ``sd`` (sample SD, ddof = 1; NaN for one draw),
+        ``median``, ``lower``, ``upper`` (numpy's default linear-interpolation quantiles, the
+        same as R's ``quantile`` type 7).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim == 1:
+        values = values[:, None]
+    if values.ndim != 2 or values.shape[0] == 0:
+        raise HtaError(
+            f"summarise: expected values of shape (n,) or (n, k) with n >= 1; "
+            f"found {values.shape}"
+        )
+    names = [str(x) for x in names]
+    if len(names) != values.shape[1]:
+        raise HtaError(
+            f"summarise: expected {values.shape[1]} names (one per column); found {len(names)}"
+        )
+    if not np.all(np.isfinite(values)):
+        raise HtaError("summarise: expected finite values; found NaN or infinite values")
+    lo, hi = _level_bounds(level)
+    n = values.shape[0]
+    sd = values.std(axis=0, ddof=1) if n > 1 else np.full(values.shape[1], np.nan)
+    q = np.quantile(values, [0.5, lo, hi], axis=0)
+    return pd.DataFrame(
+        {"mean": values.mean(axis=0), "sd": sd, "median": q[0], "lower": q[1], "upper": q[2]},
+        index=pd.Index(names, name="name"),
+    )
+
+
+def running_mean(values) -> np.ndarray:
+    """Cumulative mean over draws, for convergence plots: ``out[i] = mean(values[:i+1])``.
+
+    Shape ``(n, k) -> (n, k)`` (or ``(n,) -> (n,)``).
+    """
+    values = np.asarray(values, dtype=float)
+    if values.ndim not in (1, 2) or values.shape[0] == 0:
+        raise HtaError(
+            f"running mean: expected values of shape (n,) or (n, k); found {values.shape}"
+        )
+    counts = np.arange(1, values.shape[0] + 1, dtype=float)
+    if values.ndim == 2:
+        counts = counts[:, None]
+    return np.cumsum(values, axis=0) / counts
+
+
+def _quadrant(inc_cost: float, inc_effect: float) -> str:
+    if inc_effect > 0 and inc_cost <= 0:
+        return "dominant (less or equally costly, more effective)"
+    if inc_effect <= 0 and inc_cost > 0:
+        return "dominated (more costly, not more effective)"
+    if inc_effect > 0:
+        return "more costly, more effective"
+    if inc_effect < 0:
+        return "less costly, less effective"
+    return "equally effective, not more costly"
+
+
+def incremental_summary(
+    costs,
+    effects,
+    strategies: Sequence[str],
+    reference,
+    wtp,
+    level: float = 0.95,
+) -> pd.DataFrame:
+    """Pairwise comparison of every strategy with a reference strategy over the PSA.
+
+    Parameters
+    ----------
+    costs, effects
+        Arrays ``(n, S)``.
+    strategies
+        Names of the S columns.
+    reference
+        Name (or column index) of the reference strategy.
+    wtp
+        Scalar or vector of WTP values.
+    level
+        Coverage of the percentile intervals (default 95%).
+
+    Returns
+    -------
+    DataFrame
+        One row per non-reference strategy (index ``strategy``) with ``comparator``,
+        ``inc_cost``, ``inc_cost_lower``, ``inc_cost_upper``, ``inc_effect``,
+        ``inc_effect_lower``, ``inc_effect_upper`` (means and percentile intervals of the
+        per-draw differences), ``icer`` (ratio of the mean differences, NaN when the mean
+        incremental effect is 0), ``quadrant`` (how to read the ICER) and, per WTP ``k``,
+        ``p_ce_<k>``: the probability that the strategy's NMB exceeds the reference's
+        (incremental NMB > 0; ties count 1/2, as in :func:`ceac` for two strategies).
+    """
+    costs, effects = _psa_arrays(costs, effects)
+    names = _strategy_names(strategies, costs.shape[1])
+    ref = _strategy_index(reference, names, len(names))
+    k = _wtp_grid(wtp)
+    lo, hi = _level_bounds(level)
+
+    d_cost = costs - costs[:, ref : ref + 1]
+    d_effect = effects - effects[:, ref : ref + 1]
+    others = [j for j in range(len(names)) if j != ref]
+    mean_c = d_cost.mean(axis=0)
+    mean_e = d_effect.mean(axis=0)
+    q_c = np.quantile(d_cost, [lo, hi], axis=0)
+    q_e = np.quantile(d_effect, [lo, hi], axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        icer = np.where(mean_e != 0, mean_c / np.where(mean_e != 0, mean_e, 1.0), np.nan)
+
+    table = pd.DataFrame(
+        {
+            "comparator": names[ref],
+            "inc_cost": mean_c[others],
+            "inc_cost_lower": q_c[0, others],
+            "inc_cost_upper": q_c[1, others],
+            "inc_effect": mean_e[others],
+            "inc_effect_lower": q_e[0, others],
+            "inc_effect_upper": q_e[1, others],
+            "icer": icer[others],
+            "quadrant": [_quadrant(mean_c[j], mean_e[j]) for j in others],
+        },
+        index=pd.Index([names[j] for j in others], name="strategy"),
+    )
+    for kk in k:
+        inmb = kk * d_effect[:, others] - d_cost[:, others]
+        label = str(int(kk)) if float(kk).is_integer() else f"{kk:g}"
+        table[f"p_ce_{label}"] = (inmb > 0).mean(axis=0) + 0.5 * (inmb == 0).mean(axis=0)
+    return table

@@ -1,0 +1,1 @@
+"""The application: the ``hta`` command line and scenario scripts."""

@@ -1,0 +1,1 @@
+"""Cohort engines: the cycle grid, Markov and partitioned-survival cohorts, outcome accounting."""

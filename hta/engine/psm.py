@@ -1,0 +1,151 @@
+"""Partitioned-survival engine, vectorised over samples.
+
+``N - 1`` survival curves, ordered from the earliest endpoint to the latest (e.g. PFS then OS),
+partition the cohort into ``N`` states: with curves ``S_1 <= S_2 <= ... <= S_{N-1}``, state 1
+holds ``S_1``, state ``i`` holds ``S_i - S_{i-1}``, and the last state (dead) holds
+``1 - S_{N-1}``. Where an earlier curve exceeds a later one (PFS above OS, which parametric
+extrapolations can produce) it is capped at the later curve, and the number of cycles and samples
+affected is reported in ``Cohort.report``, so state shares always sum to 1 and are never negative.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from hta.engine.cohort import Cohort
+from hta.errors import HtaError
+
+
+def cohort(
+    survival: Sequence[np.ndarray],
+    *,
+    states: Sequence[str] | None = None,
+    strategy: str = "",
+    endpoint_names: Sequence[str] | None = None,
+) -> Cohort:
+    """Partition a cohort by survival curves evaluated on the cycle grid.
+
+    Parameters
+    ----------
+    survival : sequence of N-1 arrays, each (n, T + 1) or (T + 1,)
+        Survival probabilities at the grid's time points, earliest endpoint first (PFS, OS).
+        Values must be in [0, 1]; ``S(0)`` is normally 1. They are copied (see
+        :func:`cohort_from_stack` to write the curves in place and skip the copy).
+    states : sequence of N str, optional
+        Default: ``("progression-free", "progressed", "dead")`` for two curves.
+    strategy : str
+        Strategy name for messages.
+    endpoint_names : sequence of N-1 str, optional
+        Names of the curves (default ``PFS``, ``OS`` for two curves), used in the report.
+
+    Returns
+    -------
+    Cohort
+        ``trace`` (n, T + 1, N); ``events["death"]`` (fall in the last curve per cycle) and
+        ``events["pfs_event"]`` (fall in the first curve per cycle, progression or death);
+        ``report["capped"]`` maps each capped curve to the number of (cycle, sample) points,
+        cycles and samples affected.
+    """
+    curves = [np.atleast_2d(np.asarray(s, dtype=float)) for s in survival]
+    if len(curves) < 1:
+        raise HtaError(f"strategy '{strategy}': a partitioned-survival model needs at least one survival curve")
+    states, endpoint_names = _names(len(curves), states, endpoint_names, strategy)
+    shapes = {c.shape[1] for c in curves}
+    if len(shapes) != 1:
+        raise HtaError(f"strategy '{strategy}': survival curves must share the time grid; found lengths {sorted(shapes)}")
+    n = max(c.shape[0] for c in curves)
+    T1 = shapes.pop()
+    inside = [_check_range(c, strategy, name) for name, c in zip(endpoint_names, curves)]
+    # The curves go into one (N-1, n, T+1) array: hta.engine.outcomes.account integrates them with one
+    # stacked product, without copying them together again.
+    stacked = np.empty((len(curves), n, T1))
+    for i, c in enumerate(curves):
+        stacked[i] = c
+    return _partition(stacked, inside, states, endpoint_names, strategy)
+
+
+def cohort_from_stack(
+    stacked: np.ndarray,
+    *,
+    states: Sequence[str] | None = None,
+    strategy: str = "",
+    endpoint_names: Sequence[str] | None = None,
+) -> Cohort:
+    """:func:`cohort` from curves already stored in one array ``(N-1, n, T + 1)``; no copy.
+
+    ``stacked[i]`` is curve ``i`` (earliest endpoint first), each a contiguous ``(n, T + 1)``
+    block. The array becomes the cohort's storage and is **capped in place** (each curve at the
+    later one; values within 1e-12 of [0, 1] clipped), so a model that fills it, e.g. with
+    ``curve.survival(t, out=stacked[i])``, pays for no copy of its largest arrays. The cohort is
+    the same, bit for bit, as ``cohort([stacked[0], stacked[1], ...])``.
+    """
+    S = stacked
+    if not isinstance(S, np.ndarray) or S.dtype != np.float64 or S.ndim != 3 or not S.flags.c_contiguous or not S.flags.writeable:
+        found = f"{type(S).__name__}" if not isinstance(S, np.ndarray) else f"{S.dtype} array of shape {S.shape}"
+        raise HtaError(f"strategy '{strategy}': stacked survival curves must be a writeable, C-contiguous float64 array "
+                       f"(curves, n, time points); found {found}")
+    states, endpoint_names = _names(S.shape[0], states, endpoint_names, strategy)
+    inside = [_check_range(S[i], strategy, name) for i, name in enumerate(endpoint_names)]
+    return _partition(S, inside, states, endpoint_names, strategy)
+
+
+def _names(m: int, states, endpoint_names, strategy: str):
+    n_states = m + 1
+    if states is None:
+        states = ("progression-free", "progressed", "dead") if n_states == 3 else tuple(f"S{i}" for i in range(n_states))
+    states = tuple(states)
+    if len(states) != n_states:
+        raise HtaError(f"strategy '{strategy}': {m} curves need {n_states} state names; found {len(states)}")
+    if endpoint_names is None:
+        endpoint_names = ("PFS", "OS") if m == 2 else tuple(f"curve {i + 1}" for i in range(m))
+    return states, tuple(endpoint_names)
+
+
+def _check_range(c: np.ndarray, strategy: str, name: str) -> bool:
+    """Reject values outside [0, 1] (tolerance 1e-12) and NaN; True if inside [0, 1] exactly."""
+    # min/max propagate NaN, so one pass each also rejects NaN and infinities
+    lo, hi = c.min(), c.max()
+    if not (lo >= -1e-12 and hi <= 1 + 1e-12):
+        raise HtaError(f"strategy '{strategy}', {name}: survival must be in [0, 1]; found values from {np.nanmin(c):.6g} to {np.nanmax(c):.6g}")
+    return bool(lo >= 0.0 and hi <= 1.0)
+
+
+def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> Cohort:
+    """Clip and cap the validated curves ``S`` (N-1, n, T+1) in place; the cohort keeps ``S``.
+
+    ``inside[i]`` is True when curve ``i`` is already within [0, 1] (no clipping needed).
+    """
+    m = S.shape[0]
+    for i in range(m):
+        if not inside[i]:  # values within the tolerance of [0, 1]
+            np.clip(S[i], 0.0, 1.0, out=S[i])
+    # Cap each curve at the next (later) one, working back from the last.
+    report = {"capped": {}}
+    for i in range(m - 2, -1, -1):
+        c, later = S[i], S[i + 1]
+        over = c > later
+        if over.any():
+            report["capped"][endpoint_names[i]] = {
+                "points": int(np.count_nonzero(over)),
+                "cycles": int(over.any(axis=0).sum()),
+                "samples": int(over.any(axis=1).sum()),
+                "first_time_index": int(np.argmax(over.any(axis=0))),
+            }
+            np.minimum(c, later, out=c)
+    # The trace and the events are built from the capped curves only when asked for
+    # (hta.engine.outcomes.account integrates the curves directly).
+    return Cohort(strategy=strategy, states=states, report=report, dead_states=(states[-1],),
+                  partition=[S[i] for i in range(m)], partition_stack=S)
+
+
+def on_treatment(time_on_treatment: np.ndarray, overall_survival: np.ndarray) -> np.ndarray:
+    """Proportion of the cohort on treatment: time-on-treatment capped at OS, shape (n, T + 1).
+
+    Time on treatment (TTD) drives drug costs separately from PFS; patients cannot be treated
+    after death, so the curve is capped at OS.
+    """
+    ttd = np.atleast_2d(np.asarray(time_on_treatment, dtype=float))
+    os_ = np.atleast_2d(np.asarray(overall_survival, dtype=float))
+    return np.minimum(ttd, os_)

@@ -1,0 +1,1 @@
+"""General-population data: life tables and utility norms by age and sex."""

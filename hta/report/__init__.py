@@ -1,0 +1,1 @@
+"""Presentation: results sheets, figures, console text, provenance and the atomic publisher."""
