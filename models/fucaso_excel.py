@@ -11,6 +11,8 @@ change to the model that is not mirrored here fails the tests.
 from __future__ import annotations
 
 from hta.excel.formula_model import CycleSheet, ModelBook, excel_name
+from hta.units import DAYS_PER_YEAR, months_per_unit
+from models.fucaso_common import STATES
 
 #: Months per cycle, as a formula of the cycle length (monthly inputs -> per cycle).
 PER_CYCLE = "(cycle_years*12)"
@@ -23,20 +25,16 @@ def _p(name: str) -> str:
 
 
 def _curve(sheet: CycleSheet, model, strategy: str, endpoint: str, floor: str) -> str:
-    from models.fucaso_rrmm import _unit_to_months
-
     spec = model.survival[(strategy, endpoint)]
     coef = {c: _p(n) for c, n in zip(spec.coef_names, spec.param_names)}
     cure = _p(model.cure[strategy]) if strategy in model.cure else None
     return sheet.parametric_survival(f"S_{endpoint}", spec.distribution, coef,
-                                     units_per_year=12.0 / _unit_to_months(spec.time_unit), floor=floor, cure=cure,
+                                     units_per_year=12.0 / months_per_unit(spec.time_unit), floor=floor, cure=cure,
                                      header=f"{endpoint} ({spec.distribution})")
 
 
 def _cohort(sheet: CycleSheet, model, strategy: str) -> None:
     """Curves, occupancy and the events 'death', 'pfs_event', 'progression' of one strategy."""
-    from models.fucaso_rrmm import STATES
-
     bg = sheet.general_population("bg")
     sheet.column("q_bg", f"1-EXP(-({{{bg}}}-{{{bg}[-1]}}))", header="general-population death probability in the cycle",
                  per_cycle=True)
@@ -64,8 +62,6 @@ def _cohort(sheet: CycleSheet, model, strategy: str) -> None:
 
 def _pathway(book: ModelBook, model, strategy: str, title: str, label: str) -> list:
     """One strategy's sheet (infused pathway for eque-cel); returns its lines (measure, category, formula)."""
-    from models.fucaso_rrmm import DAYS_PER_YEAR, STATES
-
     p = _p
     pf, pd, _ = STATES
     sheet = book.cycle_sheet(title, label)

@@ -42,10 +42,10 @@ from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, Mixtu
 from hta.survival.curves import make_curve
 from hta.engine.timegrid import CycleGrid, discount_factors
 from hta.population.utility_norms import UtilityNorms, age_multiplier
+from hta.units import DAYS_PER_YEAR, months_per_unit
+from models.fucaso_common import STATES
 
-STATES = ("progression-free", "progressed", "dead")
 STRUCTURES = ("psm", "stm")
-DAYS_PER_YEAR = 365.25
 
 #: Cost categories of the eque-cel pathway, in the order of the results tables.
 CART_COST_CATEGORIES = ("CAR-T acquisition", "leukapheresis", "bridging therapy", "lymphodepletion",
@@ -71,10 +71,6 @@ class SurvivalSpec:
         return [f"surv_{self.strategy}_{self.endpoint.lower()}_{c}" for c in self.coef_names]
 
 
-def _unit_to_months(unit: str) -> float:
-    return {"months": 1.0, "years": 12.0, "weeks": 12.0 * 7 / DAYS_PER_YEAR, "days": 12.0 / DAYS_PER_YEAR}[unit]
-
-
 @dataclass
 class FucasoModel:
     """The eque-cel model for one set of settings and survival specifications.
@@ -82,7 +78,7 @@ class FucasoModel:
     Build it with :func:`build`; evaluate any batch of parameter sets with :meth:`evaluate`.
     """
 
-    settings: object                   # hta.excel.reader.Settings
+    settings: object                   # hta.inputs.Settings
     base_parameters: object            # ParameterTable of the Parameters sheet
     survival: dict                     # (strategy, endpoint) -> SurvivalSpec
     strategy_labels: dict
@@ -213,12 +209,12 @@ class FucasoModel:
         for key, spec in self.survival.items():
             coefs = np.stack([np.broadcast_to(np.asarray(batch[c], dtype=float), (_n(batch),)) for c in spec.param_names], axis=1)
             curve = make_curve(spec.distribution, coefs)
-            months_per_unit = _unit_to_months(spec.time_unit)
-            bg = GeneralPopulation(self.lifetable, s.start_age, s.male_share, years_per_unit=months_per_unit / 12.0)
+            unit_months = months_per_unit(spec.time_unit)
+            bg = GeneralPopulation(self.lifetable, s.start_age, s.male_share, years_per_unit=unit_months / 12.0)
             if key[0] in self.cure:
                 pi = np.broadcast_to(np.asarray(batch[self.cure[key[0]]], dtype=float), (_n(batch),))
                 curve = MixtureCure(curve, pi, bg)
-            out[key] = GeneralPopulationFloor(curve, bg).survival(t_months / months_per_unit)
+            out[key] = GeneralPopulationFloor(curve, bg).survival(t_months / unit_months)
         return out
 
     def background_cumhaz(self) -> np.ndarray:
@@ -455,7 +451,7 @@ def _n(batch) -> int:
 
 
 def build(inputs, *, structure: str = "psm", itt: bool = True) -> FucasoModel:
-    """Build the model from :class:`hta.excel.reader.ModelInputs` (``read_inputs(path)``).
+    """Build the model from :class:`hta.inputs.ModelInputs` (``read_inputs(path)``).
 
     ``itt=True`` (base case): the eque-cel arm from leukapheresis; ``False``: the infused population.
     """

@@ -1,7 +1,5 @@
 """Tests for hta.analysis.psa: CEAC, CEAF, EVPI, population EVPI and PSA summaries."""
 
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -253,9 +251,3 @@ def test_input_errors():
     with pytest.raises(HtaError, match="shape"):
         psa.evpi(np.ones(4))
 
-
-def test_evppi_is_forwarded_to_hta_voi(monkeypatch):
-    fake = types.ModuleType("hta.analysis.voi")
-    fake.evppi = lambda *a, **k: ("called", a, k)
-    monkeypatch.setitem(sys.modules, "hta.analysis.voi", fake)
-    assert psa.evppi(1, method="gam") == ("called", (1,), {"method": "gam"})

@@ -30,18 +30,10 @@ __all__ = [
     "summarise",
     "running_mean",
     "incremental_summary",
-    "evppi",
 ]
 
 # Upper bound on the number of NMB values (WTPs x draws x strategies) held at once.
 _CHUNK_ELEMENTS = 4_000_000
-
-
-def evppi(*args, **kwargs):
-    """Expected value of partial perfect information; see :func:`hta.analysis.voi.evppi`."""
-    from hta.analysis.voi import evppi as _evppi
-
-    return _evppi(*args, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

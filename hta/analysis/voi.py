@@ -37,6 +37,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, optimize
 
+from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
 from hta.errors import HtaError
 
 __all__ = ["EvppiFitError", "EvppiResult", "evpi", "evppi", "evppi_table"]
@@ -120,8 +121,6 @@ def evpi(nb) -> float:
     Args:
         nb: ``(n_draws, n_strategies)`` net benefits (array or DataFrame).
     """
-    from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
-
     values, _ = _net_benefit_matrix(nb)
     return float(_evpi(values))
 

@@ -17,8 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hta.errors import HtaError
-
-DAYS_PER_YEAR = 365.25
+from hta.units import DAYS_PER_YEAR
 
 #: Named cycle lengths, in years.
 CYCLE_LENGTHS = {

@@ -27,8 +27,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hta.analysis import bia
-from hta.analysis.bia import BudgetInputs
+from hta.inputs import BudgetInputs, DirichletBlock, ModelInputs, Settings, SurvivalInput
+from hta.inputs import budget as bia
 from hta.params.distributions import from_spec
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
@@ -40,95 +40,6 @@ _NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result:
 
 _EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
                  "#GETTING_DATA", "#SPILL!", "#CALC!"}
-
-
-# ---------------------------------------------------------------------------------------------
-# What the reader returns
-
-
-@dataclass(frozen=True)
-class Settings:
-    """Typed model settings (see ``docs/inputs.md``). Rates are per annum, as fractions."""
-
-    horizon_years: float
-    cycle: str
-    discount_costs: float
-    discount_outcomes: float
-    within_cycle: str
-    start_age: float
-    male_share: float
-    wtp: tuple[tuple[str, float], ...]
-    model: str | None = None
-    discount_method: str = "discrete"
-    currency: str = "HKD"
-    life_table: str = "hk-2020-2025"
-    utility_norms: str = "none"
-    annual_population: float | None = None
-    population_years: float | None = None
-    seed: int | None = None
-    psa_draws: int | None = None
-    #: Source column of each setting row, by setting name.
-    sources: dict[str, str] = field(default_factory=dict)
-
-    @property
-    def wtp_values(self) -> np.ndarray:
-        """The willingness-to-pay thresholds, in sheet order (wtp_1, wtp_2, ...)."""
-        return np.array([value for _, value in self.wtp], dtype=float)
-
-
-@dataclass(frozen=True)
-class SurvivalInput:
-    """The evidence for one (strategy, endpoint) survival curve.
-
-    Times are in ``time_unit``. ``km`` has columns ``time``, ``survival`` (a proportion, 0-1,
-    sorted by time, as digitised: small rises are kept for the reconstruction to clean);
-    ``at_risk`` has columns ``time``, ``n_at_risk``; ``ipd`` has columns ``time``, ``event``.
-    ``coef`` is in flexsurv's unconstrained order (``coef_names``) and ``cov`` is its covariance
-    matrix, or None when the coefficients are fixed.
-    """
-
-    strategy: str
-    endpoint: str
-    kind: str
-    distribution: str | None
-    time_unit: str
-    coef: np.ndarray | None = None
-    coef_names: tuple[str, ...] = ()
-    cov: np.ndarray | None = None
-    km: pd.DataFrame | None = None
-    at_risk: pd.DataFrame | None = None
-    n_at_risk_0: int | None = None
-    total_events: int | None = None
-    ipd: pd.DataFrame | None = None
-    data_sheet: str | None = None
-    description: str = ""
-    source: str = ""
-
-
-@dataclass(frozen=True)
-class DirichletBlock:
-    """One Dirichlet block: the parameter names of its categories and their counts."""
-
-    block: str
-    names: tuple[str, ...]
-    counts: np.ndarray
-    sources: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class ModelInputs:
-    """Everything read from one input workbook."""
-
-    path: Path
-    sha256: str
-    settings: Settings
-    parameters: ParameterTable
-    strategies: pd.DataFrame
-    survival: dict[tuple[str, str], SurvivalInput]
-    lifetable: pd.DataFrame | None
-    dirichlet: dict[str, DirichletBlock]
-    #: Budget impact inputs (Budget and BudgetShares sheets), or None when the workbook has none.
-    budget: BudgetInputs | None = None
 
 
 def read_inputs(path: str | Path) -> ModelInputs:

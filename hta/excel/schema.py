@@ -18,8 +18,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from hta.analysis import bia as _bia
+from hta.inputs import budget as _bia
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
+from hta.units import TIME_UNITS
 
 #: Kinds of cell a column or setting holds.
 TEXT, NUMBER, INTEGER, CHOICE = "text", "number", "integer", "choice"
@@ -54,7 +55,6 @@ NATIVE_PARAMETERS = {
 }
 
 SURVIVAL_INPUTS = ("parametric", "km", "ipd")
-TIME_UNITS = ("months", "years", "weeks", "days")
 
 #: Coefficients of each parametric survival distribution, in flexsurv's unconstrained order
 #: (the order of ``coef(fit)`` and ``vcov(fit)`` in R's flexsurvreg).

@@ -1,0 +1,36 @@
+"""The domain inputs of a decision model, as the Excel reader produces them and models consume them.
+
+:class:`ModelInputs` gathers one input workbook: :class:`Settings`, the parameter table, the
+strategies, the survival evidence (:class:`SurvivalInput`), the life table, Dirichlet blocks and
+the budget impact inputs (:class:`BudgetInputs`). Nothing here reads Excel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from hta.inputs.budget import BudgetInputs
+from hta.inputs.evidence import DirichletBlock, SurvivalInput
+from hta.inputs.settings import Settings
+from hta.params import ParameterTable
+
+__all__ = ["BudgetInputs", "DirichletBlock", "ModelInputs", "Settings", "SurvivalInput"]
+
+
+@dataclass(frozen=True)
+class ModelInputs:
+    """Everything read from one input workbook."""
+
+    path: Path
+    sha256: str
+    settings: Settings
+    parameters: ParameterTable
+    strategies: pd.DataFrame
+    survival: dict[tuple[str, str], SurvivalInput]
+    lifetable: pd.DataFrame | None
+    dirichlet: dict[str, DirichletBlock]
+    #: Budget impact inputs (Budget and BudgetShares sheets), or None when the workbook has none.
+    budget: BudgetInputs | None = None
