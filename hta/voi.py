@@ -288,8 +288,8 @@ def evppi_curve(
         by joining its parameters with "+") holding EVPPI in currency per patient, and a
         column ``evpi`` (per-patient EVPI at that WTP, from the same draws).
     """
-    c_values, strategies = _net_benefit_matrix(costs)
-    e_values, e_strategies = _net_benefit_matrix(effects)
+    c_values = _outcome_matrix(costs, "costs")
+    e_values = _outcome_matrix(effects, "effects")
     if c_values.shape != e_values.shape:
         raise HtaError(
             f"EVPPI curve: expected costs and effects of the same shape (n_draws, n_strategies); "
@@ -321,6 +321,22 @@ def evppi_curve(
         columns[label] = _evppi_over_wtp(fit_e, fit_c, k_grid)
     columns["evpi"] = _evppi_over_wtp(d_effect, d_cost, k_grid)
     return pd.DataFrame(columns, index=pd.Index(k_grid, name="wtp"))
+
+
+def _outcome_matrix(values, what: str) -> np.ndarray:
+    """Costs or effects ``(n_draws, n_strategies)``, checked, with ``what`` in every message."""
+    names = [str(c) for c in values.columns] if isinstance(values, pd.DataFrame) else None
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 2:
+        raise HtaError(f"EVPPI curve {what}: expected an array (n_draws >= 2, n_strategies >= 2); "
+                       f"found shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        label = names[col] if names else f"column {col}"
+        raise HtaError(f"EVPPI curve {what} of strategy '{label}': expected finite numbers; "
+                       f"found {array[row, col]} at draw {row}")
+    return array
 
 
 def _evppi_over_wtp(g_effect: np.ndarray, g_cost: np.ndarray, k_grid: np.ndarray) -> np.ndarray:

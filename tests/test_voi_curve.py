@@ -110,3 +110,13 @@ def test_curve_errors(chemo):
         voi.evppi_curve(costs, effects, pars, "nope", K)
     with pytest.raises(HtaError, match="at least one"):
         voi.evppi_curve(costs, effects, pars, {}, K)
+
+
+def test_curve_input_messages_name_costs_or_effects(chemo):
+    costs, effects, pars = chemo
+    bad = costs.copy()
+    bad.iloc[3, 1] = np.nan
+    with pytest.raises(HtaError, match="costs of strategy 'c_Novel'.*draw 3"):
+        voi.evppi_curve(bad, effects, pars, PI2, K)
+    with pytest.raises(HtaError, match="effects: expected an array"):
+        voi.evppi_curve(costs, effects.to_numpy()[:, 0], pars, PI2, K)
