@@ -107,3 +107,25 @@ def test_rounding_of_collinear_icers_gives_no_sliver_range():
     out = psa.ceaf_ranges(c, e, ["A", "B", "C"])
     assert list(out["strategy"]) == ["A", "C"]
     assert out["from_wtp"].iloc[1] == pytest.approx(30_000.0, rel=1e-12)
+
+
+def test_dampack_cdiff_frontier_icers_are_the_switch_points():
+    # dampack vignette "Basic Cost Effectiveness Analysis" (vignettes/cdiff_icers.csv in
+    # DARTH-git/dampack): calculate_icers on the 11 C. difficile strategies gives the frontier
+    # s3, s27, s33, s31, s43, s44 with ICERs 2769.85470915263, 4065.03105249231,
+    # 5056.2216470406, 8504.2160616553, 38362.6519947134 (s39 extendedly dominated, others dominated)
+    d = pd.read_csv("/work/shared/refdata/dampack_cdiff_strategies.csv")
+    out = psa.ceaf_ranges(d[["Cost"]].T.to_numpy(), d[["Effect"]].T.to_numpy(), d["Strategy"])
+    assert list(out["strategy"]) == ["s3", "s27", "s33", "s31", "s43", "s44"]
+    np.testing.assert_allclose(out["from_wtp"].iloc[1:],
+                               [2769.85470915263, 4065.03105249231, 5056.2216470406, 8504.2160616553,
+                                38362.6519947134], rtol=1e-12)
+
+
+def test_dampack_summary_ceac_order():
+    # dampack tests/testthat/test_ceac.R: summary(ceac(example_psa$wtp, psa_obj))$cost_eff_strat
+    # == c("Radio", "Chemo") for the example PSA
+    d = pd.read_csv(REF)
+    c = d[["Chemo_Cost", "Radio_Cost", "Surg_Cost"]].to_numpy()
+    e = d[["Chemo_Eff", "Radio_Eff", "Surg_Eff"]].to_numpy()
+    assert list(psa.ceaf_ranges(c, e, ["Chemo", "Radio", "Surgery"])["strategy"]) == ["Radio", "Chemo"]
