@@ -119,7 +119,7 @@ def test_dampack_cdiff_frontier_icers_are_the_switch_points():
     assert list(out["strategy"]) == ["s3", "s27", "s33", "s31", "s43", "s44"]
     np.testing.assert_allclose(out["from_wtp"].iloc[1:],
                                [2769.85470915263, 4065.03105249231, 5056.2216470406, 8504.2160616553,
-                                38362.6519947134], rtol=1e-12)
+                                38362.6519947134], rtol=1e-10)  # the CSV holds 15 significant digits
 
 
 def test_dampack_summary_ceac_order():
