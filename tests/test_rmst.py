@@ -64,7 +64,7 @@ def test_exponential_rmst_and_delta_se_closed_form(veteran):
     # d RMST / d log(lambda) = tau exp(-lambda tau) - (1 - exp(-lambda tau)) / lambda
     grad = tau * np.exp(-lam * tau) - closed
     se_closed = abs(grad) / np.sqrt(d.sum())
-    res = fit(t, d, "exponential")["exponential"].rmst(tau)
+    res = rmst(fit(t, d, "exponential")["exponential"], tau)
     assert res.estimate == pytest.approx(closed, rel=1e-7)
     assert res.se == pytest.approx(se_closed, rel=1e-5)
     assert res.method == "delta" and res.what == "arm 0"
@@ -74,11 +74,11 @@ def test_weibull_rmst_incomplete_gamma_and_r(veteran):
     model = fit(veteran["time"], veteran["status"], "weibull")["weibull"]
     a, b = np.exp(model.coef["log_shape"]), np.exp(model.coef["log_scale"])
     closed = b * special.gamma(1 + 1 / a) * special.gammainc(1 / a, (200.0 / b) ** a)
-    res = model.rmst(200.0)
+    res = rmst(model, 200.0)
     assert res.estimate == pytest.approx(closed, rel=1e-12)
     assert res.estimate == pytest.approx(95.6461928976, rel=1e-7)  # R survreg + integrate
     # the sampled SE agrees with the delta-method SE (asymptotic normal coefficients)
-    sampled = model.rmst(200.0, method="sample", n_draws=200_000, seed=3)
+    sampled = rmst(model, 200.0, method="sample", n_draws=200_000, seed=3)
     assert sampled.estimate == res.estimate
     assert sampled.se == pytest.approx(res.se, rel=0.02)
     assert sampled.lower < res.estimate < sampled.upper
@@ -86,7 +86,7 @@ def test_weibull_rmst_incomplete_gamma_and_r(veteran):
 
 def test_lognormal_rmst_matches_r(veteran):
     model = fit(veteran["time"], veteran["status"], "lognormal")["lognormal"]
-    assert model.rmst(200.0).estimate == pytest.approx(88.8670099963, rel=1e-6)  # quadrature
+    assert rmst(model, 200.0).estimate == pytest.approx(88.8670099963, rel=1e-6)  # quadrature
 
 
 def test_two_arm_rmst_and_difference(veteran):
@@ -94,9 +94,9 @@ def test_two_arm_rmst_and_difference(veteran):
     models = fit_two_arms(veteran["time"], veteran["status"], arm, ["weibull", "exponential"])
     w = models["weibull"]
     # R: survreg(Surv(time, status) ~ factor(trt), dist = "weibull") + integrate
-    assert w.rmst(200.0, 0).estimate == pytest.approx(94.42653244307, rel=1e-7)
-    assert w.rmst(200.0, 1).estimate == pytest.approx(96.94938068539, rel=1e-7)
-    diff = w.rmst(200.0, "difference")
+    assert rmst(w, 200.0, 0).estimate == pytest.approx(94.42653244307, rel=1e-7)
+    assert rmst(w, 200.0, 1).estimate == pytest.approx(96.94938068539, rel=1e-7)
+    diff = rmst(w, 200.0, "difference")
     assert diff.estimate == pytest.approx(2.52284824232, rel=1e-6)
     assert diff.what == "arm 1 - arm 0"
     # exponential with an arm covariate is saturated: independent rates d_j / T_j per arm, so
@@ -109,25 +109,58 @@ def test_two_arm_rmst_and_difference(veteran):
         mean = -np.expm1(-lam * tau) / lam
         means.append(mean)
         ses.append(abs(tau * np.exp(-lam * tau) - mean) / np.sqrt(sub["status"].sum()))
-    e = models["exponential"].rmst(tau, "difference")
+    e = rmst(models["exponential"], tau, "difference")
     assert e.estimate == pytest.approx(means[1] - means[0], rel=1e-6)
     assert e.se == pytest.approx(np.hypot(*ses), rel=1e-4)
     z = stats.norm.ppf(0.95)
-    narrow = models["exponential"].rmst(tau, "difference", conf_level=0.90)
+    narrow = rmst(models["exponential"], tau, "difference", conf_level=0.90)
     assert narrow.upper - narrow.estimate == pytest.approx(z * e.se, rel=1e-12)
 
 
 def test_rmst_errors(veteran):
     model = fit(veteran["time"], veteran["status"], "weibull")["weibull"]
     with pytest.raises(HtaError, match="tau"):
-        model.rmst(-1.0)
+        rmst(model, -1.0)
     with pytest.raises(HtaError, match="tau"):
         km_rmst(veteran["time"], veteran["status"], [100.0, 200.0])
     with pytest.raises(HtaError, match="method"):
-        model.rmst(100.0, method="bootstrap")
+        rmst(model, 100.0, method="bootstrap")
     with pytest.raises(HtaError, match="arm covariate"):
-        model.rmst(100.0, "difference")
+        rmst(model, 100.0, "difference")
     with pytest.raises(HtaError, match="arm"):
-        model.rmst(100.0, 2)
+        rmst(model, 100.0, 2)
     with pytest.raises(HtaError, match="conf_level"):
         rmst(model, 100.0, conf_level=95)
+
+
+def test_spline_without_knots_is_the_weibull(veteran):
+    # A Royston-Parmar spline on the log cumulative hazard scale with no internal knots is the
+    # Weibull (Royston & Parmar 2002): same RMST and, through the coefficient map, the same SE.
+    from hta.survival.splines import fit_spline
+
+    spline = fit_spline(veteran["time"], veteran["status"], knots=0, scale="hazard")
+    weibull = fit(veteran["time"], veteran["status"], "weibull")["weibull"]
+    a, b = rmst(spline, 200.0), rmst(weibull, 200.0)
+    assert a.estimate == pytest.approx(b.estimate, rel=1e-8)
+    assert a.se == pytest.approx(b.se, rel=1e-5)
+
+
+def test_mixture_cure_rmst_closed_form_and_se():
+    # RMST of pi + (1 - pi) S_u(t) on [0, tau] = pi tau + (1 - pi) RMST_u(tau), Weibull S_u
+    from hta.survival.cure import fit_mixture_cure
+
+    rng = np.random.default_rng(5)
+    n = 600
+    cured = rng.random(n) < 0.3
+    t = np.where(cured, np.inf, 2.0 * rng.weibull(1.3, n))
+    c = rng.uniform(3.0, 8.0, n)
+    model = fit_mixture_cure(np.minimum(t, c), (t <= c).astype(int), "weibull")
+    pi = model.cure_fraction
+    a, b = np.exp(model.coef["log_shape"]), np.exp(model.coef["log_scale"])
+    uncured = b * special.gamma(1 + 1 / a) * special.gammainc(1 / a, (5.0 / b) ** a)
+    res = rmst(model, 5.0)
+    assert res.estimate == pytest.approx(pi * 5.0 + (1 - pi) * uncured, rel=1e-6)  # quadrature
+    sampled = rmst(model, 5.0, method="sample", n_draws=50_000, seed=2)
+    assert sampled.se == pytest.approx(res.se, rel=0.03)
+    with pytest.raises(HtaError, match="arm 1"):
+        rmst(model, 5.0, 1)

@@ -588,13 +588,6 @@ class FittedModel(InformationCriteria):
         return pd.Series({"type": self.effect_type, "estimate": np.exp(sign * beta),
                           "lower": lo, "upper": hi, "coef": beta, "se": se})
 
-    def rmst(self, tau, arm=0, **options):
-        """Restricted mean to ``tau`` (data's time unit) with SE and CI: arm 0, 1 or
-        ``"difference"``; see :func:`hta.survival.rmst.rmst` for ``options``."""
-        from hta.survival.rmst import rmst
-
-        return rmst(self, tau, arm, **options)
-
     def sample_coefficients(self, n: int, seed=None) -> np.ndarray:
         """``n`` multivariate-normal draws of the coefficients, shape (n, n_par)."""
         if not self.converged:

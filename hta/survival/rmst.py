@@ -1,7 +1,8 @@
 """Restricted mean survival time (RMST) with its standard error and confidence interval.
 
-* :func:`rmst` -- of a fitted parametric model (:class:`hta.survival.fit.FittedModel`), for one
-  arm or as the difference between arms, by the delta method on the model's unconstrained
+* :func:`rmst` -- of a fitted model (:class:`hta.survival.fit.FittedModel`; also a
+  Royston-Parmar :class:`hta.survival.splines.FittedSpline` or a mixture cure
+  :class:`hta.survival.cure.CureFit`), for one arm or as the difference between arms, by the delta method on the model's unconstrained
   coefficients (gradient by central differences of the closed-form or quadrature RMST) or by
   sampling the coefficients from their asymptotic multivariate normal distribution.
 * :func:`km_rmst` -- of the Kaplan-Meier curve, with the standard error R's ``survival``
@@ -22,6 +23,7 @@ from scipy.special import ndtri
 from hta.errors import HtaError
 from hta.survival.curves import make_curve
 from hta.survival.km import kaplan_meier
+from hta.survival.splines import SplineCurve
 
 __all__ = ["RmstResult", "rmst", "km_rmst"]
 
@@ -64,12 +66,22 @@ def _check_level(conf_level) -> float:
     return level
 
 
+def _curves(model, coefs: np.ndarray, arm: int):
+    """The curves ``(m,)`` of coefficient rows ``(m, n_par)`` of a parametric, spline or cure fit."""
+    if hasattr(model, "_curve_coefs"):  # FittedModel (hta.survival.fit)
+        return make_curve(model.distribution, model._curve_coefs(coefs, arm))
+    if hasattr(model, "_curve_from"):  # CureFit (hta.survival.cure)
+        return model._curve_from(coefs)
+    if hasattr(model, "knots") and hasattr(model, "scale"):  # FittedSpline (hta.survival.splines)
+        return SplineCurve(coefs, model.knots, model.scale)
+    raise HtaError(f"RMST model: expected a fitted parametric, spline or cure model; found {type(model).__name__}")
+
+
 def _rmst_of_coefficients(model, coefs: np.ndarray, tau: float, arm) -> np.ndarray:
     """RMST ``(m,)`` for coefficient rows ``(m, n_par)``; ``arm="difference"`` gives arm 1 - arm 0."""
     if arm == "difference":
-        return (make_curve(model.distribution, model._curve_coefs(coefs, 1)).rmst(tau)
-                - make_curve(model.distribution, model._curve_coefs(coefs, 0)).rmst(tau))
-    return make_curve(model.distribution, model._curve_coefs(coefs, arm)).rmst(tau)
+        return _curves(model, coefs, 1).rmst(tau) - _curves(model, coefs, 0).rmst(tau)
+    return _curves(model, coefs, arm).rmst(tau)
 
 
 def rmst(model, tau, arm=0, *, conf_level: float = 0.95, method: str = "delta",
@@ -77,7 +89,9 @@ def rmst(model, tau, arm=0, *, conf_level: float = 0.95, method: str = "delta",
     """RMST up to ``tau`` of a fitted parametric model, with SE and CI.
 
     Args:
-        model: a converged :class:`hta.survival.fit.FittedModel` (``fit(...)[name]``).
+        model: a converged :class:`hta.survival.fit.FittedModel` (``fit(...)[name]``), or a
+            single-arm :class:`~hta.survival.splines.FittedSpline` or
+            :class:`~hta.survival.cure.CureFit`.
         tau: the horizon, in the data's time unit.
         arm: 0 or 1 (the arm's curve; 1 needs a fit with an arm covariate), or
             ``"difference"`` for RMST(arm 1) - RMST(arm 0).
@@ -90,7 +104,7 @@ def rmst(model, tau, arm=0, *, conf_level: float = 0.95, method: str = "delta",
 
     RMST uses each family's closed form where one exists (exponential, Weibull: a regularised
     lower incomplete gamma) and Gauss-Legendre quadrature otherwise
-    (:meth:`hta.survival.curves.SurvivalCurve.rmst`).
+    (:meth:`hta.survival.curves.SurvivalCurve.rmst`; splines and cure models use quadrature).
     """
     tau = _check_tau(tau)
     level = _check_level(conf_level)
@@ -98,7 +112,11 @@ def rmst(model, tau, arm=0, *, conf_level: float = 0.95, method: str = "delta",
         raise HtaError(f"RMST method: expected one of {', '.join(_METHODS)}; found {method!r}")
     if arm not in (0, 1, "difference"):
         raise HtaError(f"RMST arm: expected 0, 1 or 'difference'; found {arm!r}")
-    if arm == "difference" and not model.has_arm:
+    has_arm = bool(getattr(model, "has_arm", False))
+    if arm == 1 and not has_arm:
+        raise HtaError(f"RMST arm 1: expected a {model.distribution} fit with an arm covariate; "
+                       "found a single-arm fit")
+    if arm == "difference" and not has_arm:
         raise HtaError(f"RMST arm 'difference': expected a {model.distribution} fit with an arm covariate; "
                        "found a single-arm fit")
     if not model.converged:
