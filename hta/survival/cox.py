@@ -289,12 +289,12 @@ def coxph(time, event, covariates, *, ties: str = "efron", strata=None, conf_lev
         new = beta + step
         new_ll, new_score, new_info = _totals(groups, new)
         halvings = 0
-        while not (np.isfinite(new_ll) and new_ll >= loglik - 1e-12 * abs(loglik)) and halvings < 30:
+        while not (np.isfinite(new_ll) and new_ll >= loglik - _EPS * max(1.0, abs(loglik))) and halvings < 30:
             step = step / 2.0
             new = beta + step
             new_ll, new_score, new_info = _totals(groups, new)
             halvings += 1
-        converged = abs(new_ll - loglik) <= _EPS * abs(new_ll) and halvings == 0
+        converged = abs(new_ll - loglik) <= _EPS * max(1.0, abs(new_ll)) and halvings == 0
         beta, loglik, score, info = new, new_ll, new_score, new_info
         if converged:
             break
