@@ -15,7 +15,8 @@ from hta.survival.fit import FitResult, FittedModel, FitWarning, fit, fit_two_ar
 from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
 from hta.survival.splines import FittedSpline, SplineCurve, fit_spline
 from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
-from hta.survival.rmst import RmstResult, km_rmst, rmst
+# the function rmst is not re-exported here: it would shadow the submodule hta.survival.rmst
+from hta.survival.rmst import RmstResult, km_rmst
 from hta.survival.cox import ChiSquareTest, CoxResult, LogrankResult, coxph, logrank
 
 __all__ = [
@@ -25,5 +26,5 @@ __all__ = [
     "km_quantile", "km_survival_at", "number_at_risk", "ReconstructionReport", "clean_digitised_curve",
     "read_guyot_files", "reconstruct_ipd", "fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning",
     "CalibrationResult", "calibrate", "CureFit", "fit_mixture_cure", "FittedSpline", "SplineCurve", "fit_spline",
-    "RmstResult", "km_rmst", "rmst", "ChiSquareTest", "CoxResult", "LogrankResult", "coxph", "logrank",
+    "RmstResult", "km_rmst", "ChiSquareTest", "CoxResult", "LogrankResult", "coxph", "logrank",
 ]
