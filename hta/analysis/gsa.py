@@ -16,6 +16,12 @@ The analysed output is a scalar per design point: by default incremental net mon
 ``INMB = wtp * dQALY - dCost`` of ``strategy`` (default: the first non-comparator strategy) vs the
 comparator (first strategy); ``outcome="inc_cost"`` or ``"inc_qaly"`` analyse the increments.
 Designs are evaluated in chunks (``chunk_size``) with one model call per chunk.
+
+:func:`sobol_function` and :func:`morris_function` analyse any vectorised callable instead of a
+model: ``f(X)`` with ``X`` of shape ``(N, D)`` returning ``(N,)``, or ``f(columns)`` with a dict
+of named ``(N,)`` arrays, over parameters given by bounds (uniform) or by distributions (any
+object with a ``ppf``, e.g. :mod:`hta.distributions` or a frozen ``scipy.stats`` distribution).
+No strategies, costs or willingness to pay are involved.
 """
 
 from __future__ import annotations
@@ -30,7 +36,7 @@ from hta.analysis.dsa import _check_wtp, _increments, _pairs, wtp_list
 from hta.errors import HtaError
 from hta.analysis.evaluate import evaluate, model_parameters
 
-__all__ = ["sobol", "morris", "sobol_design", "model_output"]
+__all__ = ["sobol", "morris", "sobol_design", "model_output", "sobol_function", "morris_function"]
 
 _OUTCOMES = ("inmb", "inc_cost", "inc_qaly")
 # Sobol points may sit exactly on 0 or 1, which the inverse CDF of an unbounded distribution maps
@@ -115,12 +121,17 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
         raise HtaError(f"Sobol analysis: {outcome} does not vary over the design; nothing to apportion")
     res = sobol_analyze.analyze(problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples,
                                 conf_level=conf_level, seed=seed)
+    frame = _sobol_frame(problem, res, calc_second_order)
+    frame.attrs.update(n_evaluations=int(u.shape[0]), wtp=k, outcome=outcome, n_base=int(n_base),
+                       variance=float(np.var(y)))
+    return frame
+
+
+def _sobol_frame(problem: dict, res: Any, calc_second_order: bool) -> pd.DataFrame:
     factors = list(dict.fromkeys(problem["groups"])) if "groups" in problem else list(problem["names"])
     frame = pd.DataFrame({"factor": factors, "S1": res["S1"], "S1_conf": res["S1_conf"],
                           "ST": res["ST"], "ST_conf": res["ST_conf"]})
     frame = frame.sort_values("ST", ascending=False, kind="stable").reset_index(drop=True)
-    frame.attrs.update(n_evaluations=int(u.shape[0]), wtp=k, outcome=outcome, n_base=int(n_base),
-                       variance=float(np.var(y)))
     if calc_second_order:
         frame.attrs["S2"] = pd.DataFrame(res["S2"], index=factors, columns=factors)
     return frame
@@ -156,4 +167,157 @@ def morris(model, num_levels: int = 4, trajectories: int = 50, wtp: Any = None, 
                           "mu_star_conf": res["mu_star_conf"], "mu": res["mu"], "sigma": res["sigma"]})
     frame = frame.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)
     frame.attrs.update(n_evaluations=int(x.shape[0]), wtp=k, outcome=outcome)
+    return frame
+
+
+# ---------------------------------------------------------------------------------------------
+# Any vectorised function of named parameters
+
+_CALLS = ("array", "dict")
+
+
+class _Factor:
+    """One input of a function: a uniform range or a distribution's inverse CDF."""
+
+    def __init__(self, name: str, spec: Any):
+        self.name = name
+        self.bounds: tuple[float, float] | None = None
+        self.dist = None
+        if hasattr(spec, "ppf"):
+            if getattr(spec, "dim", 1) != 1:
+                raise HtaError(f"parameter '{name}': expected a scalar distribution; found one of "
+                               f"dimension {spec.dim}")
+            self.dist = spec
+            return
+        try:
+            low, high = (float(v) for v in spec)
+        except (TypeError, ValueError):
+            raise HtaError(f"parameter '{name}': expected bounds (low, high) or a distribution with a ppf; "
+                           f"found {spec!r}") from None
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise HtaError(f"parameter '{name}': expected finite bounds with low < high; found ({low}, {high})")
+        self.bounds = (low, high)
+
+    def values(self, u: np.ndarray, tail: float) -> np.ndarray:
+        """Values for design coordinates ``u`` in [0, 1]; distributions see [tail, 1 - tail]."""
+        if self.bounds is not None:
+            low, high = self.bounds
+            return low + u * (high - low)
+        q = tail + (1.0 - 2.0 * tail) * u
+        return np.asarray(self.dist.ppf(q), dtype=float).reshape(-1)
+
+
+def _function_problem(parameters: Any, groups: Any) -> tuple[dict, list[_Factor]]:
+    if not isinstance(parameters, Mapping) or not parameters:
+        raise HtaError("parameters: expected a non-empty mapping name -> (low, high) or distribution; "
+                       f"found {type(parameters).__name__}")
+    factors = [_Factor(str(n), spec) for n, spec in parameters.items()]
+    names = [f.name for f in factors]
+    problem = {"num_vars": len(names), "names": names, "bounds": [[0.0, 1.0]] * len(names)}
+    if groups is not None:
+        if not isinstance(groups, Mapping):
+            raise HtaError(f"groups: expected None or a mapping name -> group; found {groups!r}")
+        unknown = [k for k in groups if k not in names]
+        if unknown:
+            raise HtaError(f"groups: expected parameter names ({', '.join(names)}); found {unknown[0]!r}")
+        problem["groups"] = [str(groups.get(n, n)) for n in names]
+        if len(set(problem["groups"])) < 2:
+            raise HtaError("groups: SALib needs at least two groups; found one")
+    return problem, factors
+
+
+def _function_output(func, factors: list[_Factor], u: np.ndarray, tail: float, call: str,
+                     chunk_size: int | None) -> np.ndarray:
+    if call not in _CALLS:
+        raise HtaError(f"call: expected 'array' (f(X), X of shape (N, D)) or 'dict' (f of named arrays); "
+                       f"found {call!r}")
+    x = np.column_stack([f.values(u[:, j], tail) for j, f in enumerate(factors)])
+    n = x.shape[0]
+    step = n if not chunk_size else max(1, int(chunk_size))
+    parts = []
+    for start in range(0, n, step):
+        block = x[start:start + step]
+        arg = block if call == "array" else {f.name: block[:, j] for j, f in enumerate(factors)}
+        y = np.asarray(func(arg), dtype=float)
+        if y.shape not in ((block.shape[0],), (block.shape[0], 1)):
+            raise HtaError(f"function output: expected shape ({block.shape[0]},) for {block.shape[0]} "
+                           f"parameter sets; found shape {y.shape}")
+        parts.append(y.reshape(-1))
+    y = np.concatenate(parts)
+    if not np.all(np.isfinite(y)):
+        raise HtaError(f"function output: expected finite values; found {np.count_nonzero(~np.isfinite(y))} "
+                       "non-finite")
+    return y
+
+
+def sobol_function(func, parameters: Mapping[str, Any], n_base: int = 1024, *, call: str = "array",
+                   seed: Any = 1, calc_second_order: bool = False, groups: Mapping[str, str] | None = None,
+                   num_resamples: int = 100, conf_level: float = 0.95,
+                   chunk_size: int | None = None) -> pd.DataFrame:
+    """Sobol first-order (S1) and total (ST) indices of any vectorised function.
+
+    ``parameters`` maps each input name (in column order) to bounds ``(low, high)`` (a uniform
+    input) or to a scalar distribution with a ``ppf`` (``hta.distributions`` or frozen
+    ``scipy.stats``). ``func`` is called with ``X`` of shape ``(N, D)`` (``call="array"``) or
+    with a dict ``name -> (N,)`` (``call="dict"``) and must return ``(N,)`` values; ``chunk_size``
+    limits ``N`` per call (default: the whole design in one call). Design: Saltelli's scheme of
+    ``n_base * (D + 2)`` points (``n_base * (2D + 2)`` with second order) on a scrambled Sobol'
+    sequence (``SALib.sample.sobol``, ``seed``); indices and bootstrap CI half-widths from
+    ``SALib.analyze.sobol``. Distribution inputs see the design clipped to [1e-12, 1 - 1e-12]
+    so unbounded tails stay finite. ``groups`` maps names to group labels (one index per group).
+
+    Returns one row per input (or group), sorted by ST: ``factor``, ``S1``, ``S1_conf``, ``ST``,
+    ``ST_conf``; ``frame.attrs`` holds ``n_evaluations``, ``n_base``, ``variance`` (of the
+    output over the design) and, with second order, ``S2``.
+    """
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import sobol as sobol_sample
+
+    n_base = int(n_base)
+    if n_base < 2 or n_base & (n_base - 1):
+        raise HtaError(f"Sobol base sample size n_base: expected a power of 2 (e.g. 1024); found {n_base}")
+    problem, factors = _function_problem(parameters, groups)
+    u = sobol_sample.sample(problem, n_base, calc_second_order=calc_second_order, scramble=True, seed=seed)
+    y = _function_output(func, factors, u, _EDGE, call, chunk_size)
+    if np.ptp(y) == 0:
+        raise HtaError("Sobol analysis: the function output does not vary over the design; nothing to apportion")
+    res = sobol_analyze.analyze(problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples,
+                                conf_level=conf_level, seed=seed)
+    frame = _sobol_frame(problem, res, calc_second_order)
+    frame.attrs.update(n_evaluations=int(u.shape[0]), n_base=n_base, variance=float(np.var(y)))
+    return frame
+
+
+def morris_function(func, parameters: Mapping[str, Any], trajectories: int = 50, num_levels: int = 4, *,
+                    call: str = "array", seed: Any = 1, groups: Mapping[str, str] | None = None,
+                    num_resamples: int = 100, tail: float = 0.025,
+                    chunk_size: int | None = None) -> pd.DataFrame:
+    """Morris elementary-effects screening of any vectorised function.
+
+    ``parameters``, ``func``, ``call``, ``groups`` and ``chunk_size`` as in :func:`sobol_function`.
+    ``trajectories`` trajectories of ``D + 1`` points on a ``num_levels`` grid over the design
+    coordinate u in [0, 1] (``SALib.sample.morris``). A bounds input takes ``low + u (high - low)``
+    (the whole range); a distribution input takes ``ppf(tail + (1 - 2 tail) u)`` (default the
+    central 95% of its mass, so no point falls on an infinite tail). Elementary effects are per
+    unit step of u, i.e. the change in output per *whole* range of a bounds input, in the
+    output's units. Returns ``factor``, ``mu_star``, ``mu_star_conf``, ``mu``, ``sigma``, sorted
+    by ``mu_star``; ``frame.attrs["n_evaluations"]``.
+    """
+    from SALib.analyze import morris as morris_analyze
+    from SALib.sample import morris as morris_sample
+
+    if int(num_levels) < 2 or int(num_levels) % 2:
+        raise HtaError(f"Morris num_levels: expected an even number >= 2; found {num_levels}")
+    if int(trajectories) < 2:
+        raise HtaError(f"Morris trajectories: expected at least 2; found {trajectories}")
+    if not 0.0 < float(tail) < 0.5:
+        raise HtaError(f"Morris tail: expected a probability in (0, 0.5); found {tail}")
+    problem, factors = _function_problem(parameters, groups)
+    x = morris_sample.sample(problem, int(trajectories), num_levels=int(num_levels), seed=seed)
+    y = _function_output(func, factors, x, float(tail), call, chunk_size)
+    res = morris_analyze.analyze(problem, x, y, num_resamples=num_resamples, num_levels=int(num_levels), seed=seed)
+    frame = pd.DataFrame({"factor": [str(n) for n in res["names"]], "mu_star": res["mu_star"],
+                          "mu_star_conf": res["mu_star_conf"], "mu": res["mu"], "sigma": res["sigma"]})
+    frame = frame.sort_values("mu_star", ascending=False, kind="stable").reset_index(drop=True)
+    frame.attrs["n_evaluations"] = int(x.shape[0])
     return frame

@@ -24,6 +24,7 @@ from hta.errors import HtaError
 __all__ = [
     "ceac",
     "ceaf",
+    "ceaf_ranges",
     "evpi",
     "evpi_curve",
     "population_evpi",
@@ -34,6 +35,8 @@ __all__ = [
 
 # Upper bound on the number of NMB values (WTPs x draws x strategies) held at once.
 _CHUNK_ELEMENTS = 4_000_000
+# Switch points (pairwise NMB crossings) closer than this relative distance are one point.
+_SWITCH_RTOL = 1e-9
 
 
 # --------------------------------------------------------------------------------------------
@@ -165,6 +168,70 @@ def ceaf(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.Dat
         },
         index=pd.Index(k, name="wtp"),
     )
+
+
+def ceaf_ranges(costs, effects, strategies: Sequence[str] | None = None, wtp_min: float = 0.0,
+                wtp_max: float = np.inf) -> pd.DataFrame:
+    """Which strategy is optimal over which WTP range, with exact switch points.
+
+    The decision under current information at WTP ``k`` is the strategy with the highest
+    expected NMB, ``k * E[effect_s] - E[cost_s]``: the upper envelope of S straight lines in
+    ``k``. A switch point is where the lines of two consecutive optimal strategies cross,
+    ``k = (E[c_j] - E[c_i]) / (E[e_j] - E[e_i])``, i.e. the ICER between neighbours on the
+    cost-effectiveness frontier of the mean costs and effects. Computed exactly (no WTP grid):
+    every pairwise crossing inside ``[wtp_min, wtp_max]`` is a candidate boundary, and the
+    optimum on each interval between candidates is read off at its midpoint (beyond the last
+    candidate: the largest mean effect, then the lower cost). Intervals of zero width (three
+    lines through one point) are dropped; equal expected NMB on a whole interval (identical
+    means) goes to the first strategy in column order, as in :func:`ceaf`.
+
+    Parameters
+    ----------
+    costs, effects
+        PSA draws ``(n, S)`` (currency; effect units), or mean values as ``(1, S)``.
+    strategies
+        Names of the S columns (default ``strategy 1`` ...).
+    wtp_min, wtp_max
+        The WTP range summarised (currency per unit effect); ``wtp_max`` may be ``inf``.
+
+    Returns
+    -------
+    DataFrame
+        One row per range, in increasing WTP: ``strategy``, ``from_wtp``, ``to_wtp``
+        (``from_wtp`` of each row after the first is a switch point; ``to_wtp`` of the last row
+        is ``wtp_max``). Consecutive rows always name different strategies.
+    """
+    costs, effects = _psa_arrays(costs, effects)
+    names = _strategy_names(strategies, costs.shape[1])
+    lo = float(wtp_min)
+    hi = float(wtp_max)
+    if not np.isfinite(lo) or np.isnan(hi) or not lo < hi:
+        raise HtaError(f"WTP range: expected a finite wtp_min below wtp_max; found [{wtp_min}, {wtp_max}]")
+    c = costs.mean(axis=0)
+    e = effects.mean(axis=0)
+    # pairwise crossings k_ij = (c_j - c_i) / (e_j - e_i) for lines that are not parallel
+    de = e[None, :] - e[:, None]
+    dc = c[None, :] - c[:, None]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cross = np.where(de != 0.0, dc / de, np.nan)
+    cross = cross[np.triu_indices(c.size, 1)]
+    # crossings that agree to a relative 1e-9 are one point (collinear strategies give the same
+    # ICER from different pairs, up to rounding), so no interval of rounding width is reported
+    tol = _SWITCH_RTOL * np.maximum(1.0, np.abs(cross))
+    inside = np.sort(cross[np.isfinite(cross) & (cross - lo > tol) & (hi - cross > tol)])
+    if inside.size:
+        inside = inside[np.concatenate([[True], np.diff(inside) > _SWITCH_RTOL * np.maximum(1.0, np.abs(inside[1:]))])]
+    bounds = np.concatenate([[lo], inside, [hi]])
+    left, right = bounds[:-1], bounds[1:]
+    mid = np.where(np.isfinite(right), 0.5 * (left + right), np.nan)
+    best = (mid[:, None] * e[None, :] - c[None, :]).argmax(axis=1)
+    if not np.isfinite(right[-1]):
+        # beyond every crossing the order of the lines is the order of their slopes
+        best[-1] = np.lexsort((np.arange(c.size), c, -e))[0]
+    keep = np.concatenate([[True], best[1:] != best[:-1]])
+    starts = left[keep]
+    ends = np.append(starts[1:], hi)
+    return pd.DataFrame({"strategy": [names[b] for b in best[keep]], "from_wtp": starts, "to_wtp": ends})
 
 
 # --------------------------------------------------------------------------------------------

@@ -21,6 +21,12 @@ Two smoothers estimate g:
 
 ``method="auto"`` uses the GAM for up to four parameters and the GP for larger groups.
 
+EVPPI over a willingness-to-pay grid (:func:`evppi_curve`) regresses the incremental *costs* and
+*effects* of each strategy once, instead of the incremental net benefit once per WTP: the
+conditional expectation is linear, E[k dE - dC | phi] = k E[dE | phi] - E[dC | phi], so
+2 (S - 1) regressions per group serve every WTP (as the R package voi does for
+cost-effectiveness outputs).
+
 Net benefits are per patient, in the currency of the input; EVPPI is returned in the same unit.
 The standard error reported with ``return_details=True`` is the spread of EVPPI over draws of
 the regression coefficients from their approximate posterior (Strong et al. 2014, section on
@@ -40,7 +46,7 @@ from scipy import linalg, optimize
 from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
 from hta.errors import HtaError
 
-__all__ = ["EvppiFitError", "EvppiResult", "evpi", "evppi", "evppi_table"]
+__all__ = ["EvppiFitError", "EvppiResult", "evpi", "evppi", "evppi_curve", "evppi_table"]
 
 _METHODS = ("auto", "gam", "gp")
 _MAX_GAM_PARAMETERS = 4
@@ -239,6 +245,114 @@ def evppi_table(
         )
     table = pd.DataFrame(rows)
     return table.sort_values("evppi", ascending=False, kind="stable", na_position="last").reset_index(drop=True)
+
+
+def evppi_curve(
+    costs,
+    effects,
+    inputs,
+    parameters: str | Sequence[str] | Mapping[str, str | Sequence[str]],
+    wtp,
+    method: str = "auto",
+    *,
+    k: int | None = None,
+    gp_n: int = 500,
+    seed: int = 0,
+) -> pd.DataFrame:
+    """EVPPI per patient over a willingness-to-pay grid, for one or several parameter groups.
+
+    For each group, the incremental cost ``C_d - C_0`` and the incremental effect ``E_d - E_0``
+    of every strategy d against the first are each regressed once on the group's draws (same
+    smoothers and options as :func:`evppi`, each regression with its own smoothing parameters
+    or GP hyperparameters). By linearity of conditional expectation the fitted incremental net
+    benefit at WTP ``k`` is ``k * fitted(dE) - fitted(dC)``, so every WTP of the grid is served
+    by ``2 (S - 1)`` regressions per group instead of ``S - 1`` per WTP. The value at one WTP
+    therefore differs from :func:`evppi` on the net benefit at that WTP only by the smoothing
+    chosen (one GCV choice for the sum, two for its parts): well inside the regression's own
+    standard error (tests: within 1% of the value plus 0.5% of EVPI on the voi chemotherapy
+    example).
+
+    Args:
+        costs, effects: ``(n_draws, n_strategies)`` per-patient costs (currency) and effects
+            (e.g. QALYs), arrays or DataFrames whose columns are the strategies; the first
+            strategy is the reference.
+        inputs: parameter draws (DataFrame or mapping name -> ``(n_draws,)``), rows as ``costs``.
+        parameters: one name, a list of names (one group), or a mapping
+            ``{label: name or list of names}`` for several groups.
+        wtp: scalar or vector of WTP values (currency per unit of effect), each >= 0.
+        method, k, gp_n, seed: as for :func:`evppi`.
+
+    Returns:
+        DataFrame indexed by ``wtp`` with one column per group (label; a single group is named
+        by joining its parameters with "+") holding EVPPI in currency per patient, and a
+        column ``evpi`` (per-patient EVPI at that WTP, from the same draws).
+    """
+    c_values = _outcome_matrix(costs, "costs")
+    e_values = _outcome_matrix(effects, "effects")
+    if c_values.shape != e_values.shape:
+        raise HtaError(
+            f"EVPPI curve: expected costs and effects of the same shape (n_draws, n_strategies); "
+            f"found {c_values.shape} and {e_values.shape}"
+        )
+    k_grid = np.atleast_1d(np.asarray(wtp, dtype=float))
+    if k_grid.ndim != 1 or k_grid.size == 0 or not np.all(np.isfinite(k_grid)) or np.any(k_grid < 0):
+        raise HtaError(f"EVPPI curve wtp: expected finite values >= 0 (a number or a vector); found {wtp!r}")
+    if isinstance(parameters, Mapping):
+        groups = [(str(label), _parameter_names(group)) for label, group in parameters.items()]
+    else:
+        names = _parameter_names(parameters)
+        groups = [("+".join(names), names)]
+    if not groups:
+        raise HtaError("EVPPI curve parameters: expected at least one parameter or group; found none")
+
+    n = c_values.shape[0]
+    d_cost = c_values[:, 1:] - c_values[:, :1]
+    d_effect = e_values[:, 1:] - e_values[:, :1]
+    columns = {}
+    for label, names in groups:
+        x = _parameter_matrix(inputs, names, n)
+        x = x[:, np.ptp(x, axis=0) > 0]
+        group_method = _resolve_method(method, len(names))
+        rng = np.random.default_rng(seed)
+        with _single_threaded_blas():
+            fit_e = np.column_stack([_regress(x, y, group_method, k=k, gp_n=gp_n, rng=rng).fitted for y in d_effect.T])
+            fit_c = np.column_stack([_regress(x, y, group_method, k=k, gp_n=gp_n, rng=rng).fitted for y in d_cost.T])
+        columns[label] = _evppi_over_wtp(fit_e, fit_c, k_grid)
+    columns["evpi"] = _evppi_over_wtp(d_effect, d_cost, k_grid)
+    return pd.DataFrame(columns, index=pd.Index(k_grid, name="wtp"))
+
+
+def _outcome_matrix(values, what: str) -> np.ndarray:
+    """Costs or effects ``(n_draws, n_strategies)``, checked, with ``what`` in every message."""
+    names = [str(c) for c in values.columns] if isinstance(values, pd.DataFrame) else None
+    array = np.asarray(values, dtype=float)
+    if array.ndim != 2 or array.shape[1] < 2 or array.shape[0] < 2:
+        raise HtaError(f"EVPPI curve {what}: expected an array (n_draws >= 2, n_strategies >= 2); "
+                       f"found shape {array.shape}")
+    bad = ~np.isfinite(array)
+    if bad.any():
+        row, col = np.argwhere(bad)[0]
+        label = names[col] if names else f"column {col}"
+        raise HtaError(f"EVPPI curve {what} of strategy '{label}': expected finite numbers; "
+                       f"found {array[row, col]} at draw {row}")
+    return array
+
+
+def _evppi_over_wtp(g_effect: np.ndarray, g_cost: np.ndarray, k_grid: np.ndarray) -> np.ndarray:
+    """mean_i max_d g_d(k) - max_d mean_i g_d(k), g_d(k) = k g_effect_d - g_cost_d, g_0 = 0.
+
+    With the draws themselves in place of fitted values this is the EVPI. WTPs go in chunks
+    of at most about 4 million values.
+    """
+    out = np.empty(k_grid.size)
+    step = max(1, 4_000_000 // max(1, g_effect.size))
+    for start in range(0, k_grid.size, step):
+        kk = k_grid[start : start + step, None, None]
+        g = kk * g_effect[None] - g_cost[None]  # (w, n, S - 1)
+        best = np.maximum(g.max(axis=2), 0.0).mean(axis=1)
+        value = best - np.maximum(g.mean(axis=1).max(axis=1), 0.0)
+        out[start : start + step] = np.maximum(value, 0.0)
+    return out
 
 
 # --------------------------------------------------------------------------------------------

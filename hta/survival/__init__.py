@@ -1,4 +1,5 @@
-"""Survival evidence: parametric curves and adjustments, Kaplan-Meier, IPD reconstruction, fits.
+"""Survival evidence: parametric curves and adjustments, Kaplan-Meier, IPD reconstruction, fits,
+restricted means, Cox regression and log-rank tests.
 
 Curves are vectorised over PSA samples (parameters of shape (n,), outputs (n, T)) and use
 flexsurv's parameterisations (``docs/parameterisations.md``).
@@ -14,6 +15,9 @@ from hta.survival.fit import FitResult, FittedModel, FitWarning, fit, fit_two_ar
 from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
 from hta.survival.splines import FittedSpline, SplineCurve, fit_spline
 from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
+# the function rmst is not re-exported here: it would shadow the submodule hta.survival.rmst
+from hta.survival.rmst import RmstResult, km_rmst
+from hta.survival.cox import ChiSquareTest, CoxResult, LogrankResult, coxph, logrank
 
 __all__ = [
     "AcceleratedFailure", "GeneralPopulation", "GeneralPopulationFloor", "MixtureCure", "Piecewise",
@@ -22,4 +26,5 @@ __all__ = [
     "km_quantile", "km_survival_at", "number_at_risk", "ReconstructionReport", "clean_digitised_curve",
     "read_guyot_files", "reconstruct_ipd", "fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning",
     "CalibrationResult", "calibrate", "CureFit", "fit_mixture_cure", "FittedSpline", "SplineCurve", "fit_spline",
+    "RmstResult", "km_rmst", "ChiSquareTest", "CoxResult", "LogrankResult", "coxph", "logrank",
 ]
