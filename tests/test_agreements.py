@@ -103,7 +103,9 @@ def test_threshold_discount_closed_form_gives_icer_equal_to_wtp(psa):
 def test_threshold_discount_with_spending_cap_uses_root_finding(psa):
     costs, qalys, price = psa
     ctx = _context(costs.shape[0])
-    scheme = A.PriceVolume(cap_spending=50e6, share_above=0.5)
+    # cap HK$8m a year: near the threshold (net price ~0.3m) spend is ~6m, 9m, 12m, so the cap
+    # binds in years 2 and 3 and the payment factor depends on the discount
+    scheme = A.PriceVolume(cap_spending=8e6, share_above=0.5)
     table = A.threshold_discounts({"cap": scheme}, costs, qalys, price, [1e5], context=ctx)
     d = table.threshold_discount.iloc[0]
     assert table.method.iloc[0] == "root (Brent)"
@@ -112,10 +114,13 @@ def test_threshold_discount_with_spending_cap_uses_root_finding(psa):
     # by hand: at net price p the payment per patient is (sum_y min(pN, B) + 0.5 (pN - B)+) / sum N
     p = (1 - d) * price
     n_y = np.array([20.0, 30.0, 40.0])
-    paid = np.minimum(p * n_y, 50e6) + 0.5 * np.maximum(p * n_y - 50e6, 0)
+    assert (p * n_y > 8e6).sum() == 2
+    paid = np.minimum(p * n_y, 8e6) + 0.5 * np.maximum(p * n_y - 8e6, 0)
     dq = (qalys[:, 1] - qalys[:, 0]).mean()
     other = (costs[:, 1] - price - costs[:, 0]).mean()
     assert paid.sum() / n_y.sum() == pytest.approx(1e5 * dq - other, rel=1e-8)
+    plain = A.threshold_discounts({"d": A.SimpleDiscount()}, costs, qalys, price, [1e5]).threshold_discount.iloc[0]
+    assert d < plain - 0.005
 
 
 @pytest.mark.parametrize(
