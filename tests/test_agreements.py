@@ -141,3 +141,30 @@ def test_bad_inputs_name_the_field(scheme, field):
         A.payment_factor(scheme, _context(2), net_price=1.0)
     assert info.value.field == field
     assert field in str(info.value)
+
+
+def test_model_acquisition_differs_from_billing_base(psa):
+    # An intention-to-treat model already counts the acquisition only for infused patients,
+    # discounted to infusion: 0.9 x 0.99 x price. A refund scheme on the price billed at
+    # apheresis (10% not infused, full refund) replaces that line by 0.9 x price.
+    costs, qalys, price = psa
+    itt_costs = costs.copy()
+    itt_costs[:, 1] = costs[:, 1] - price + 0.9 * 0.99 * price
+    grid = A.negotiation_grid({"refund": A.NotInfusedRefund(0.1)}, [0.2], itt_costs, qalys, price, [1e5],
+                              new="CAR-T", comparator="conventional", strategies=["conventional", "CAR-T"],
+                              acquisition_in_model=0.9 * 0.99 * price)
+    dc = (costs[:, 1] - price + 0.8 * 0.9 * price - costs[:, 0]).mean()
+    assert grid.inc_cost.iloc[0] == pytest.approx(dc)
+    t = A.threshold_discounts({"refund": A.NotInfusedRefund(0.1)}, itt_costs, qalys, price, [1e5],
+                              acquisition_in_model=0.9 * 0.99 * price)
+    dq = (qalys[:, 1] - qalys[:, 0]).mean()
+    other = (costs[:, 1] - price - costs[:, 0]).mean()
+    assert t.threshold_discount.iloc[0] == pytest.approx(1 - (1e5 * dq - other) / (0.9 * price))
+
+
+def test_instalment_on_a_caller_supplied_condition():
+    ctx = _context(2)
+    response = np.broadcast_to(np.where(ctx.times <= 2.0, 0.6, 0.0), (2, ctx.times.size))
+    ctx = A.PaymentContext(times=ctx.times, survival={**ctx.survival, "in response": response}, discount_rate=0.0)
+    f = A.payment_factor(A.OutcomeBased(0.7, (A.Instalment(0.5, 0.3, "in response"),)), ctx)
+    np.testing.assert_allclose(f, 0.7 + 0.3 * 0.6)

@@ -130,7 +130,12 @@ class PriceVolume:
 
 @dataclass(frozen=True)
 class Instalment:
-    """``share`` of the net price paid at ``time`` (years since infusion) if ``condition`` holds."""
+    """``share`` of the net price paid at ``time`` (years since infusion) if ``condition`` holds.
+
+    ``condition`` names a curve of the payment context's ``survival``: ``"alive"``,
+    ``"progression-free"``, or any other probability-over-time array the caller supplies (e.g.
+    ``"in response"``).
+    """
 
     time: float
     share: float
@@ -156,8 +161,8 @@ class OutcomeBased:
             if horizon is not None and float(t) > horizon + 1e-12:
                 raise AgreementError(f"{where}.time", f"a time within the model horizon ({horizon:g} years)", t)
             total += _share(inst.share, f"{where}.share")
-            if inst.condition not in CONDITIONS:
-                raise AgreementError(f"{where}.condition", f"one of {list(CONDITIONS)}", inst.condition)
+            if not isinstance(inst.condition, str) or not inst.condition:
+                raise AgreementError(f"{where}.condition", f"a condition name such as {list(CONDITIONS)}", inst.condition)
             if context is not None and inst.condition not in context.survival:
                 raise AgreementError(f"{where}.condition",
                                      f"a condition with a survival array in the context ({list(context.survival)})",
@@ -306,14 +311,27 @@ def expected_payment(scheme: Scheme, list_price, discount: float = 0.0, context:
     return net * payment_factor(scheme, context, net_price=net)
 
 
+def _acquisition(list_price, acquisition_in_model, n: int) -> np.ndarray:
+    base = list_price if acquisition_in_model is None else acquisition_in_model
+    arr = np.asarray(base, dtype=float)
+    if arr.ndim > 1 or (arr.ndim == 1 and arr.size not in (1, n)) or not np.all(np.isfinite(arr)):
+        raise AgreementError("acquisition_in_model", f"a scalar or {n} finite values", arr.shape)
+    return np.broadcast_to(arr, (n,))
+
+
 def scheme_costs(costs, new: int, list_price, scheme: Scheme, discount: float = 0.0,
-                 context: PaymentContext | None = None) -> np.ndarray:
-    """Per-draw costs ``(n, S)`` with the new strategy's acquisition replaced by the payment."""
+                 context: PaymentContext | None = None, acquisition_in_model=None) -> np.ndarray:
+    """Per-draw costs ``(n, S)`` with the new strategy's acquisition replaced by the payment.
+
+    ``acquisition_in_model``: the acquisition component included in ``costs`` per draw when it
+    differs from ``list_price`` (e.g. an intention-to-treat model that already pays only for
+    infused patients, discounted to infusion); by default ``list_price``.
+    """
     c = np.array(costs, dtype=float, copy=True)
     if c.ndim != 2:
         raise AgreementError("costs", "an array (n_draws, n_strategies)", c.shape)
     pay = expected_payment(scheme, list_price, discount, context)
-    c[:, new] = c[:, new] - np.broadcast_to(np.asarray(list_price, dtype=float), (c.shape[0],)) + pay
+    c[:, new] = c[:, new] - _acquisition(list_price, acquisition_in_model, c.shape[0]) + pay
     return c
 
 
@@ -325,17 +343,22 @@ def _strategy_index(value, strategies, what):
     return int(value)
 
 
-def _frames(costs, qalys):
-    names = list(costs.columns) if isinstance(costs, pd.DataFrame) else None
+def _frames(costs, qalys, strategies=None):
+    names = list(strategies) if strategies is not None else (
+        [str(x) for x in costs.columns] if isinstance(costs, pd.DataFrame) else None)
     c = np.asarray(costs, dtype=float)
     q = np.asarray(qalys, dtype=float)
     if c.ndim != 2 or c.shape != q.shape or c.shape[1] < 2:
         raise AgreementError("costs/qalys", "two arrays (n_draws, n_strategies >= 2) of the same shape", (c.shape, q.shape))
-    return c, q, names or [f"strategy {j}" for j in range(c.shape[1])]
+    names = names or [f"strategy {j}" for j in range(c.shape[1])]
+    if len(names) != c.shape[1]:
+        raise AgreementError("strategies", f"{c.shape[1]} strategy names", names)
+    return c, q, names
 
 
 def negotiation_grid(schemes: dict, discounts, costs, qalys, list_price, wtp, new=1, comparator=0,
-                     context: PaymentContext | None = None) -> pd.DataFrame:
+                     context: PaymentContext | None = None, acquisition_in_model=None,
+                     strategies=None) -> pd.DataFrame:
     """ICER, incremental NMB and P(cost-effective) for every scheme x discount x WTP.
 
     Args:
@@ -345,20 +368,23 @@ def negotiation_grid(schemes: dict, discounts, costs, qalys, list_price, wtp, ne
         list_price: acquisition cost of the new strategy per patient at list price, ``(n,)`` or scalar.
         wtp: willingness-to-pay values (HK$ per QALY).
         new, comparator: strategy index or name of the new therapy and of its comparator.
+        context: :class:`PaymentContext` for the schemes that need one.
+        acquisition_in_model: see :func:`scheme_costs`.
+        strategies: names of the strategy columns (default: the DataFrame's columns).
 
     Returns:
         Long DataFrame: ``scheme, discount, wtp, payment`` (mean expected payment per patient),
         ``inc_cost, inc_qaly, icer, inmb`` (means, new vs comparator), ``p_ce`` (share of draws in
         which the new strategy has the highest NMB of all strategies).
     """
-    c, q, names = _frames(costs, qalys)
+    c, q, names = _frames(costs, qalys, strategies)
     i_new = _strategy_index(new, names, "new strategy")
     i_cmp = _strategy_index(comparator, names, "comparator strategy")
     k = np.atleast_1d(np.asarray(wtp, dtype=float))
     rows = []
     for label, scheme in schemes.items():
         for d in np.atleast_1d(np.asarray(discounts, dtype=float)):
-            cs = scheme_costs(c, i_new, list_price, scheme, d, context)
+            cs = scheme_costs(c, i_new, list_price, scheme, d, context, acquisition_in_model)
             pay = float(np.mean(expected_payment(scheme, list_price, d, context) * np.ones(c.shape[0])))
             dc = float(np.mean(cs[:, i_new] - cs[:, i_cmp]))
             dq = float(np.mean(q[:, i_new] - q[:, i_cmp]))
@@ -372,7 +398,8 @@ def negotiation_grid(schemes: dict, discounts, costs, qalys, list_price, wtp, ne
 
 
 def threshold_discounts(schemes: dict, costs, qalys, list_price, wtp, new=1, comparator=0,
-                        context: PaymentContext | None = None) -> pd.DataFrame:
+                        context: PaymentContext | None = None, acquisition_in_model=None,
+                        strategies=None) -> pd.DataFrame:
     """The discount at which each scheme makes the new strategy's ICER equal each WTP.
 
     Mean incremental NMB(d) = k * dQ - (dC_other + (1 - d) * mean(list x f)) where f is the
@@ -384,12 +411,12 @@ def threshold_discounts(schemes: dict, costs, qalys, list_price, wtp, new=1, com
     Returns:
         DataFrame ``scheme, wtp, threshold_discount, method, note``.
     """
-    c, q, names = _frames(costs, qalys)
+    c, q, names = _frames(costs, qalys, strategies)
     i_new = _strategy_index(new, names, "new strategy")
     i_cmp = _strategy_index(comparator, names, "comparator strategy")
     price = np.broadcast_to(np.asarray(list_price, dtype=float), (c.shape[0],))
     dq = float(np.mean(q[:, i_new] - q[:, i_cmp]))
-    dc_other = float(np.mean(c[:, i_new] - price - c[:, i_cmp]))
+    dc_other = float(np.mean(c[:, i_new] - _acquisition(list_price, acquisition_in_model, c.shape[0]) - c[:, i_cmp]))
     rows = []
     for label, scheme in schemes.items():
         linear = not getattr(scheme, "depends_on_price", False)
