@@ -167,6 +167,22 @@ def test_followup_evsi_increases_with_follow_up_and_approaches_evppi():
     assert target <= table["evpi"].iloc[0]
 
 
+def test_replicates_and_r_squared_report_the_monte_carlo_error(chemo):
+    # The spread over seeds of voi's chemotherapy trial (n = 100 per arm) is about 2 (R: SD 2.023
+    # over seeds 2-21, tests/data/evsi_r_reference.R); R-squared of the INB on (X1, X2) is
+    # between 0 and 1 and equals 1 - RSS/TSS of the returned fit.
+    nb = chemo[["nb_SoC", "nb_Novel"]]
+    design = E.TwoArmBinary("p_side_effects_t1", "p_side_effects_t2", n_per_arm=100)
+    table = E.evsi_replicates(nb, chemo, design, seeds=(0, 1, 2, 3))
+    assert 0.3 < table.attrs["sd"] < 8.0
+    assert abs(table.attrs["mean"] - 242.569) < 4 * 2.023 / 2 + 0.5
+    res = E.evsi(nb, chemo, design, seed=0, return_details=True)
+    inb = (nb["nb_Novel"] - nb["nb_SoC"]).to_numpy()
+    rss = ((inb - res.fitted[:, 1]) ** 2).sum()
+    assert res.r_squared[0] == pytest.approx(1 - rss / ((inb - inb.mean()) ** 2).sum())
+    assert 0 < res.r_squared[0] < 1 and res.edf[0] > 1
+
+
 def test_population_evsi_discounts_each_year():
     # 30 patients a year for 5 years at 3%: sum_{y=0}^{4} 30 / 1.03^y = 141.5171...
     assert E.population_evsi(100.0, 30.0, 0.03, years=5) == pytest.approx(100 * 30 * sum(1.03 ** -np.arange(5)))
