@@ -155,7 +155,7 @@ def test_followup_evsi_matches_conjugate_posterior(months):
 
 
 def test_followup_evsi_increases_with_follow_up_and_approaches_evppi():
-    a, b, rate, nb = _conjugate_problem()
+    _, _, rate, nb = _conjugate_problem()
     curve = Exponential(rate=rate)
     designs = {f"{m} months": E.SurvivalFollowUp(curve, 30, 10.0, m) for m in (12.0, 24.0, 36.0)}
     designs["huge"] = E.SurvivalFollowUp(curve, 3000, 10.0, 120.0)

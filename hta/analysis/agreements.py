@@ -40,7 +40,6 @@ Conventions (``docs/agreements.md``)
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 import numpy as np
 import pandas as pd
@@ -50,16 +49,16 @@ from hta.errors import HtaError
 
 __all__ = [
     "AgreementError",
-    "SimpleDiscount",
-    "PriceVolume",
     "Instalment",
-    "OutcomeBased",
     "NotInfusedRefund",
+    "OutcomeBased",
     "PaymentContext",
-    "payment_factor",
+    "PriceVolume",
+    "SimpleDiscount",
     "expected_payment",
-    "scheme_costs",
     "negotiation_grid",
+    "payment_factor",
+    "scheme_costs",
     "threshold_discounts",
 ]
 
@@ -95,7 +94,7 @@ class SimpleDiscount:
 
     name: str = "discount"
 
-    def validate(self, context: "PaymentContext | None" = None) -> None:
+    def validate(self, context: PaymentContext | None = None) -> None:
         return None
 
 
@@ -112,7 +111,7 @@ class PriceVolume:
     share_above: float = 0.0
     name: str = "price-volume"
 
-    def validate(self, context: "PaymentContext | None" = None) -> None:
+    def validate(self, context: PaymentContext | None = None) -> None:
         if (self.cap_patients is None) == (self.cap_spending is None):
             raise AgreementError(f"{self.name}.cap", "exactly one of a patient cap or a spending cap",
                                  {"cap_patients": self.cap_patients, "cap_spending": self.cap_spending})
@@ -150,7 +149,7 @@ class OutcomeBased:
     instalments: tuple[Instalment, ...] = field(default_factory=tuple)
     name: str = "outcome-based"
 
-    def validate(self, context: "PaymentContext | None" = None) -> None:
+    def validate(self, context: PaymentContext | None = None) -> None:
         total = _share(self.upfront, f"{self.name}.upfront")
         horizon = None if context is None else context.horizon
         for i, inst in enumerate(self.instalments, start=1):
@@ -180,7 +179,7 @@ class NotInfusedRefund:
     refund_share: float = 1.0
     name: str = "refund (not infused)"
 
-    def validate(self, context: "PaymentContext | None" = None) -> None:
+    def validate(self, context: PaymentContext | None = None) -> None:
         _share(self.refund_share, f"{self.name}.refund_share")
         if not isinstance(self.p_not_infused, str):
             p = np.asarray(self.p_not_infused, dtype=float)
@@ -188,7 +187,7 @@ class NotInfusedRefund:
                 raise AgreementError(f"{self.name}.p_not_infused", "probabilities from 0 to 1", self.p_not_infused)
 
 
-Scheme = Union[SimpleDiscount, PriceVolume, OutcomeBased, NotInfusedRefund]
+Scheme = SimpleDiscount | PriceVolume | OutcomeBased | NotInfusedRefund
 
 
 @dataclass(frozen=True)
@@ -428,7 +427,7 @@ def threshold_discounts(schemes: dict, costs, qalys, list_price, wtp, new=1, com
                 d = 1.0 - target / full if full > 0 else np.nan
                 method = "closed form"
             else:
-                def inmb(dd):
+                def inmb(dd, target=target, scheme=scheme):
                     return target - float(np.mean(expected_payment(scheme, price, dd, context)))
                 lo, hi = inmb(-1.0), inmb(1.0)
                 method = "root (Brent)"

@@ -40,11 +40,11 @@ from hta.errors import HtaError
 
 __all__ = [
     "WaitingListResult",
-    "waiting_list",
-    "capacity_shares",
     "capacity_budget",
+    "capacity_shares",
     "discounted_patients",
     "population_value",
+    "waiting_list",
 ]
 
 

@@ -46,15 +46,15 @@ from hta.voi import evppi as _regression_voi
 
 __all__ = [
     "EvsiResult",
-    "TwoArmBinary",
     "SurvivalFollowUp",
-    "simulate",
+    "TwoArmBinary",
     "evsi",
     "evsi_from_summaries",
-    "evsi_wtp",
-    "evsi_sample_sizes",
     "evsi_replicates",
+    "evsi_sample_sizes",
+    "evsi_wtp",
     "population_evsi",
+    "simulate",
 ]
 
 

@@ -25,8 +25,15 @@ import pandas as pd
 
 from hta.errors import HtaError
 
-__all__ = ["PAYERS", "PERSPECTIVES", "PayerError", "PayerShares", "costs_by_payer", "perspective_costs",
-           "payer_table"]
+__all__ = [
+    "PAYERS",
+    "PERSPECTIVES",
+    "PayerError",
+    "PayerShares",
+    "costs_by_payer",
+    "payer_table",
+    "perspective_costs",
+]
 
 PAYERS = ("HA", "SF/CCF", "patient")
 PERSPECTIVES = {"HA": ("HA",), "health system": PAYERS}
@@ -72,7 +79,7 @@ class PayerShares:
                 raise PayerError(f"payer_shares[{category}]", "shares summing to 1 over the payers", round(total, 12))
 
     @classmethod
-    def all_ha(cls, categories: Sequence[str]) -> "PayerShares":
+    def all_ha(cls, categories: Sequence[str]) -> PayerShares:
         """Every category paid by the HA (the model's convention before payers existed)."""
         return cls({c: {"HA": 1.0} for c in categories})
 
