@@ -8,6 +8,7 @@ W_m = (W_{m-1} + a - min(W_{m-1} + a, s)) (1 - q).
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hta import bia, psa
@@ -90,3 +91,33 @@ def test_bad_capacity_inputs():
         K.waiting_list([-10.0], 5.0)
     with pytest.raises(HtaError, match="years"):
         K.discounted_patients(30.0, 0.03)
+
+
+def _spec():
+    # 50 patients a year (100,000 x 50 per 100,000), all of them would take the new therapy
+    return bia.BudgetInputs(start_year=2026, new_strategy="new", population=100_000, population_year=2026,
+                            incidence_per_100000=50.0,
+                            shares_without=pd.DataFrame({"old": 1.0, "new": 0.0}, index=range(1, 6)),
+                            uptake_curve="explicit", uptake_explicit=(1.0,) * 5)
+
+
+def test_capacity_analysis_closed_form_net_impact_and_waiting_list():
+    # Profiles (n, S, C, H): 'old' costs HK$200k in every year since entry; 'new' a one-off HK$1m
+    # in the entry year. With 30 slots a year and no attrition, 30 patients a year get the new
+    # therapy, 20 a year join the list, and each treated cohort avoids 200k a year of old-drug
+    # costs: net_y = 30 x 1m - 30 x 200k x y + fixed (HK$2m a year).
+    profile = np.zeros((1, 2, 1, 5))
+    profile[0, 0, 0, :] = 200_000.0
+    profile[0, 1, 0, 0] = 1_000_000.0
+    out = K.capacity_analysis([_spec()], profile, ["old", "new"], ["all"], slots_per_year=30.0,
+                              fixed_cost_per_year=2e6)
+    table = out.yearly_table()
+    y = np.arange(1, 6)
+    np.testing.assert_allclose(table["treated"], 30.0)
+    np.testing.assert_allclose(table["waiting at year end"], 20.0 * y)
+    np.testing.assert_allclose(table["net impact with limit"], 30e6 - 6e6 * y + 2e6, rtol=1e-12)
+    np.testing.assert_allclose(table["net impact without limit"], 50e6 - 10e6 * y, rtol=1e-12)
+    assert list(table.index) == [2026, 2027, 2028, 2029, 2030]
+    # unlimited slots and no fixed costs reproduce the unconstrained budget impact
+    free = K.capacity_analysis([_spec()], profile, ["old", "new"], ["all"], slots_per_year=np.inf)
+    np.testing.assert_allclose(free.budgets["net"], free.unconstrained.net, rtol=1e-12)

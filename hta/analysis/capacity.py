@@ -34,7 +34,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
+from hta import bia
 from hta.bia import place_costs
 from hta.errors import HtaError
 
@@ -270,3 +272,61 @@ def discounted_patients(patients_per_year, discount_rate: float, years: int | No
 def population_value(per_patient, patients_per_year, discount_rate: float, years: int | None = None):
     """Population EVPI/EVPPI/EVSI: per-patient value x :func:`discounted_patients`."""
     return np.asarray(per_patient, dtype=float) * discounted_patients(patients_per_year, discount_rate, years)
+
+
+@dataclass(frozen=True)
+class CapacityBudget:
+    """A budget impact analysis with and without the capacity limit.
+
+    Attributes:
+        unconstrained: the :class:`hta.bia.BudgetResult` without a limit.
+        flow: the :class:`WaitingListResult` of the new therapy's demand.
+        budgets: the :func:`capacity_budget` dict (with the limit and fixed costs).
+    """
+
+    unconstrained: object
+    flow: WaitingListResult
+    budgets: dict
+
+    def yearly_table(self, row: int = 0) -> pd.DataFrame:
+        """One row per calendar year: demand, treated, deaths and progressions on the list, the
+        list at year end, fixed costs, and the net budget impact without and with the limit (HK$,
+        undiscounted)."""
+        years = self.unconstrained.calendar_years
+        f = self.flow
+        fixed = np.broadcast_to(self.budgets["fixed"], self.budgets["net"].shape)
+        return pd.DataFrame({
+            "year": years,
+            "demand": f.demand_year[row],
+            "treated": f.treated_year[row],
+            "died waiting": f.died_year[row],
+            "progressed waiting": f.progressed_year[row],
+            "waiting at year end": f.waiting_end_of_year[row],
+            "net impact without limit": self.unconstrained.net[row],
+            "fixed centre costs": fixed[row],
+            "net impact with limit": self.budgets["net"][row],
+        }).set_index("year")
+
+
+def capacity_analysis(specs, profiles, strategies, categories, slots_per_year, p_death_month=0.0,
+                      p_progression_month=0.0, fixed_cost_per_year=0.0, initial_waiting=0.0) -> CapacityBudget:
+    """:func:`hta.bia.run`, then the same analysis with the new therapy's patients capacity-limited.
+
+    The demand for the new therapy is the unconstrained world-with patients on it
+    (entrants x uptake); :func:`waiting_list` turns it into treated patients, and
+    :func:`capacity_budget` places their costs. Arguments as :func:`hta.bia.run` and
+    :func:`waiting_list` / :func:`capacity_budget`; the new therapy is ``specs[0].new_strategy``.
+    """
+    result = bia.run(specs, profiles, strategies, categories)
+    new = specs[0].new_strategy
+    if new not in result.strategies:
+        raise HtaError(f"capacity: expected the new strategy '{new}' among the model strategies {result.strategies}")
+    j = result.strategies.index(new)
+    entering = np.asarray(result.entering, dtype=float)
+    safe = np.where(entering > 0, entering, 1.0)[..., None]
+    shares = {w: np.where(entering[..., None] > 0, result.patients[w] / safe, 0.0) for w in bia.WORLDS}
+    flow = waiting_list(result.patients["with"][:, :, j], slots_per_year, p_death_month, p_progression_month,
+                        initial_waiting)
+    budgets = capacity_budget(entering, shares["without"], shares["with"], j, flow.treated_year, profiles,
+                              fixed_cost_per_year)
+    return CapacityBudget(result, flow, budgets)
