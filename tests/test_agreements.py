@@ -168,3 +168,18 @@ def test_instalment_on_a_caller_supplied_condition():
     ctx = A.PaymentContext(times=ctx.times, survival={**ctx.survival, "in response": response}, discount_rate=0.0)
     f = A.payment_factor(A.OutcomeBased(0.7, (A.Instalment(0.5, 0.3, "in response"),)), ctx)
     np.testing.assert_allclose(f, 0.7 + 0.3 * 0.6)
+
+
+def test_combined_schemes_multiply_and_a_spending_cap_sees_the_reduced_price():
+    ctx = _context(1)
+    refund = A.NotInfusedRefund(0.1)
+    instal = A.OutcomeBased(0.5, (A.Instalment(1.0, 0.5, "alive"),))
+    f = A.payment_factor(A.Combined((refund, instal)), ctx)
+    np.testing.assert_allclose(f, 0.9 * (0.5 + 0.5 * np.exp(-0.25) / 1.03))
+    # spending cap 50m on 20, 30, 40 patients at an effective price 2m x 0.9 = 1.8m:
+    # spend 36m, 54m, 72m -> paid 36 + 50 + 50 = 136 of 162
+    g = A.payment_factor(A.Combined((A.PriceVolume(cap_spending=50e6), refund)), ctx, net_price=2e6)
+    np.testing.assert_allclose(g, 0.9 * 136 / 162)
+    with pytest.raises(A.AgreementError) as info:
+        A.payment_factor(A.Combined((A.PriceVolume(cap_patients=1), A.PriceVolume(cap_patients=2))), ctx)
+    assert info.value.field == "combined.schemes"

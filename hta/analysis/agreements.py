@@ -187,7 +187,36 @@ class NotInfusedRefund:
                 raise AgreementError(f"{self.name}.p_not_infused", "probabilities from 0 to 1", self.p_not_infused)
 
 
-Scheme = SimpleDiscount | PriceVolume | OutcomeBased | NotInfusedRefund
+@dataclass(frozen=True)
+class Combined:
+    """Several schemes at once; the payment factor is the product of theirs.
+
+    E.g. ``Combined((NotInfusedRefund(q), OutcomeBased(0.5, ...)))``: billed for infused patients
+    only, half at infusion and half at 12 months if alive. The product assumes the schemes act
+    on independent parts of the payment (who is billed, when and on what condition). A spending
+    cap is applied last, to the net price after the other schemes.
+    """
+
+    schemes: tuple
+    name: str = "combined"
+
+    def validate(self, context: PaymentContext | None = None) -> None:
+        if not self.schemes:
+            raise AgreementError(f"{self.name}.schemes", "at least one scheme", self.schemes)
+        caps = [s for s in self.schemes if isinstance(s, PriceVolume)]
+        if len(caps) > 1:
+            raise AgreementError(f"{self.name}.schemes", "at most one price-volume cap", len(caps))
+        for s in self.schemes:
+            if isinstance(s, Combined):
+                raise AgreementError(f"{self.name}.schemes", "schemes that are not themselves combined", s.name)
+            s.validate(context)
+
+    @property
+    def depends_on_price(self) -> bool:
+        return any(getattr(s, "depends_on_price", False) for s in self.schemes)
+
+
+Scheme = SimpleDiscount | PriceVolume | OutcomeBased | NotInfusedRefund | Combined
 
 
 @dataclass(frozen=True)
@@ -250,6 +279,13 @@ def payment_factor(scheme: Scheme, context: PaymentContext | None = None, net_pr
     """
     context = context or PaymentContext()
     scheme.validate(context)
+    if isinstance(scheme, Combined):
+        ordered = sorted(scheme.schemes, key=lambda s: getattr(s, "depends_on_price", False))
+        f = np.ones(1)
+        for part in ordered:
+            price = None if net_price is None else np.asarray(net_price, dtype=float) * f
+            f = f * payment_factor(part, context, net_price=price)
+        return f
     if isinstance(scheme, SimpleDiscount):
         return np.ones(1)
     if isinstance(scheme, NotInfusedRefund):
