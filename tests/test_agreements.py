@@ -183,3 +183,16 @@ def test_combined_schemes_multiply_and_a_spending_cap_sees_the_reduced_price():
     with pytest.raises(A.AgreementError) as info:
         A.payment_factor(A.Combined((A.PriceVolume(cap_patients=1), A.PriceVolume(cap_patients=2))), ctx)
     assert info.value.field == "combined.schemes"
+
+
+def test_negotiation_summary_pivots_without_changing_values(psa):
+    costs, qalys, price = psa
+    schemes = {"discount": A.SimpleDiscount(), "refund": A.NotInfusedRefund(0.1)}
+    grid = A.negotiation_grid(schemes, [0.0, 0.3], costs, qalys, price, [1e5, 3e5])
+    thr = A.threshold_discounts(schemes, costs, qalys, price, [1e5, 3e5])
+    table, wide = A.negotiation_summary(grid, thr)
+    assert table.shape[0] == 4 and wide.shape == (2, 2)
+    row = grid[(grid.scheme == "refund") & (grid.discount == 0.3) & (grid.wtp == 3e5)].iloc[0]
+    assert table.loc[("refund", 0.3), "p_ce @ 300,000"] == row.p_ce
+    assert table.loc[("refund", 0.3), "icer"] == row.icer
+    assert wide.loc["discount", "threshold discount @ 100,000"] == thr.threshold_discount.iloc[0]

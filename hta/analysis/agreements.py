@@ -49,6 +49,7 @@ from hta.errors import HtaError
 
 __all__ = [
     "AgreementError",
+    "Combined",
     "Instalment",
     "NotInfusedRefund",
     "OutcomeBased",
@@ -57,6 +58,7 @@ __all__ = [
     "SimpleDiscount",
     "expected_payment",
     "negotiation_grid",
+    "negotiation_summary",
     "payment_factor",
     "scheme_costs",
     "threshold_discounts",
@@ -476,3 +478,21 @@ def threshold_discounts(schemes: dict, costs, qalys, list_price, wtp, new=1, com
                 note = "not cost-effective even if the product were free"
             rows.append({"scheme": str(label), "wtp": float(kk), "threshold_discount": d, "method": method, "note": note})
     return pd.DataFrame(rows)
+
+
+def negotiation_summary(grid: pd.DataFrame, thresholds: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Wide tables for a "Price negotiation" sheet and the console.
+
+    Returns:
+        ``(table, threshold_table)``: ``table`` indexed by (scheme, discount) with the expected
+        payment per patient, the ICER, and ``inmb @ k`` and ``p_ce @ k`` for each WTP k;
+        ``threshold_table`` indexed by scheme with one column ``threshold discount @ k`` per WTP.
+    """
+    keys = ["scheme", "discount"]
+    wide = grid.pivot_table(index=keys, columns="wtp", values=["inmb", "p_ce"], sort=False)
+    wide.columns = [f"{m} @ {k:,.0f}" for m, k in wide.columns]
+    first = grid.drop_duplicates(keys).set_index(keys)[["payment", "inc_cost", "inc_qaly", "icer"]]
+    table = first.join(wide)
+    thr = thresholds.pivot_table(index="scheme", columns="wtp", values="threshold_discount", sort=False)
+    thr.columns = [f"threshold discount @ {k:,.0f}" for k in thr.columns]
+    return table, thr
