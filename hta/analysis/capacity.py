@@ -41,7 +41,9 @@ from hta.bia import place_costs
 from hta.errors import HtaError
 
 __all__ = [
+    "CapacityBudget",
     "WaitingListResult",
+    "capacity_analysis",
     "capacity_budget",
     "capacity_shares",
     "discounted_patients",
