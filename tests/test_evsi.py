@@ -22,7 +22,7 @@ import pytest
 
 from hta.analysis import evsi as E
 from hta.errors import HtaError
-from hta.survival.curves import Exponential, Weibull
+from hta.survival.curves import Exponential, SurvivalCurve, Weibull
 from hta.voi import evppi
 
 DATA = Path(__file__).resolve().parent / "data"
@@ -126,6 +126,31 @@ def test_followup_staggered_groups_add_up():
     assert abs(x["events"].mean() - expect) < 4 * x["events"].std() / np.sqrt(n)
     expect_exposure = 50 * (1 - np.exp(-0.03 * 12)) / 0.03
     assert abs(x["exposure"].mean() - expect_exposure) < 4 * x["exposure"].std() / np.sqrt(n)
+
+
+class _Cure(SurvivalCurve):
+    """S(t) = pi + (1 - pi) exp(-rate t): a plateau, so H(t) stays finite; any SurvivalCurve works."""
+
+    def __init__(self, pi, rate):
+        self.pi, self.rate = np.asarray(pi, float), np.asarray(rate, float)
+        self.n = self.pi.size
+
+    def _cumhaz(self, t):
+        return -np.log(self.pi[:, None] + (1 - self.pi[:, None]) * np.exp(-self.rate[:, None] * t))
+
+
+def test_followup_simulator_on_a_cure_curve():
+    # E[events] = N (1 - S(t0 + M) / S(t0)) with a cure plateau (pi = 0.4, rate 0.1 / month),
+    # 40 at risk at month 6 followed 24 more months.
+    n = 4000
+    curve = _Cure(np.full(n, 0.4), np.full(n, 0.1))
+    x = E.simulate(E.SurvivalFollowUp(curve, 40, 6.0, 24.0), None, seed=8)
+    s = lambda t: 0.4 + 0.6 * np.exp(-0.1 * t)
+    expect = 40 * (1 - s(30.0) / s(6.0))
+    assert abs(x["events"].mean() - expect) < 4 * x["events"].std() / np.sqrt(n)
+    # exposure: N * int_6^30 S(t)/S(6) dt = N (0.4 * 24 + 6 (e^-0.6 - e^-3)) / S(6)
+    expect_exposure = 40 * (0.4 * 24 + 6 * (np.exp(-0.6) - np.exp(-3.0))) / s(6.0)
+    assert abs(x["exposure"].mean() - expect_exposure) < 4 * x["exposure"].std() / np.sqrt(n) + 0.05
 
 
 def _conjugate_problem(n=6000, seed=11):
