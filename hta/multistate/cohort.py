@@ -1,0 +1,176 @@
+"""Cohort state-transition models from a multi-state model's hazards (discrete cycles).
+
+* :func:`markov_cohort` — clock-forward (Markov) hazards on the existing Markov engine
+  (``hta.markov.cohort``). In cycle ``j`` (``t_{j-1}`` to ``t_j``, years) each hazard is held at
+  its average over the cycle (the generator ``A_j[r, s] = H_rs(t_j) - H_rs(t_{j-1})``) and the
+  cycle's transition matrix is ``exp(A_j)``: exact competing risks and sequences of transitions
+  within a cycle; exact for constant hazards, and converging as cycles shrink otherwise.
+* :func:`semi_markov_cohort` — hazards in time since entering the state (clock-reset) with tunnel
+  states: the mass in each transient state is kept by whole cycles since entry, over the whole
+  horizon (no truncation of the time in state). Entrants during a cycle join tunnel 0 at its end
+  and in cycle ``j`` a tunnel-``k`` mass leaves with the cumulative hazards over ``[k, k + 1]``
+  cycles since entry (clock-forward transitions over ``[t_{j-1}, t_j]``), split between
+  competing transitions in proportion to their cumulative hazards
+  (``p_h = dH_h / dH (1 - e^-dH)``). Transitions twice within one cycle are not represented, and
+  time in state is counted from the end of the entry cycle: errors of order one cycle, which
+  shrink with the cycle length (see tests and docs/multistate.md).
+
+Both return an ``hta.cohort.Cohort`` with ``trace`` (D, T + 1, S) on the grid ``j * cycle`` and
+``events["A->B"]`` (D, T) per transition; :func:`outcomes` integrates costs and QALYs.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import numpy as np
+
+from hta.cohort import Cohort
+from hta.errors import HtaError
+from hta.markov import cohort as markov_engine
+from hta.multistate.model import MultiStateModel
+
+__all__ = ["markov_cohort", "semi_markov_cohort", "outcomes", "expm_batched"]
+
+
+def expm_batched(A: np.ndarray) -> np.ndarray:
+    """exp(A) for a stack of small matrices (..., K, K): scaling and squaring with a Taylor
+    series of degree 18 after scaling to a 1-norm of at most 1/2 (truncation below 1e-22)."""
+    A = np.asarray(A, dtype=float)
+    norm = float(np.abs(A).sum(axis=-2).max()) if A.size else 0.0
+    s = max(0, int(np.ceil(np.log2(norm / 0.5)))) if norm > 0.5 else 0
+    X = A / 2.0**s
+    eye = np.broadcast_to(np.eye(A.shape[-1]), A.shape)
+    E = eye.copy()
+    for k in range(18, 0, -1):  # Horner: I + X/1 (I + X/2 (I + ...))
+        E = eye + (X @ E) / k
+    for _ in range(s):
+        E = E @ E
+    return E
+
+
+def _grid(cycle: float, horizon: float) -> tuple[int, np.ndarray]:
+    if not (cycle > 0 and horizon > 0):
+        raise HtaError(f"cohort: expected a positive cycle length and horizon (years); found {cycle}, {horizon}")
+    T = int(round(horizon / cycle))
+    if abs(T * cycle - horizon) > 1e-9 * horizon:
+        raise HtaError(f"cohort: expected the horizon ({horizon}) to be a whole number of cycles ({cycle})")
+    return T, np.arange(T + 1) * cycle
+
+
+def markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start_state: int = 0,
+                  strategy: str = "") -> Cohort:
+    """Clock-forward (Markov) cohort on ``hta.markov``; ``cycle`` and ``horizon`` in years.
+
+    Every transition out of a state other than ``start_state`` must be clock-forward (a
+    clock-reset hazard there needs :func:`semi_markov_cohort`); out of the start state, entered
+    at time 0, the two clocks agree.
+    """
+    T, t = _grid(cycle, horizon)
+    S, D = len(model.states), model.n_draws
+    for tr in model.transitions:
+        if tr.clock == "reset" and tr.origin != start_state:
+            raise HtaError(f"markov_cohort: transition {tr.name} is clock-reset (semi-Markov); expected "
+                           f"clock-forward hazards, or use semi_markov_cohort")
+    A = np.zeros((D, T, S, S))
+    for tr in model.transitions:
+        dH = np.diff(np.broadcast_to(tr.cumhaz(t), (D, T + 1)), axis=1)
+        A[:, :, tr.origin, tr.target] += dH
+        A[:, :, tr.origin, tr.origin] -= dH
+    P = expm_batched(A)
+    np.clip(P, 0.0, 1.0, out=P)
+    P /= P.sum(axis=-1, keepdims=True)  # rounding only (rows sum to 1 to ~1e-16)
+    x0 = np.zeros(S)
+    x0[start_state] = 1.0
+    dead = tuple(model.states[s] for s in model.absorbing)
+    return markov_engine(P, x0, T, states=model.states, strategy=strategy, dead_states=dead,
+                         track=[(model.states[tr.origin], model.states[tr.target]) for tr in model.transitions])
+
+
+def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start_state: int = 0,
+                       strategy: str = "") -> Cohort:
+    """Clock-reset (semi-Markov) cohort with tunnel states over the whole horizon (years)."""
+    T, t = _grid(cycle, horizon)
+    S, D = len(model.states), model.n_draws
+    absorbing = set(model.absorbing)
+    transient = [s for s in range(S) if s not in absorbing]
+    # cumulative hazards on the grid (D, T + 1): in time since entry (reset) or since start (forward)
+    Hgrid = [np.broadcast_to(tr.cumhaz(t), (D, T + 1)) for tr in model.transitions]
+    dH_reset = [np.diff(h, axis=1) for h in Hgrid]  # (D, T): tunnel k uses [k, k+1] cycles
+    x = {s: np.zeros((D, T + 1)) for s in transient}  # mass by tunnel k = 0..T (cycles since entry)
+    x[start_state][:, 0] = 1.0
+    # the start state is entered at time 0: its tunnel index is the cycle index, so its
+    # clock-forward and clock-reset hazards coincide
+    trace = np.zeros((D, T + 1, S))
+    trace[:, 0, start_state] = 1.0
+    events = np.zeros((len(model.transitions), D, T))
+    absorbed = np.zeros((D, S))
+    for j in range(1, T + 1):  # a loop over cycles; tunnels 0..j-1 can hold mass in cycle j
+        inflow = np.zeros((D, S))
+        for s in transient:
+            mass = x[s][:, :j]
+            dHs = [dH_reset[h][:, :j] if model.transitions[h].clock == "reset"
+                   else np.broadcast_to(dH_reset[h][:, j - 1:j], mass.shape) for h in model.out_of(s)]
+            total = np.sum(dHs, axis=0) if dHs else np.zeros_like(mass)
+            stay = np.exp(-total)
+            leave = mass * -np.expm1(-total)
+            for h, dh in zip(model.out_of(s), dHs):
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    flow = (leave * np.where(total > 0, dh / total, 0.0)).sum(axis=1)
+                events[h, :, j - 1] = flow
+                inflow[:, model.transitions[h].target] += flow
+            x[s][:, 1:j + 1] = mass * stay  # survivors move one tunnel on (the product is a new array)
+            x[s][:, 0] = 0.0
+        for s in transient:
+            x[s][:, 0] += inflow[:, s]
+            trace[:, j, s] = x[s].sum(axis=1)
+        for s in absorbing:
+            absorbed[:, s] += inflow[:, s]
+            trace[:, j, s] = absorbed[:, s]
+    ev = {tr.name: events[h] for h, tr in enumerate(model.transitions)}
+    return Cohort(strategy, model.states, trace, ev, dead_states=tuple(model.states[s] for s in absorbing))
+
+
+def outcomes(cohort: Cohort, *, cycle: float, state_costs: Mapping | None = None,
+             state_utilities: Mapping | None = None, event_costs: Mapping | None = None,
+             event_qalys: Mapping | None = None, discount_costs: float = 0.035,
+             discount_outcomes: float = 0.035) -> dict:
+    """Discounted costs and QALYs and undiscounted years per state of a cohort (per patient).
+
+    Occupancy is integrated by the trapezoid rule within each cycle against the exact integral of
+    the continuous discount factor ``exp(-r t)``, ``r = log(1 + annual rate)``; events are
+    discounted at mid-cycle. State values are per year (a number or (D,) array); event values
+    per transition name ``"A->B"``.
+
+    Returns a dict of (D,) arrays: ``costs``, ``qalys``, ``life_years`` and ``years:<state>``.
+    """
+    trace = cohort.trace
+    D, T1, S = trace.shape
+    t = np.arange(T1) * cycle
+    mid = 0.5 * (trace[:, 1:] + trace[:, :-1])  # (D, T, S)
+
+    def weights(rate):
+        r = np.log1p(rate)
+        return np.full(T1 - 1, cycle) if r == 0 else (np.exp(-r * t[:-1]) - np.exp(-r * t[1:])) / r
+
+    wc, wo = weights(discount_costs), weights(discount_outcomes)
+    out = {f"years:{name}": mid[:, :, s].sum(axis=1) * cycle for s, name in enumerate(cohort.states)}
+    alive = [s for s, name in enumerate(cohort.states) if name not in cohort.dead_states]
+    out["life_years"] = mid[:, :, alive].sum(axis=(1, 2)) * cycle
+    costs, qalys = np.zeros(D), np.zeros(D)
+    for name, v in (state_costs or {}).items():
+        costs = costs + np.asarray(v, float) * (mid[:, :, cohort.state_index(name)] @ wc)
+    for name, v in (state_utilities or {}).items():
+        qalys = qalys + np.asarray(v, float) * (mid[:, :, cohort.state_index(name)] @ wo)
+    tm = 0.5 * (t[1:] + t[:-1])
+    for values, rate, target in ((event_costs, discount_costs, "c"), (event_qalys, discount_outcomes, "q")):
+        for name, v in (values or {}).items():
+            if name not in cohort.events:
+                raise HtaError(f"event values: expected a transition from {', '.join(cohort.events)}; found {name!r}")
+            add = np.asarray(v, float) * (cohort.events[name] @ np.exp(-np.log1p(rate) * tm))
+            if target == "c":
+                costs = costs + add
+            else:
+                qalys = qalys + add
+    out["costs"], out["qalys"] = costs, qalys
+    return out
