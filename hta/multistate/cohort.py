@@ -7,13 +7,12 @@
   within a cycle; exact for constant hazards, and converging as cycles shrink otherwise.
 * :func:`semi_markov_cohort` — hazards in time since entering the state (clock-reset) with tunnel
   states: the mass in each transient state is kept by whole cycles since entry, over the whole
-  horizon (no truncation of the time in state). Entrants during a cycle join tunnel 0 at its end
-  and in cycle ``j`` a tunnel-``k`` mass leaves with the cumulative hazards over ``[k, k + 1]``
-  cycles since entry (clock-forward transitions over ``[t_{j-1}, t_j]``), split between
-  competing transitions in proportion to their cumulative hazards
-  (``p_h = dH_h / dH (1 - e^-dH)``). Transitions twice within one cycle are not represented, and
-  time in state is counted from the end of the entry cycle: errors of order one cycle, which
-  shrink with the cycle length (see tests and docs/multistate.md).
+  horizon (no truncation of the time in state). Entrants during a cycle are taken to enter at
+  mid-cycle (half a cycle of exposure at once, cascading to later states within the cycle),
+  then tunnel ``k`` leaves with the cumulative hazards over ``[k + 1/2, k + 3/2]`` cycles since
+  entry (clock-forward transitions over ``[t_{j-1}, t_j]``), split between competing transitions
+  in proportion to their cumulative hazards (``p_h = dH_h / dH (1 - e^-dH)``). An approximation
+  that converges as the cycle shrinks (see tests and docs/multistate.md).
 
 Both return an ``hta.cohort.Cohort`` with ``trace`` (D, T + 1, S) on the grid ``j * cycle`` and
 ``events["A->B"]`` (D, T) per transition; :func:`outcomes` integrates costs and QALYs.
@@ -87,47 +86,98 @@ def markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start
                          track=[(model.states[tr.origin], model.states[tr.target]) for tr in model.transitions])
 
 
+def _topological(model: MultiStateModel, start_state: int) -> list:
+    """Transient states in an order where every transition goes forward; HtaError on cycles."""
+    S = len(model.states)
+    indeg = np.zeros(S, int)
+    for tr in model.transitions:
+        indeg[tr.target] += 1
+    order, ready = [], [s for s in range(S) if indeg[s] == 0]
+    while ready:
+        s = ready.pop(0)
+        order.append(s)
+        for h in model.out_of(s):
+            indeg[model.transitions[h].target] -= 1
+            if indeg[model.transitions[h].target] == 0:
+                ready.append(model.transitions[h].target)
+    if len(order) < S:
+        raise HtaError("semi_markov_cohort: expected a model without cycles (no state re-entered); "
+                       "use the individual-level simulation for models with cycles")
+    if any(tr.target == start_state for tr in model.transitions):
+        raise HtaError("semi_markov_cohort: expected no transition into the start state")
+    absorbing = set(model.absorbing)
+    return [s for s in order if s not in absorbing]
+
+
 def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start_state: int = 0,
                        strategy: str = "") -> Cohort:
-    """Clock-reset (semi-Markov) cohort with tunnel states over the whole horizon (years)."""
+    """Semi-Markov cohort with tunnel states over the whole horizon (years); acyclic models.
+
+    Tunnels: the mass in a transient state is kept by whole cycles since entry. Everyone enters
+    the start state at time 0 (its hazards use the exact times). Mass entering another state
+    during a cycle is taken to enter at mid-cycle: it is exposed to that state's hazards for half
+    a cycle at once (leaving to later states within the same cycle, in topological order), and
+    from then on tunnel ``k`` covers ``[k + 1/2, k + 3/2]`` cycles since entry. Within each
+    exposure the competing transitions share the exits in proportion to their cumulative hazards.
+    Clock-forward transitions use the cumulative hazard over the same calendar interval.
+    """
     T, t = _grid(cycle, horizon)
     S, D = len(model.states), model.n_draws
-    absorbing = set(model.absorbing)
-    transient = [s for s in range(S) if s not in absorbing]
-    # cumulative hazards on the grid (D, T + 1): in time since entry (reset) or since start (forward)
-    Hgrid = [np.broadcast_to(tr.cumhaz(t), (D, T + 1)) for tr in model.transitions]
-    dH_reset = [np.diff(h, axis=1) for h in Hgrid]  # (D, T): tunnel k uses [k, k+1] cycles
-    x = {s: np.zeros((D, T + 1)) for s in transient}  # mass by tunnel k = 0..T (cycles since entry)
-    x[start_state][:, 0] = 1.0
-    # the start state is entered at time 0: its tunnel index is the cycle index, so its
-    # clock-forward and clock-reset hazards coincide
+    order = _topological(model, start_state)
+    absorbing = [s for s in range(S) if s in set(model.absorbing)]
+    trans = model.transitions
+    half = np.concatenate([[0.0], (np.arange(T + 1) + 0.5) * cycle])  # 0, 1/2, 3/2, ... cycles
+    H_full = [np.broadcast_to(tr.cumhaz(t), (D, T + 1)) for tr in trans]  # at whole cycles
+    H_half = [np.broadcast_to(tr.cumhaz(half), (D, T + 2)) for tr in trans]  # at 0 and half cycles
+    tun = [np.diff(h[:, 1:], axis=1) for h in H_half]  # (D, T): tunnel k over [k+1/2, k+3/2]
+    first_half = [h[:, 1] for h in H_half]  # (D,): [0, 1/2] cycle since entry
+    cal_mid = [np.broadcast_to(tr.cumhaz((np.arange(T) + 0.5) * cycle), (D, T)) for tr in trans]
+    x = {s: np.zeros((D, T + 1)) for s in order}  # mass by tunnel
+    start = np.ones(D)  # the start state's mass (entered at 0: no tunnels needed)
     trace = np.zeros((D, T + 1, S))
     trace[:, 0, start_state] = 1.0
-    events = np.zeros((len(model.transitions), D, T))
+    events = np.zeros((len(trans), D, T))
     absorbed = np.zeros((D, S))
-    for j in range(1, T + 1):  # a loop over cycles; tunnels 0..j-1 can hold mass in cycle j
+
+    def split(mass, dHs, hs, j, inflow):
+        total = np.sum(dHs, axis=0)
+        leave = mass * -np.expm1(-total)
+        for h, dh in zip(hs, dHs):
+            with np.errstate(invalid="ignore", divide="ignore"):
+                flow = leave * np.where(total > 0, dh / total, 0.0)
+            flow = flow.sum(axis=1) if flow.ndim == 2 else flow
+            events[h, :, j - 1] += flow
+            inflow[:, trans[h].target] += flow
+        return mass * np.exp(-total)
+
+    for j in range(1, T + 1):  # a loop over cycles; tunnels 0..j-2 can hold mass in cycle j
         inflow = np.zeros((D, S))
-        for s in transient:
-            mass = x[s][:, :j]
-            dHs = [dH_reset[h][:, :j] if model.transitions[h].clock == "reset"
-                   else np.broadcast_to(dH_reset[h][:, j - 1:j], mass.shape) for h in model.out_of(s)]
-            total = np.sum(dHs, axis=0) if dHs else np.zeros_like(mass)
-            stay = np.exp(-total)
-            leave = mass * -np.expm1(-total)
-            for h, dh in zip(model.out_of(s), dHs):
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    flow = (leave * np.where(total > 0, dh / total, 0.0)).sum(axis=1)
-                events[h, :, j - 1] = flow
-                inflow[:, model.transitions[h].target] += flow
-            x[s][:, 1:j + 1] = mass * stay  # survivors move one tunnel on (the product is a new array)
-            x[s][:, 0] = 0.0
-        for s in transient:
-            x[s][:, 0] += inflow[:, s]
-            trace[:, j, s] = x[s].sum(axis=1)
+        for s in order:
+            hs = model.out_of(s)
+            if s == start_state:
+                dHs = [H_full[h][:, j] - H_full[h][:, j - 1] for h in hs]
+                start = split(start, dHs, hs, j, inflow) if hs else start
+                continue
+            n = j - 1
+            mass = x[s][:, :n]
+            if hs and n:
+                dHs = [tun[h][:, :n] if trans[h].clock == "reset"
+                       else np.broadcast_to((H_full[h][:, j] - H_full[h][:, j - 1])[:, None], mass.shape)
+                       for h in hs]
+                mass = split(mass, dHs, hs, j, inflow)
+            new = inflow[:, s].copy()  # entrants this cycle (from states earlier in the order)
+            if hs:
+                dHs = [first_half[h] if trans[h].clock == "reset"
+                       else H_full[h][:, j] - cal_mid[h][:, j - 1] for h in hs]
+                new = split(new, dHs, hs, j, inflow)
+            x[s][:, 1:n + 1] = mass
+            x[s][:, 0] = new
+        for s in order:
+            trace[:, j, s] = start if s == start_state else x[s][:, :j].sum(axis=1)
         for s in absorbing:
             absorbed[:, s] += inflow[:, s]
             trace[:, j, s] = absorbed[:, s]
-    ev = {tr.name: events[h] for h, tr in enumerate(model.transitions)}
+    ev = {tr.name: events[h] for h, tr in enumerate(trans)}
     return Cohort(strategy, model.states, trace, ev, dead_states=tuple(model.states[s] for s in absorbing))
 
 

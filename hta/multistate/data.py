@@ -35,7 +35,8 @@ def _row_name(frame: pd.DataFrame, pos: int, id_col: str | None) -> str:
     label = frame.index[pos]
     text = f"row {label!r}" if not isinstance(label, (int, np.integer)) else f"row {int(label)}"
     if id_col is not None:
-        text += f" ({id_col} {frame[id_col].iloc[pos]!r})"
+        value = frame[id_col].iloc[pos]
+        text += f" ({id_col} {value.item() if isinstance(value, np.generic) else value!r})"
     return text
 
 
@@ -47,8 +48,10 @@ def _column(frame: pd.DataFrame, name: str, what: str, id_col) -> np.ndarray:
     bad = ~np.isfinite(values)
     if bad.any():
         pos = int(np.flatnonzero(bad)[0])
+        found = frame[name].iloc[pos]
+        found = found.item() if isinstance(found, np.generic) else found
         raise HtaError(f"patient data, {_row_name(frame, pos, id_col)}: expected a number in "
-                       f"'{name}' ({what}); found {frame[name].iloc[pos]!r} "
+                       f"'{name}' ({what}); found {found!r} "
                        f"({int(bad.sum())} such row(s))")
     return values
 
