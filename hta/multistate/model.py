@@ -51,10 +51,16 @@ class Transition:
 
     def coef_columns(self, draws=None) -> list:
         """The coefficients as a list of arrays, gathered at ``draws`` (an index array) if given."""
-        c = self.coefs if draws is None or self.coefs.shape[0] == 1 else self.coefs[draws]
-        if draws is not None and self.coefs.shape[0] == 1:
-            return [c[0, j] for j in range(c.shape[1])]
-        return [c[:, j] for j in range(c.shape[1])]
+        if draws is None:
+            return [self.coefs[:, j] for j in range(self.coefs.shape[1])]
+        if self.coefs.shape[0] == 1:
+            return [self.coefs[0, j] for j in range(self.coefs.shape[1])]
+        cached = self.__dict__.get("_cols")
+        if cached is None or cached[0] is not self.coefs:  # contiguous columns: np.take on them is
+            cached = self.__dict__["_cols"] = (self.coefs, [np.ascontiguousarray(self.coefs[:, j])  # faster
+                                                            for j in range(self.coefs.shape[1])])
+        cols = cached[1]
+        return [np.take(col, draws) for col in cols]
 
     def cumhaz(self, t) -> np.ndarray:
         """H(t) per draw, shape (D, T), for times ``t`` (T,) on this transition's clock."""

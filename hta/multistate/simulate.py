@@ -145,11 +145,28 @@ def _by_name(values: Mapping | None, names, D: int, what: str) -> np.ndarray:
     return out
 
 
-def _discounted(a, b, r):
-    """Integral of exp(-r t) over [a, b) (years); b - a at r = 0."""
-    if r == 0:
-        return b - a
-    return (np.exp(-r * a) - np.exp(-r * b)) / r
+def _grid_indexer(grid: np.ndarray):
+    """A function giving, for times t, the index of the first grid point >= t (``searchsorted``
+    left); arithmetic on an evenly spaced grid, which is 10x faster on unsorted times."""
+    if grid.ndim != 1 or grid.size == 0 or np.any(np.diff(grid) <= 0) or np.any(~np.isfinite(grid)) or grid[0] < 0:
+        raise HtaError("grid: expected increasing finite times >= 0 (years)")
+    G = grid.size
+    if G > 2:
+        h = (grid[-1] - grid[0]) / (G - 1)
+        if np.allclose(grid, grid[0] + h * np.arange(G), rtol=0, atol=1e-12 * max(1.0, grid[-1])):
+            g0 = grid[0]
+
+            def index(t):
+                with np.errstate(invalid="ignore"):
+                    k = np.ceil(np.minimum((t - g0) / h, G)).astype(np.int64)
+                k = np.clip(k, 0, G)
+                # correct rounding: grid[k - 1] < t <= grid[k]
+                below = (k > 0) & (grid[np.maximum(k - 1, 0)] >= t)
+                k = k - below
+                above = (k < G) & (grid[np.minimum(k, G - 1)] < t)
+                return k + above
+            return index
+    return lambda t: np.searchsorted(grid, t)
 
 
 class _Background:
@@ -226,7 +243,7 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
     life_table : optional object with ``mx(ages, sex)`` (e.g. ``hta.lifetables.LifeTable``): adds
         background mortality (to the last absorbing state) from every transient state.
     block : patients per accumulation block; chunk : patients simulated at once (a multiple of
-        ``block``; default about 2 million lives per chunk).
+        ``block``; default about 1 million lives per chunk).
     max_transitions : guard for models with cycles.
     """
     states, trans = model.states, model.transitions
@@ -256,7 +273,7 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
     G = grid.size
     block = int(block)
     if chunk is None:
-        chunk = max(block, (2_000_000 // max(D, 1)) // block * block)
+        chunk = max(block, (1_000_000 // max(D, 1)) // block * block)
     chunk = int(chunk)
     if block < 1 or chunk % block:
         raise HtaError(f"chunk: expected a multiple of block ({block}); found {chunk}")
@@ -264,6 +281,11 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
     k0, k1 = _keys(seed)
     dkeys = _draw_keys(k0, np.arange(D))
     out_of = {r: model.out_of(r) for r in range(S) if r not in absorbing}
+    target_of = np.array([tr.target for tr in trans] + ([dead] if background is not None else []), dtype=np.int64)
+    is_absorbing = np.zeros(S, bool)
+    is_absorbing[list(absorbing)] = True
+    cost_flat, util_flat = cost_rate.ravel(), util.ravel()
+    grid_index = _grid_indexer(grid)
     # block partial sums: time (undiscounted, cost-, outcome-discounted) by state, events,
     # per-patient costs/qalys/life-years and their squares
     acc_state = np.zeros((3, D, NB, S))
@@ -279,6 +301,8 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
         el = np.arange(D * n, dtype=np.int64)  # flat (draw, patient) of the lives still moving
         st = np.full(el.size, start_state, dtype=np.int64)
         te = np.zeros(el.size)
+        te_idx = np.full(el.size, int(np.searchsorted(grid, 0.0)), dtype=np.int64)  # grid index of te
+        ec, eo = np.ones(el.size), np.ones(el.size)  # exp(-r te) for costs and outcomes
         pat_cost = np.zeros(D * n)
         pat_qaly = np.zeros(D * n)
         pat_ly = np.zeros(D * n)
@@ -287,7 +311,7 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
             if step >= max_transitions:
                 raise HtaError(f"simulation: {el.size} lives still moving after {max_transitions} transitions; "
                                "expected every life to reach an absorbing state or the horizon")
-            d, p = el // n, el % n
+            d, p = np.divmod(el, n)
             t_next = np.full(el.size, np.inf)
             dest = np.full(el.size, -1, dtype=np.int64)
             hit = np.full(el.size, -1, dtype=np.int64)
@@ -296,11 +320,12 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
                 if m.size == 0:
                     continue
                 dm, pm, tm = d[m], p[m] + lo, te[m]
+                keys_m = dkeys[dm]
                 best = np.full(m.size, np.inf)
                 best_h = np.full(m.size, -1, dtype=np.int64)
                 for h in hs:
                     tr = trans[h]
-                    e = -np.log(_uniform(dkeys[dm], k1, pm, step * H + h))
+                    e = -np.log(_uniform(keys_m, k1, pm, step * H + h))
                     c = tr.coef_columns(dm)
                     if tr.clock == "reset":
                         t = tm + inverse_cumhaz(tr.distribution, c, e)
@@ -310,7 +335,7 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
                     best = np.where(better, t, best)
                     best_h = np.where(better, h, best_h)
                 if background is not None:
-                    e = -np.log(_uniform(dkeys[dm], k1, pm, step * H + H - 1))
+                    e = -np.log(_uniform(keys_m, k1, pm, step * H + H - 1))
                     age0, fem = prof[0][pm - lo], prof[1][pm - lo]
                     if step == 0 and np.any(age0 < background.ages[0]):
                         raise HtaError(f"population: expected ages >= {background.ages[0]:g} (the life "
@@ -321,27 +346,25 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
                     best_h = np.where(better, H - 1, best_h)
                 t_next[m] = best
                 hit[m] = best_h
-                dest[m] = np.where(best_h == H - 1, dead, 0) if background is not None else 0
-                real = best_h < len(trans)
-                dest[m[real]] = np.array([tr.target for tr in trans], dtype=np.int64)[best_h[real]]
-            # the sojourn [te, min(t_next, horizon)) in state st
+                dest[m] = target_of[best_h]
+            # the sojourn [te, min(t_next, horizon)) in state st (never absorbing)
             stop = np.minimum(t_next, horizon)
-            lb = p // block
-            key = (d * nb + lb) * S + st
+            ds = d * S + st
+            key = (d * nb + p // block) * S + st
             span = stop - te
-            for j, w in enumerate((span, _discounted(te, stop, rc), _discounted(te, stop, ro))):
+            ec_stop, eo_stop = np.exp(-rc * stop), np.exp(-ro * stop)
+            disc_c = (ec - ec_stop) / rc if rc > 0 else span
+            disc_o = (eo - eo_stop) / ro if ro > 0 else span
+            for j, w in enumerate((span, disc_c, disc_o)):
                 acc_state[j, :, b0:b0 + nb, :] += np.bincount(key, w, D * nb * S).reshape(D, nb, S)
-                if j == 1:
-                    pat_cost[el] += cost_rate[d, st] * w
-                elif j == 2:
-                    pat_qaly[el] += util[d, st] * w
-            pat_ly[el] += np.where(np.isin(st, absorbing), 0.0, span)
+            pat_cost[el] += np.take(cost_flat, ds) * disc_c
+            pat_qaly[el] += np.take(util_flat, ds) * disc_o
+            pat_ly[el] += span
             # occupancy: grid points in [te, t_next) (to infinity when the horizon ends the life)
-            occ_stop = np.where(t_next > horizon, np.inf, t_next)
-            okey = (d * S + st) * (G + 1)
-            occ += (np.bincount(okey + np.searchsorted(grid, te), minlength=D * S * (G + 1))
-                    - np.bincount(okey + np.searchsorted(grid, occ_stop), minlength=D * S * (G + 1))
-                    ).reshape(D, S, G + 1)
+            stop_idx = grid_index(np.where(t_next > horizon, np.inf, t_next))
+            okey = ds * (G + 1)
+            occ += (np.bincount(okey + te_idx, minlength=D * S * (G + 1))
+                    - np.bincount(okey + stop_idx, minlength=D * S * (G + 1))).reshape(D, S, G + 1)
             # transitions within the horizon
             done = t_next <= horizon
             if done.any():
@@ -351,12 +374,13 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
                 pat_cost[el[done]] += ev_cost[di, hi] * np.exp(-rc * ti)
                 pat_qaly[el[done]] += ev_qaly[di, hi] * np.exp(-ro * ti)
                 # absorbed: occupancy of the absorbing state from ti on
-                ab = np.isin(dest[done], absorbing)
+                ab = is_absorbing[dest[done]]
                 if ab.any():
-                    akey = (di[ab] * S + dest[done][ab]) * (G + 1) + np.searchsorted(grid, ti[ab])
+                    akey = (di[ab] * S + dest[done][ab]) * (G + 1) + stop_idx[done][ab]
                     occ += np.bincount(akey, minlength=D * S * (G + 1)).reshape(D, S, G + 1)
-            moving = done & ~np.isin(dest, absorbing)
-            el, st, te = el[moving], dest[moving], t_next[moving]
+            moving = done & ~is_absorbing[np.maximum(dest, 0)]
+            el, st, te, te_idx = el[moving], dest[moving], t_next[moving], stop_idx[moving]
+            ec, eo = ec_stop[moving], eo_stop[moving]
             step += 1
         pd_, pp = np.divmod(np.arange(D * n), n)
         pkey = pd_ * nb + pp // block
