@@ -35,7 +35,9 @@ class MethodResult:
     """One method's result for one strategy (means over PSA draws when there are several).
 
     ``grid`` (G,) years; ``occupancy`` (G, S); ``years`` state -> mean years within the horizon;
-    ``life_years``, ``costs``, ``qalys`` per patient (costs and QALYs discounted).
+    ``life_years``, ``costs``, ``qalys`` per patient (costs and QALYs discounted);
+    ``se_life_years``, ``se_costs``, ``se_qalys``: Monte Carlo standard errors of an
+    individual-level result (mean over draws of the per-draw errors; NaN for cohorts).
     """
 
     method: str
@@ -47,6 +49,9 @@ class MethodResult:
     life_years: float
     costs: float
     qalys: float
+    se_life_years: float = float("nan")
+    se_costs: float = float("nan")
+    se_qalys: float = float("nan")
 
 
 def psm_cohort(pfs, os, *, cycle: float, horizon: float, strategy: str = ""):
@@ -80,18 +85,22 @@ def from_simulation(method: str, strategy: str, result) -> MethodResult:
     years = result.time_in_state.mean(axis=0)
     return MethodResult(method, strategy, tuple(result.states), result.grid, result.occupancy.mean(axis=0),
                         {s: float(years[i]) for i, s in enumerate(result.states)},
-                        float(result.life_years.mean()), float(result.costs.mean()), float(result.qalys.mean()))
+                        float(result.life_years.mean()), float(result.costs.mean()), float(result.qalys.mean()),
+                        float(result.se_life_years.mean()), float(result.se_costs.mean()),
+                        float(result.se_qalys.mean()))
 
 
 def comparison_table(results: Sequence[MethodResult], *, reference: str, comparator: str) -> pd.DataFrame:
-    """One row per (method, strategy): years per state, life-years, costs, QALYs; the comparator
-    rows also carry incremental costs, QALYs and the ICER against the same method's reference."""
+    """One row per (method, strategy): years per state, life-years, costs, QALYs (with the Monte
+    Carlo standard errors of individual-level results); the comparator rows also carry
+    incremental costs, QALYs and the ICER against the same method's reference."""
     rows = []
     by_key = {(r.method, r.strategy): r for r in results}
     for r in results:
         row = {"method": r.method, "strategy": r.strategy}
         row.update({f"years {s}": v for s, v in r.years.items() if "dead" not in s.lower()})
-        row.update({"life_years": r.life_years, "costs": r.costs, "qalys": r.qalys})
+        row.update({"life_years": r.life_years, "costs": r.costs, "qalys": r.qalys,
+                    "mc_se_life_years": r.se_life_years, "mc_se_qalys": r.se_qalys})
         if r.strategy == comparator and (r.method, reference) in by_key:
             ref = by_key[(r.method, reference)]
             dc, dq = r.costs - ref.costs, r.qalys - ref.qalys
