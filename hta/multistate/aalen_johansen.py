@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.multistate.data import STATES
 
 __all__ = ["aalen_johansen"]
 
@@ -50,8 +51,7 @@ def aalen_johansen(msdata: pd.DataFrame, times=None, *, n_states: int | None = N
     K = int(n_states if n_states is not None else max(frm.max(), to.max()) + 1)
     if states is None:
         if K == 3:
-            from hta.multistate.data import STATES
-            states = STATES
+                    states = STATES
         else:
             states = tuple(f"S{k}" for k in range(K))
     # a patient has one row per possible transition out of a state: the at-risk count of a state

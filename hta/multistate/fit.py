@@ -31,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.multistate.data import STATES
 import importlib
 
 from hta.survival.fit import FitResult, FittedModel, FitWarning
@@ -186,7 +187,6 @@ def fit_transitions(msdata: pd.DataFrame, distributions: str | Sequence[str] | N
     if covariate is not None and covariate not in msdata.columns:
         raise HtaError(f"covariate: expected a column '{covariate}' in the transition data; found "
                        f"{', '.join(map(str, msdata.columns))}")
-    from hta.multistate.data import STATES
     states = tuple(states) if states is not None else STATES
     info = msdata.groupby("trans")[["from", "to"]].first()
     info["name"] = [f"{states[a]}->{states[b]}" for a, b in zip(info["from"], info["to"])]
