@@ -127,7 +127,8 @@ def occupancy_table(results: Sequence[MethodResult], observed: Mapping[str, pd.D
 
 def comparison_figure(occupancy: pd.DataFrame, *, states: Sequence[str] | None = None):
     """Occupancy curves by method: rows = strategies, columns = states (a matplotlib Figure).
-    The Aalen-Johansen estimate, if present, is drawn as a black step function."""
+    The Aalen-Johansen estimate, if present, is drawn as a black step function; methods whose
+    name starts with "Individual" are dashed."""
     import matplotlib
     matplotlib.use("Agg", force=False)
     import matplotlib.pyplot as plt
@@ -143,8 +144,9 @@ def comparison_figure(occupancy: pd.DataFrame, *, states: Sequence[str] | None =
             for method, g in sub.groupby("method", sort=False):
                 if method == "Aalen-Johansen":
                     ax.step(g["time"], g["probability"], where="post", color="black", lw=1.2, label=method)
-                else:
-                    ax.plot(g["time"], g["probability"], lw=1.4, label=method)
+                else:  # individual-level results dashed: they lie on their cohort counterparts
+                    ax.plot(g["time"], g["probability"], lw=1.4, label=method,
+                            ls="--" if method.lower().startswith("individual") else "-")
             ax.set_title(f"{strategy}: {state}", fontsize=9)
             ax.grid(alpha=0.3)
             if i == len(strategies) - 1:
