@@ -45,6 +45,7 @@ def test_individual_equals_cohort_within_monte_carlo_error(built, strategy, coho
     c, i = _get(built, cohort, strategy), _get(built, individual, strategy)
     assert abs(c.life_years - i.life_years) < 4 * i.se_life_years
     assert abs(c.qalys - i.qalys) < 4 * i.se_qalys
+    assert abs(c.costs - i.costs) < 4 * i.se_costs
     se_occ = np.sqrt(c.occupancy * (1 - c.occupancy) / 100_000)
     assert np.all(np.abs(c.occupancy - i.occupancy) <= 4 * se_occ + 2e-4)
 

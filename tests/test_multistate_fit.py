@@ -105,3 +105,18 @@ def test_truncation_errors(ms):
         fit_truncated([1.0, 2.0], [1, 0], [1.0, 0.5], "exponential")
     with pytest.raises(HtaError, match="clock: expected 'forward' or 'reset'"):
         fit_transitions(ms, "exponential", clock="sideways")
+
+
+def test_psa_draws_paired_between_arms_with_the_fit_covariance(ms):
+    """from_fits: the same seed gives both arms the same deviates (arm 1 = arm 0 + the drawn arm
+    coefficient on the location), and the draws have the fit's covariance."""
+    from hta.multistate.model import from_fits
+    fits = fit_transitions(ms, ["exponential"], clock="reset", covariate="arm")
+    m0 = from_fits(fits, "exponential", arm=0, n_draws=20_000, seed=8)
+    m1 = from_fits(fits, "exponential", arm=1, n_draws=20_000, seed=8)
+    for k, (t0, t1) in enumerate(zip(m0.transitions, m1.transitions), start=1):
+        fitted = fits.fits[k]["exponential"]
+        arm_effect = t1.coefs[:, 0] - t0.coefs[:, 0]
+        cov = np.cov(np.column_stack([t0.coefs[:, 0], arm_effect]).T)
+        np.testing.assert_allclose(cov, fitted.cov.to_numpy(), rtol=0.05)  # 20,000 draws: ~1% error
+        np.testing.assert_allclose(t0.coefs[:, 0].mean(), fitted.coef["log_rate"], atol=4 * np.sqrt(cov[0, 0] / 20_000))

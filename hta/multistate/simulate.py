@@ -94,6 +94,7 @@ class SimulationResult:
     disc_time_costs, disc_time_outcomes : (D, S) discounted years (cost and outcome rates).
     events : (D, H) transitions made per patient (background deaths are the last column when a
         life table is used).
+    Absorbing states accrue no time (a life is not followed past absorption).
     costs, qalys, life_years : (D,) discounted costs, discounted QALYs, undiscounted life-years.
     se_costs, se_qalys, se_life_years : (D,) Monte Carlo standard errors of those means (patient
         variation within the draw).
@@ -263,6 +264,9 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
         background = _Background(life_table)
     names = tuple(tr.name for tr in trans) + (("background",) if background is not None else ())
     H = len(names)
+    if max_transitions * H >= _POP_SLOT - 1:
+        raise HtaError(f"max_transitions: expected at most {(_POP_SLOT - 2) // H} for {H} transitions "
+                       f"(random-number slots per patient); found {max_transitions}")
     dead = absorbing[-1]
     cost_rate = _by_name(state_costs, states, D, "state_costs")
     util = _by_name(state_utilities, states, D, "state_utilities")
