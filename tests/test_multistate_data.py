@@ -77,3 +77,20 @@ def test_missing_column_and_weights():
     ms = transition_data(_frame(), weights=np.array([0.5, 2.0, 1.0]))
     assert ms.groupby("row")["weight"].first().tolist() == [0.5, 2.0, 1.0]
     assert len(ms[ms.trans == 3]) == 1  # only patient 0 progressed
+
+
+def test_patient_weights_reach_the_fits_and_the_occupancy(cll):
+    """MAIC-style case weights on patients: integer weights give the fits and the Aalen-Johansen
+    estimate of the data with those patients repeated."""
+    from hta.multistate.aalen_johansen import aalen_johansen
+    from hta.multistate.fit import fit_transitions
+    w = np.where(cll["patid"] % 5 == 0, 2.0, 1.0)
+    weighted = transition_data(cll, arm="treat", weights=w)
+    repeated = transition_data(pd.concat([cll, cll[cll["patid"] % 5 == 0]], ignore_index=True), arm="treat")
+    fw = fit_transitions(weighted, ["weibull"], clock="reset", covariate="arm")
+    fr = fit_transitions(repeated, ["weibull"], clock="reset", covariate="arm")
+    for k in (1, 2, 3):
+        assert fw.fits[k]["weibull"].loglik == pytest.approx(fr.fits[k]["weibull"].loglik, abs=1e-7)
+    times = [0.5, 1.5, 3.0]
+    np.testing.assert_allclose(aalen_johansen(weighted, times).to_numpy(),
+                               aalen_johansen(repeated, times).to_numpy(), atol=1e-13)
