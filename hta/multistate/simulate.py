@@ -290,6 +290,10 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
     is_absorbing[list(absorbing)] = True
     cost_flat, util_flat = cost_rate.ravel(), util.ravel()
     grid_index = _grid_indexer(grid)
+    if grid[-1] > horizon:
+        raise HtaError(f"grid: expected times within the horizon ({horizon:g} years); found {grid[-1]:g}")
+    if not 0 <= int(start_state) < S:
+        raise HtaError(f"start_state: expected a state index in 0..{S - 1}; found {start_state}")
     # block partial sums: time (undiscounted, cost-, outcome-discounted) by state, events,
     # per-patient costs/qalys/life-years and their squares
     acc_state = np.zeros((3, D, NB, S))
@@ -357,8 +361,8 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
             key = (d * nb + p // block) * S + st
             span = stop - te
             ec_stop, eo_stop = np.exp(-rc * stop), np.exp(-ro * stop)
-            disc_c = (ec - ec_stop) / rc if rc > 0 else span
-            disc_o = (eo - eo_stop) / ro if ro > 0 else span
+            disc_c = (ec - ec_stop) / rc if rc != 0 else span
+            disc_o = (eo - eo_stop) / ro if ro != 0 else span
             for j, w in enumerate((span, disc_c, disc_o)):
                 acc_state[j, :, b0:b0 + nb, :] += np.bincount(key, w, D * nb * S).reshape(D, nb, S)
             pat_cost[el] += np.take(cost_flat, ds) * disc_c
