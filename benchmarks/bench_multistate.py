@@ -20,8 +20,8 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from hta.multistate.model import MultiStateModel, Transition  # noqa: E402
-from hta.multistate.simulate import simulate  # noqa: E402
+from hta.multistate.model import MultiStateModel, Transition
+from hta.multistate.simulate import simulate
 
 STATES = ("transplant", "recovery", "adverse event", "recovery+AE", "relapse", "death")
 # (from, to, log shape, log scale in years): assumptions

@@ -103,9 +103,9 @@ def build(n_patients: int = 100_000, seed: int = 2017, patients: pd.DataFrame | 
     choice = {clock: {k: choose(r) for k, r in f.fits.items()} for clock, f in tf.items()}
     pf = psm_fits(patients)
     psm_choice = {name: choose(r) for name, r in pf.items()}
-    values = dict(state_costs=STATE_COSTS, state_utilities=UTILITIES,
-                  event_costs={"progression-free->progressed": PROGRESSION_COST},
-                  discount_costs=DISCOUNT, discount_outcomes=DISCOUNT)
+    values = {"state_costs": STATE_COSTS, "state_utilities": UTILITIES,
+                  "event_costs": {"progression-free->progressed": PROGRESSION_COST},
+                  "discount_costs": DISCOUNT, "discount_outcomes": DISCOUNT}
     pfs_events = (patients["prog"] == 1) | (patients["death"] == 1)
     share = [float(patients.loc[patients["treat"] == a, "prog"].sum() / pfs_events[patients["treat"] == a].sum())
              for a in (0, 1)]
@@ -182,9 +182,9 @@ def psa(n_draws: int = 1_000, n_patients: int = 1_000, clock: str = "reset", see
     parameter uncertainty (see docs/multistate.md)."""
     built = build(n_patients=1_000) if built is None else built
     tf, choice = built["fits"][clock], built["choice"][clock]
-    values = dict(state_costs=STATE_COSTS, state_utilities=UTILITIES,
-                  event_costs={"progression-free->progressed": PROGRESSION_COST},
-                  discount_costs=DISCOUNT, discount_outcomes=DISCOUNT)
+    values = {"state_costs": STATE_COSTS, "state_utilities": UTILITIES,
+                  "event_costs": {"progression-free->progressed": PROGRESSION_COST},
+                  "discount_costs": DISCOUNT, "discount_outcomes": DISCOUNT}
     out = {}
     for arm, strategy in enumerate(STRATEGIES):
         model = from_fits(tf, choice, arm=arm, n_draws=n_draws, seed=seed)

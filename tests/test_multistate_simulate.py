@@ -17,7 +17,12 @@ import pytest
 from scipy.linalg import expm
 
 from hta.errors import HtaError
-from hta.multistate.cohort import expm_batched, markov_cohort, outcomes, semi_markov_cohort
+from hta.multistate.cohort import (
+    expm_batched,
+    markov_cohort,
+    outcomes,
+    semi_markov_cohort,
+)
 from hta.multistate.hazards import cumhaz, inverse_cumhaz
 from hta.multistate.model import MultiStateModel, Transition
 from hta.multistate.simulate import simulate, uniforms
@@ -143,8 +148,8 @@ def _weibull_model(D=3, clock="reset"):
 
 def test_chunking_does_not_change_results_bit_for_bit():
     model = _weibull_model()
-    kw = dict(horizon=8.0, seed=42, state_utilities={"PF": 0.8, "P": 0.5}, state_costs={"P": 2000.0},
-              event_costs={"PF->P": 100.0}, block=50)
+    kw = {"horizon": 8.0, "seed": 42, "state_utilities": {"PF": 0.8, "P": 0.5}, "state_costs": {"P": 2000.0},
+              "event_costs": {"PF->P": 100.0}, "block": 50}
     runs = [simulate(model, 1_030, chunk=c, **kw) for c in (50, 200, 1_050, 5_000)]
     for other in runs[1:]:
         for field in ("costs", "qalys", "life_years", "se_qalys", "time_in_state", "disc_time_costs",

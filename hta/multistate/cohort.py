@@ -20,7 +20,7 @@ Both return an ``hta.cohort.Cohort`` with ``trace`` (D, T + 1, S) on the grid ``
 
 from __future__ import annotations
 
-from typing import Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
@@ -29,7 +29,7 @@ from hta.errors import HtaError
 from hta.markov import cohort as markov_engine
 from hta.multistate.model import MultiStateModel
 
-__all__ = ["markov_cohort", "semi_markov_cohort", "outcomes", "expm_batched"]
+__all__ = ["expm_batched", "markov_cohort", "outcomes", "semi_markov_cohort"]
 
 
 def expm_batched(A: np.ndarray) -> np.ndarray:
@@ -51,7 +51,7 @@ def expm_batched(A: np.ndarray) -> np.ndarray:
 def _grid(cycle: float, horizon: float) -> tuple[int, np.ndarray]:
     if not (cycle > 0 and horizon > 0):
         raise HtaError(f"cohort: expected a positive cycle length and horizon (years); found {cycle}, {horizon}")
-    T = int(round(horizon / cycle))
+    T = round(horizon / cycle)
     if abs(T * cycle - horizon) > 1e-9 * horizon:
         raise HtaError(f"cohort: expected the horizon ({horizon}) to be a whole number of cycles ({cycle})")
     return T, np.arange(T + 1) * cycle
@@ -195,7 +195,7 @@ def outcomes(cohort: Cohort, *, cycle: float, state_costs: Mapping | None = None
     Returns a dict of (D,) arrays: ``costs``, ``qalys``, ``life_years`` and ``years:<state>``.
     """
     trace = cohort.trace
-    D, T1, S = trace.shape
+    D, T1, _ = trace.shape
     t = np.arange(T1) * cycle
     mid = 0.5 * (trace[:, 1:] + trace[:, :-1])  # (D, T, S)
 

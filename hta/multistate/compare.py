@@ -16,8 +16,8 @@ below put them side by side:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -26,8 +26,15 @@ from hta.errors import HtaError
 from hta.multistate.cohort import outcomes
 from hta.psm import cohort as psm_engine
 
-__all__ = ["MethodResult", "from_cohort", "from_simulation", "psm_cohort", "comparison_table",
-           "occupancy_table", "comparison_figure"]
+__all__ = [
+    "MethodResult",
+    "comparison_figure",
+    "comparison_table",
+    "from_cohort",
+    "from_simulation",
+    "occupancy_table",
+    "psm_cohort",
+]
 
 
 @dataclass
@@ -57,7 +64,7 @@ class MethodResult:
 def psm_cohort(pfs, os, *, cycle: float, horizon: float, strategy: str = ""):
     """Partitioned-survival cohort (``hta.psm``) from PFS and OS curves (objects with
     ``survival(t)`` returning (n, T), e.g. ``FittedModel.curve(arm)``), in years."""
-    T = int(round(horizon / cycle))
+    T = round(horizon / cycle)
     t = np.arange(T + 1) * cycle
     return psm_engine([pfs.survival(t), os.survival(t)], strategy=strategy,
                       states=("progression-free", "progressed", "dead"))

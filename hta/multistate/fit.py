@@ -23,22 +23,21 @@ covariate the effect is on each family's location parameter (as ``hta.survival.f
 from __future__ import annotations
 
 import dataclasses
+import importlib
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
 from hta.multistate.data import STATES
-import importlib
-
 from hta.survival.fit import FitResult, FittedModel, FitWarning
 
 _sf = importlib.import_module("hta.survival.fit")  # the module (hta.survival.fit is also a function name)
 
-__all__ = ["fit_truncated", "fit_transitions", "TransitionFits", "CLOCKS"]
+__all__ = ["CLOCKS", "TransitionFits", "fit_transitions", "fit_truncated"]
 
 CLOCKS = ("forward", "reset")
 

@@ -26,7 +26,7 @@ from scipy import special
 
 from hta.errors import HtaError
 
-__all__ = ["cumhaz", "inverse_cumhaz", "FAMILIES", "N_COEF"]
+__all__ = ["FAMILIES", "N_COEF", "cumhaz", "inverse_cumhaz"]
 
 N_COEF = {"exponential": 1, "weibull": 2, "weibullph": 2, "gompertz": 2, "lognormal": 2,
           "loglogistic": 2, "gamma": 2, "gengamma": 3}

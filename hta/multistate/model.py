@@ -10,15 +10,15 @@ example).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 
 from hta.errors import HtaError
 from hta.multistate.hazards import N_COEF, cumhaz
 
-__all__ = ["Transition", "MultiStateModel", "from_fits"]
+__all__ = ["MultiStateModel", "Transition", "from_fits"]
 
 
 @dataclass

@@ -32,8 +32,8 @@ Method
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ from hta.errors import HtaError
 from hta.multistate.hazards import cumhaz, inverse_cumhaz
 from hta.multistate.model import MultiStateModel
 
-__all__ = ["simulate", "SimulationResult", "uniforms"]
+__all__ = ["SimulationResult", "simulate", "uniforms"]
 
 _M1, _M2 = np.uint64(0xBF58476D1CE4E5B9), np.uint64(0x94D049BB133111EB)
 _G1, _G2 = np.uint64(0x9E3779B97F4A7C15), np.uint64(0xD1B54A32D192ED03)
