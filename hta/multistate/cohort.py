@@ -110,8 +110,13 @@ def _topological(model: MultiStateModel, start_state: int) -> list:
 
 
 def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start_state: int = 0,
-                       strategy: str = "") -> Cohort:
-    """Semi-Markov cohort with tunnel states over the whole horizon (years); acyclic models.
+                       strategy: str = "", max_tunnels: int | None = None) -> Cohort:
+    """Semi-Markov cohort with tunnel states (years); acyclic models.
+
+    ``max_tunnels``: tunnels per state; default (None) one per cycle of the horizon, so time in
+    state is never truncated. With ``K`` tunnels, mass that has spent ``K`` cycles in a state stays
+    in the last tunnel and keeps its hazard (over ``[K - 1/2, K + 1/2]`` cycles since entry): exact
+    up to ``K`` cycles in the state, an approximation beyond, at ``O(D T K)`` cost.
 
     Tunnels: the mass in a transient state is kept by whole cycles since entry. Everyone enters
     the start state at time 0 (its hazards use the exact times). Mass entering another state
@@ -132,7 +137,11 @@ def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, 
     tun = [np.diff(h[:, 1:], axis=1) for h in H_half]  # (D, T): tunnel k over [k+1/2, k+3/2]
     first_half = [h[:, 1] for h in H_half]  # (D,): [0, 1/2] cycle since entry
     cal_mid = [np.broadcast_to(tr.cumhaz((np.arange(T) + 0.5) * cycle), (D, T)) for tr in trans]
-    x = {s: np.zeros((D, T + 1)) for s in order}  # mass by tunnel
+    K = T if max_tunnels is None else int(max_tunnels)
+    if not 1 <= K:
+        raise HtaError(f"max_tunnels: expected a positive number of tunnels; found {max_tunnels}")
+    K = min(K, T)
+    x = {s: np.zeros((D, K)) for s in order}  # mass by tunnel
     start = np.ones(D)  # the start state's mass (entered at 0: no tunnels needed)
     trace = np.zeros((D, T + 1, S))
     trace[:, 0, start_state] = 1.0
@@ -158,7 +167,7 @@ def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, 
                 dHs = [H_full[h][:, j] - H_full[h][:, j - 1] for h in hs]
                 start = split(start, dHs, hs, j, inflow) if hs else start
                 continue
-            n = j - 1
+            n = min(j - 1, K)
             mass = x[s][:, :n]
             if hs and n:
                 dHs = [tun[h][:, :n] if trans[h].clock == "reset"
@@ -170,10 +179,14 @@ def semi_markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, 
                 dHs = [first_half[h] if trans[h].clock == "reset"
                        else H_full[h][:, j] - cal_mid[h][:, j - 1] for h in hs]
                 new = split(new, dHs, hs, j, inflow)
-            x[s][:, 1:n + 1] = mass
-            x[s][:, 0] = new
+            shifted = np.zeros((D, K))
+            shifted[:, 1:min(n + 1, K)] = mass[:, :min(n, K - 1)]  # one tunnel on
+            if n == K:
+                shifted[:, K - 1] += mass[:, K - 1]  # the last tunnel keeps its mass
+            shifted[:, 0] += new
+            x[s] = shifted
         for s in order:
-            trace[:, j, s] = start if s == start_state else x[s][:, :j].sum(axis=1)
+            trace[:, j, s] = start if s == start_state else x[s].sum(axis=1)
         for s in absorbing:
             absorbed[:, s] += inflow[:, s]
             trace[:, j, s] = absorbed[:, s]
