@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hta import bia, psa
+from hta.analysis import bia, psa
 from hta.analysis import capacity as K
 from hta.errors import HtaError
 

@@ -1,18 +1,18 @@
-"""CEAF summary of optimal WTP ranges (hta.psa.ceaf_ranges).
+"""CEAF summary of optimal WTP ranges (hta.analysis.psa.ceaf_ranges).
 
 The optimal strategy under current information maximises expected NMB = k E[e] - E[c]; the
 switch points are the ICERs between neighbours on the cost-effectiveness frontier of the means
 (Fenwick, Claxton & Sculpher, Health Econ 2001;10:779-787; Barton et al., Value Health
 2008;11:886-897). Checked against a hand-computed example and against the frontier ICERs of
-hta.cea.incremental (dampack's calculate_icers algorithm) on dampack's example PSA.
+hta.analysis.cea.incremental (dampack's calculate_icers algorithm) on dampack's example PSA.
 """
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import hta.psa as psa
-from hta.cea import FRONTIER, incremental
+import hta.analysis.psa as psa
+from hta.analysis.cea import FRONTIER, incremental
 from hta.errors import HtaError
 
 REF = "/work/shared/refdata/dampack_example_psa_10000.csv"

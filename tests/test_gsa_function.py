@@ -1,4 +1,4 @@
-"""Sobol and Morris of any vectorised function (hta.gsa.sobol_function / morris_function).
+"""Sobol and Morris of any vectorised function (hta.analysis.gsa.sobol_function / morris_function).
 
 Ishigami function f = sin x1 + a sin^2 x2 + b x3^4 sin x1, a = 7, b = 0.1, x ~ U(-pi, pi)^3
 (Ishigami & Homma 1990). Closed forms (Sobol' 1990; Saltelli et al. 2008, Global Sensitivity
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from hta import gsa
-from hta.distributions import Normal, Uniform
+from hta.analysis import gsa
+from hta.params.distributions import Normal, Uniform
 from hta.errors import HtaError
 
 A, B = 7.0, 0.1

@@ -4,7 +4,7 @@ References: for constant hazards the illness-death model is a time-homogeneous M
 so state occupancy is ``p0 exp(Q t)`` and discounted time in state over ``[0, T]`` is
 ``p0 (rI - Q)^-1 (I - exp(-(rI - Q) T))`` (e.g. Cox & Miller 1965, ch. 4), computed here with
 scipy.linalg.expm. Simulated means must lie within 4 Monte Carlo standard errors of those.
-Background mortality is checked against hta.lifetables.LifeTable.life_expectancy (exact for the
+Background mortality is checked against hta.population.lifetables.LifeTable.life_expectancy (exact for the
 piecewise-constant hazard). Cumulative hazards are checked against hta.survival.curves (which
 follows R flexsurv's formulas).
 """
@@ -195,7 +195,7 @@ def test_psa_draws_are_simulated_together():
 
 
 def test_background_mortality_gives_life_table_life_expectancy():
-    from hta.lifetables import LifeTable
+    from hta.population.lifetables import LifeTable
     table = LifeTable.hong_kong()
     model = MultiStateModel(("alive", "dead"), [Transition(0, 1, "exponential", [[-60.0]])])
     pop = pd.DataFrame({"age": [60.0, 60.0], "sex": ["male", "female"], "weight": [0.4, 0.6]})

@@ -1,4 +1,4 @@
-"""EVPPI over a WTP grid (hta.voi.evppi_curve): one regression of incremental costs and one of
+"""EVPPI over a WTP grid (hta.analysis.voi.evppi_curve): one regression of incremental costs and one of
 incremental effects per strategy, shared by every WTP.
 
 References (R package voi, Jackson et al., tests/testthat on GitHub chjackson/voi; data
@@ -18,7 +18,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hta import voi
+from hta.analysis import voi
 from hta.errors import HtaError
 
 REF = "/work/shared/refdata/voi_chemo_pars_nb_cea_10000.csv"

@@ -21,7 +21,7 @@ from hta.analysis import evsi as E
 from hta.analysis import payers as P
 from hta.excel.reader import read_inputs
 from hta.survival.curves import make_curve
-from hta.voi import evppi
+from hta.analysis.voi import evppi
 from models import fucaso_rrmm
 
 pd.set_option("display.width", 200)

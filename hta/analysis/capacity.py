@@ -3,10 +3,10 @@
 A therapy such as CAR-T can be given only to as many patients a year as there are treatment
 (manufacturing and infusion) slots. Patients who would receive it join a waiting list; each
 month some are treated, and some leave the list without it because they die or progress while
-waiting. This module turns the demand of a budget impact analysis (:mod:`hta.bia`) into the
+waiting. This module turns the demand of a budget impact analysis (:mod:`hta.analysis.bia`) into the
 patients actually treated, the waiting list month by month and those who leave it, and places
 the treated patients' costs in calendar years with the same convolution as the unconstrained
-budget impact (:func:`hta.bia.place_costs`). ``docs/agreements.md`` describes the conventions.
+budget impact (:func:`hta.analysis.bia.place_costs`). ``docs/agreements.md`` describes the conventions.
 
 Conventions
 -----------
@@ -20,7 +20,7 @@ Conventions
 * Counts are expected numbers of patients (population counts, not integers); arrays carry a
   leading sample axis ``(n, ...)`` and the only loop is over months.
 * **Displacement**: every treated patient displaces one patient from current therapies, in the
-  proportions of the world without the new therapy (``hta.bia`` convention); patients who wait,
+  proportions of the world without the new therapy (``hta.analysis.bia`` convention); patients who wait,
   die or progress on the list stay on current therapies in the budget (their bridging care).
 * **Fixed centre costs** (HK$ per year, undiscounted like every budget) are added to the world
   with the new therapy.
@@ -36,8 +36,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hta import bia
-from hta.bia import place_costs
+from hta.analysis import bia
+from hta.analysis.bia import place_costs
 from hta.errors import HtaError
 
 __all__ = [
@@ -183,7 +183,7 @@ def capacity_shares(entering, shares_without, shares_with, new_index: int, treat
     current therapies in the proportions of the world without it.
 
     Args:
-        entering: ``(n|1, H)`` patients starting any treatment each year (:func:`hta.bia.entrants`).
+        entering: ``(n|1, H)`` patients starting any treatment each year (:func:`hta.analysis.bia.entrants`).
         shares_without, shares_with: ``(n|1, H, S)`` shares of each world without a capacity limit.
         new_index: column of the new therapy in the strategy axis.
         treated_year: ``(n|1, H)`` patients treated with it (:attr:`WaitingListResult.treated_year`).
@@ -221,7 +221,7 @@ def capacity_budget(entering, shares_without, shares_with, new_index: int, treat
     Args:
         entering, shares_without, shares_with, new_index, treated_year: as :func:`capacity_shares`.
         profile: ``(n|1, S, C, H)`` per-patient undiscounted costs by calendar year since entry
-            (:func:`hta.bia.calendar_profile`).
+            (:func:`hta.analysis.bia.calendar_profile`).
         fixed_cost_per_year: fixed costs of running the service (HK$ a year, undiscounted),
             scalar or ``(H,)``; counted in the world with the new therapy only.
 
@@ -281,7 +281,7 @@ class CapacityBudget:
     """A budget impact analysis with and without the capacity limit.
 
     Attributes:
-        unconstrained: the :class:`hta.bia.BudgetResult` without a limit.
+        unconstrained: the :class:`hta.analysis.bia.BudgetResult` without a limit.
         flow: the :class:`WaitingListResult` of the new therapy's demand.
         budgets: the :func:`capacity_budget` dict (with the limit and fixed costs).
     """
@@ -312,11 +312,11 @@ class CapacityBudget:
 
 def capacity_analysis(specs, profiles, strategies, categories, slots_per_year, p_death_month=0.0,
                       p_progression_month=0.0, fixed_cost_per_year=0.0, initial_waiting=0.0) -> CapacityBudget:
-    """:func:`hta.bia.run`, then the same analysis with the new therapy's patients capacity-limited.
+    """:func:`hta.analysis.bia.run`, then the same analysis with the new therapy's patients capacity-limited.
 
     The demand for the new therapy is the unconstrained world-with patients on it
     (entrants x uptake); :func:`waiting_list` turns it into treated patients, and
-    :func:`capacity_budget` places their costs. Arguments as :func:`hta.bia.run` and
+    :func:`capacity_budget` places their costs. Arguments as :func:`hta.analysis.bia.run` and
     :func:`waiting_list` / :func:`capacity_budget`; the new therapy is ``specs[0].new_strategy``.
     """
     result = bia.run(specs, profiles, strategies, categories)

@@ -9,7 +9,7 @@ INB_d(theta_i) on T(X_i) estimates E[INB_d | T(X)], and
 
     EVSI = mean_i max_d E[INB_d | T(X_i)]  -  max_d mean_i E[INB_d | T(X_i)].
 
-The regression is the EVPPI machinery of :mod:`hta.voi` (GAM: tensor-product cubic regression
+The regression is the EVPPI machinery of :mod:`hta.analysis.voi` (GAM: tensor-product cubic regression
 splines ``te(T1, T2, bs="cr")`` with GCV smoothing, as ``voi``; or a Gaussian process), applied to
 the summary statistics in place of the parameters. When the summary is sufficient for the
 decision-relevant parameters and the sample is large, EVSI approaches their EVPPI; EVSI <= EVPPI
@@ -28,7 +28,7 @@ Conventions
   curve fitted to a Kaplan-Meier curve in months; see ``hta.survival.curves``).
 * Population EVSI (:func:`population_evsi`) multiplies by the discounted number of patients
   (patients of year y discounted by ``(1 + r)^-(y-1)``, year 1 undiscounted), as
-  :func:`hta.psa.population_evpi`.
+  :func:`hta.analysis.psa.population_evpi`.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ import pandas as pd
 
 from hta.analysis.capacity import population_value
 from hta.errors import HtaError
-from hta.voi import evpi as _evpi
-from hta.voi import evppi as _regression_voi
+from hta.analysis.voi import evpi as _evpi
+from hta.analysis.voi import evppi as _regression_voi
 
 __all__ = [
     "EvsiResult",
@@ -298,7 +298,7 @@ def evsi_from_summaries(nb, summaries, method: str = "gam", *, return_details: b
         method: ``"gam"`` (default, as ``voi``), ``"gp"`` or ``"auto"``.
         return_details: return an :class:`EvsiResult` instead of a float.
         se_draws: draws of the regression coefficients for a standard error (0: none).
-        seed, options: passed to :func:`hta.voi.evppi` (``k``, ``gp_n``).
+        seed, options: passed to :func:`hta.analysis.voi.evppi` (``k``, ``gp_n``).
     """
     frame = summaries if isinstance(summaries, pd.DataFrame) else pd.DataFrame(dict(summaries))
     n = np.asarray(nb).shape[0]
@@ -410,7 +410,7 @@ def population_evsi(per_patient, patients_per_year, discount_rate: float, years:
     """Population EVSI (or EVPI, EVPPI): per-patient value x discounted patients.
 
     ``per_patient * sum_y N_y / (1 + r)^(y - 1)`` over decision years y = 1..H; year 1 is
-    undiscounted (discrete, per annum), as :func:`hta.psa.population_evpi`.
+    undiscounted (discrete, per annum), as :func:`hta.analysis.psa.population_evpi`.
 
     Args:
         per_patient: per-patient value (scalar or array, e.g. the ``evsi`` column).

@@ -20,7 +20,7 @@ Designs are evaluated in chunks (``chunk_size``) with one model call per chunk.
 :func:`sobol_function` and :func:`morris_function` analyse any vectorised callable instead of a
 model: ``f(X)`` with ``X`` of shape ``(N, D)`` returning ``(N,)``, or ``f(columns)`` with a dict
 of named ``(N,)`` arrays, over parameters given by bounds (uniform) or by distributions (any
-object with a ``ppf``, e.g. :mod:`hta.distributions` or a frozen ``scipy.stats`` distribution).
+object with a ``ppf``, e.g. :mod:`hta.params.distributions` or a frozen ``scipy.stats`` distribution).
 No strategies, costs or willingness to pay are involved.
 """
 
@@ -257,7 +257,7 @@ def sobol_function(func, parameters: Mapping[str, Any], n_base: int = 1024, *, c
     """Sobol first-order (S1) and total (ST) indices of any vectorised function.
 
     ``parameters`` maps each input name (in column order) to bounds ``(low, high)`` (a uniform
-    input) or to a scalar distribution with a ``ppf`` (``hta.distributions`` or frozen
+    input) or to a scalar distribution with a ``ppf`` (``hta.params.distributions`` or frozen
     ``scipy.stats``). ``func`` is called with ``X`` of shape ``(N, D)`` (``call="array"``) or
     with a dict ``name -> (N,)`` (``call="dict"``) and must return ``(N,)`` values; ``chunk_size``
     limits ``N`` per call (default: the whole design in one call). Design: Saltelli's scheme of

@@ -1,7 +1,7 @@
 """Cohort state-transition models from a multi-state model's hazards (discrete cycles).
 
 * :func:`markov_cohort` — clock-forward (Markov) hazards on the existing Markov engine
-  (``hta.markov.cohort``). In cycle ``j`` (``t_{j-1}`` to ``t_j``, years) each hazard is held at
+  (``hta.engine.markov.cohort``). In cycle ``j`` (``t_{j-1}`` to ``t_j``, years) each hazard is held at
   its average over the cycle (the generator ``A_j[r, s] = H_rs(t_j) - H_rs(t_{j-1})``) and the
   cycle's transition matrix is ``exp(A_j)``: exact competing risks and sequences of transitions
   within a cycle; exact for constant hazards, and converging as cycles shrink otherwise.
@@ -14,7 +14,7 @@
   in proportion to their cumulative hazards (``p_h = dH_h / dH (1 - e^-dH)``). An approximation
   that converges as the cycle shrinks (see tests and docs/multistate.md).
 
-Both return an ``hta.cohort.Cohort`` with ``trace`` (D, T + 1, S) on the grid ``j * cycle`` and
+Both return an ``hta.engine.cohort.Cohort`` with ``trace`` (D, T + 1, S) on the grid ``j * cycle`` and
 ``events["A->B"]`` (D, T) per transition; :func:`outcomes` integrates costs and QALYs.
 """
 
@@ -24,9 +24,9 @@ from collections.abc import Mapping
 
 import numpy as np
 
-from hta.cohort import Cohort
+from hta.engine.cohort import Cohort
 from hta.errors import HtaError
-from hta.markov import cohort as markov_engine
+from hta.engine.markov import cohort as markov_engine
 from hta.multistate.model import MultiStateModel
 
 __all__ = ["expm_batched", "markov_cohort", "outcomes", "semi_markov_cohort"]
@@ -59,7 +59,7 @@ def _grid(cycle: float, horizon: float) -> tuple[int, np.ndarray]:
 
 def markov_cohort(model: MultiStateModel, *, cycle: float, horizon: float, start_state: int = 0,
                   strategy: str = "") -> Cohort:
-    """Clock-forward (Markov) cohort on ``hta.markov``; ``cycle`` and ``horizon`` in years.
+    """Clock-forward (Markov) cohort on ``hta.engine.markov``; ``cycle`` and ``horizon`` in years.
 
     Every transition out of a state other than ``start_state`` must be clock-forward (a
     clock-reset hazard there needs :func:`semi_markov_cohort`); out of the start state, entered

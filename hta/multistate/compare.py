@@ -24,7 +24,7 @@ import pandas as pd
 
 from hta.errors import HtaError
 from hta.multistate.cohort import outcomes
-from hta.psm import cohort as psm_engine
+from hta.engine.psm import cohort as psm_engine
 
 __all__ = [
     "MethodResult",
@@ -62,7 +62,7 @@ class MethodResult:
 
 
 def psm_cohort(pfs, os, *, cycle: float, horizon: float, strategy: str = ""):
-    """Partitioned-survival cohort (``hta.psm``) from PFS and OS curves (objects with
+    """Partitioned-survival cohort (``hta.engine.psm``) from PFS and OS curves (objects with
     ``survival(t)`` returning (n, T), e.g. ``FittedModel.curve(arm)``), in years."""
     T = round(horizon / cycle)
     t = np.arange(T + 1) * cycle

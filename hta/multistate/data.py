@@ -69,7 +69,7 @@ def transition_data(patients: pd.DataFrame, *, prog_time: str = "prog_ty", prog_
     death_time, death_event : columns of the time to death or last follow-up, and 1 = died.
     arm : optional column of a 0/1 treatment indicator, copied to the output.
     weights : optional column name or (N,) array of non-negative case weights (e.g. MAIC weights
-        from ``hta.maic``); default 1.
+        from ``hta.survival.maic``); default 1.
     id : optional column identifying patients (used in error messages and copied); default the
         row position.
 

@@ -172,7 +172,7 @@ def _grid_indexer(grid: np.ndarray):
 
 class _Background:
     """Cumulative background hazard by attained age, per sex (mx constant within each year of age,
-    as ``hta.lifetables.LifeTable``; ages from the table's first age to ``max_age``, the last
+    as ``hta.population.lifetables.LifeTable``; ages from the table's first age to ``max_age``, the last
     rate continuing beyond)."""
 
     def __init__(self, table, max_age: float = 130.0):
@@ -241,7 +241,7 @@ def simulate(model: MultiStateModel, n_patients: int, *, horizon: float, seed=0,
     grid : times (years, within the horizon) for the state occupancy; default 0..horizon by 0.25.
     population : optional table with ``age``, ``sex`` (male/female), optional ``weight``: each
         patient's profile is drawn from it; needed with ``life_table``.
-    life_table : optional object with ``mx(ages, sex)`` (e.g. ``hta.lifetables.LifeTable``): adds
+    life_table : optional object with ``mx(ages, sex)`` (e.g. ``hta.population.lifetables.LifeTable``): adds
         background mortality (to the last absorbing state) from every transient state.
     block : patients per accumulation block; chunk : patients simulated at once (a multiple of
         ``block``; default about 1 million lives per chunk).
