@@ -7,6 +7,7 @@ record the moment or the code version (started, elapsed, git commit) are skipped
 difference, listing the first 50.
 """
 
+import re
 import sys
 
 import openpyxl
@@ -22,6 +23,8 @@ def cells(path):
         for i, row in enumerate(rows):
             skip = any(isinstance(v, str) and v in SKIP_ITEMS for v in row[:2])
             for j, v in enumerate(row):
+                if isinstance(v, str):  # elapsed times inside summary lines, e.g. "(9 model calls, ..., 0.6 s)"
+                    v = re.sub(r"\d+(\.\d+)? s\)", "<elapsed> s)", v)
                 if v is not None and not skip:
                     out[(ws.title, i + 1, j + 1)] = v
     return [ws.title for ws in wb.worksheets], out

@@ -9,15 +9,14 @@ BudgetShares of the workbook; docs/bia.md).
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
 Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
-``model.with_structure(...)``, ``model.with_survival(...)``) or the analyses, and the name.
+``model.with_structure(...)``, ``model.with_survival(...)``) or the list of analyses, and the name.
 """
 
 from pathlib import Path
 
-from hta.excel.reader import read_inputs
-from hta.analysis.plan import analyse
-from hta.app.scripts import main
-from hta.analysis.scenarios import Scenario
+from hta import analyse, read_inputs, run_file
+from hta.analysis import (BudgetImpact, Cheers, FormulaWorkbook, OneWay, Psa, Scenario, Scenarios, Sobol,
+                          SurvivalSelection, Threshold, TwoWay, Verification)
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -26,7 +25,7 @@ TITLE = "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: HA
 
 
 #: Budget impact scenarios on population, uptake and price (one-way ranges are in the workbook).
-BIA_SCENARIOS = [
+BIA_SCENARIOS = (
     {"name": "price HK$4 M (imported CAR-T charge)", "parameters": {"c_eqcel_price": 4_000_000},
      "description": "SCMP 2023: US companies charge HK hospitals HK$4 M per CAR-T patient"},
     {"name": "S-shaped uptake to 50% (midpoint year 2.5)",
@@ -35,7 +34,7 @@ BIA_SCENARIOS = [
     {"name": "all eligibility steps high, peak uptake 70%",
      "budget": {"eligible_tce_4l": 0.35, "eligible_fit_cart": 0.7, "eligible_ha": 1.0, "uptake_peak": 0.7}},
     {"name": "patients start on 1 January", "budget": {"entry": "start"}},
-]
+)
 
 
 def build_model():
@@ -45,33 +44,32 @@ def build_model():
 def run(context):
     inputs = read_inputs(INPUTS)
     model = fucaso_rrmm.build(inputs)
-    scenarios = [Scenario(d["name"], d["description"], model=d.get("model"), overrides=d.get("overrides", {}),
-                          settings=d.get("settings", {})) for d in fucaso_scenarios.definitions()]
+    scenarios = tuple(Scenario(d["name"], d["description"], model=d.get("model"), overrides=d.get("overrides", {}),
+                               settings=d.get("settings", {})) for d in fucaso_scenarios.definitions())
     results = analyse(
-        model, name=NAME, title=TITLE,
+        model,
+        OneWay(),
+        Psa(draws=5000, evppi=True),
+        Threshold("c_eqcel_price", upper=20_000_000, curve_multiples=(0.5, 0.75, 1, 1.5, 2, 2.5, 3)),
+        Scenarios(scenarios),
+        Sobol(n_base=1024),
+        TwoWay("c_eqcel_price", tuple(500_000 * i for i in range(1, 11)),
+               "c_cc_regimen_month", tuple(10_000 * i for i in range(1, 11))),
+        BudgetImpact(inputs.budget, BIA_SCENARIOS),
+        SurvivalSelection(tuple(fucaso_scenarios.survival_candidates(model))),
+        FormulaWorkbook(),  # results/base_case_model.xlsx: the base case as Excel formulas
+        Verification(),
+        Cheers(fucaso_rrmm.CHEERS_STATEMENTS),
+        name=NAME, title=TITLE,
         # Base case: intention-to-treat from leukapheresis (as NICE's CAR-T appraisals preferred);
         # the infused-only analysis is shown beside it.
         alternatives={"state-transition (TSD 19)": model.with_structure("stm"),
                       "partitioned survival, infused only": model.with_itt(False)},
-        tornado=True,
-        threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000,
-                   "curve": {"multiples": [0.5, 0.75, 1, 1.5, 2, 2.5, 3]}},
-        psa={"draws": 5000, "evppi": True, "workers": context.workers, "scheduler": context.scheduler},
-        scenarios=scenarios,
-        two_way={"p1": "c_eqcel_price", "values1": [500_000 * i for i in range(1, 11)],
-                 "p2": "c_cc_regimen_month", "values2": [10_000 * i for i in range(1, 11)]},
-        sobol={"n_base": 1024, "workers": context.workers, "scheduler": context.scheduler},
-        cheers=fucaso_rrmm.CHEERS_STATEMENTS,
-        bia={"inputs": inputs.budget, "scenarios": BIA_SCENARIOS},
-        survival_selection=fucaso_scenarios.survival_candidates(model),
-        excel_model=True,  # results/base_case_model.xlsx: the base case as Excel formulas
-        verify=True,
-        seed=context.seed,
-        progress=context.progress,
+        execution=context.execution,
     )
     context.publish(results, inputs=[INPUTS])
     return results
 
 
 if __name__ == "__main__":
-    main(__file__)
+    run_file(__file__)

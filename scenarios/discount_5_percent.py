@@ -7,9 +7,8 @@ Run: ``hta run scenarios/discount_5_percent.py``. Copy this file to make a new s
 
 from pathlib import Path
 
-from hta.excel.reader import read_inputs
-from hta.analysis.plan import analyse
-from hta.app.scripts import main
+from hta import analyse, read_inputs, run_file
+from hta.analysis import Threshold
 from models import fucaso_rrmm
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -22,11 +21,11 @@ def build_model():
 
 def run(context):
     model = build_model()
-    results = analyse(model, name="discount_5_percent", title="Eque-cel vs conventional care: 5% discounting",
-                      threshold={"parameter": "c_eqcel_price", "lower": 0, "upper": 20_000_000}, seed=context.seed)
+    results = analyse(model, Threshold("c_eqcel_price", upper=20_000_000), name="discount_5_percent", title="Eque-cel vs conventional care: 5% discounting",
+                      execution=context.execution)
     context.publish(results, inputs=[INPUTS])
     return results
 
 
 if __name__ == "__main__":
-    main(__file__)
+    run_file(__file__)

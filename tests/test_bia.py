@@ -362,17 +362,19 @@ def test_template_budget_sheet_is_documented_and_blank_budget_is_absent(tmp_path
 
 
 def test_pipeline_reports_the_budget_impact(flagship):
-    from hta.analysis.plan import analyse
-    from hta.report.publish import console_table
+    from hta.analysis import BudgetImpact, analyse
+    from hta.report.console import console_table
+    from hta.report.publish import sections
 
     inputs, model = flagship
-    results = analyse(model, name="bia", bia={"inputs": inputs.budget,
-                                              "scenarios": [{"name": "price 4M", "parameters": {"c_eqcel_price": 4e6}}]})
-    out = results.analyses["bia"]
+    results = analyse(model, BudgetImpact(inputs.budget, ({"name": "price 4M", "parameters": {"c_eqcel_price": 4e6}},)),
+                      name="bia")
+    out = results.analyses["bia"].frames
+    rendered = sections(results)
     yearly = out["yearly"]
     assert list(yearly["calendar_year"]) == [2026, 2027, 2028, 2029, 2030]
     assert out["net_total"] == pytest.approx(yearly["net_impact"].sum(), rel=1e-12)
-    assert out["net_total"] > 0
+    assert results.analyses["bia"].net_total == out["net_total"] > 0
     # by category sums to the totals of each world
     cat = out["by_category"]
     for w, col in (("without", "budget_without"), ("with", "budget_with")):
@@ -384,9 +386,9 @@ def test_pipeline_reports_the_budget_impact(flagship):
     # (ITT base case: the acquisition is paid for the infused share only)
     delta = (4e6 - model.parameters["c_eqcel_price"].base) * on * (1.0 - model.parameters["p_not_infused"].base)
     assert scen.loc["price 4M", "net over 5 years"] - scen.loc["base case", "net over 5 years"] == pytest.approx(delta)
-    names = [s.name for s in out["sheets"]]
+    names = [s.name for s in rendered["bia"].sheets]
     assert names[0] == "BIA" and "BIA sensitivity" in names
-    assert "net budget impact over 5 years" in console_table(results)
+    assert "net budget impact over 5 years" in console_table(results, rendered)
 
 
 def test_cli_bad_budget_exits_2_without_traceback_or_files(tmp_path, capsys):

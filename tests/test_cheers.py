@@ -7,7 +7,8 @@ import pytest
 from hta.report.cheers import ITEMS, NOT_REPORTED, PARTLY, REPORTED, checklist
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.analysis.plan import analyse
+from hta.analysis import Cheers, OneWay, analyse
+from hta.report.sections import present
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -16,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.fixture(scope="module")
 def results():
     model = fucaso_rrmm.build(read_inputs(ROOT / "inputs" / "fucaso_hk.xlsx"))
-    return analyse(model, name="cheers_test", tornado=True, cheers=fucaso_rrmm.CHEERS_STATEMENTS)
+    return analyse(model, OneWay(), Cheers(fucaso_rrmm.CHEERS_STATEMENTS), name="cheers_test")
 
 
 def test_the_28_items_in_order():
@@ -38,13 +39,14 @@ def test_run_answers_its_own_items(results):
 
 
 def test_statements_fill_and_qualify_items(results):
-    table = results.analyses["cheers"]["table"].set_index("item")
+    section = present(results.analyses["cheers"], results)
+    table = section.sheets[0].frame.set_index("item")
     assert len(table) == 28 and set(table["status"]) <= {REPORTED, PARTLY, NOT_REPORTED}
     assert table.loc[8, "status"] == REPORTED and "Hospital Authority" in table.loc[8, "where"]
     assert table.loc[13, "status"] == PARTLY and "proxy" in table.loc[13, "where"] and "TSD 12" in table.loc[13, "where"]
     assert table.loc[4, "status"] == NOT_REPORTED and table.loc[4, "where"].startswith("no health economic")
-    assert "CHEERS 2022" in results.analyses["cheers"]["console"]
-    assert [s.name for s in results.analyses["cheers"]["sheets"]] == ["CHEERS 2022"]
+    assert "CHEERS 2022" in section.console
+    assert [s.name for s in section.sheets] == ["CHEERS 2022"]
 
 
 def test_unknown_item_is_an_error(results):

@@ -140,7 +140,7 @@ def test_fit_without_km_inputs_is_a_user_error(tmp_path, capsys):
 
 
 def test_console_script_entry_point_exits_2_without_traceback(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "hta.app.cli", "validate", str(tmp_path / "missing.xlsx")],
+    proc = subprocess.run([sys.executable, "-m", "hta", "validate", str(tmp_path / "missing.xlsx")],
                           capture_output=True, text=True)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr and "missing.xlsx" in proc.stderr

@@ -231,7 +231,9 @@ def test_cli_writes_the_flagship_model(tmp_path, capsys):
 def test_cli_model_without_excel_form_exits_2(tmp_path, capsys):
     script = tmp_path / "scenarios" / "other.py"
     script.parent.mkdir()
-    script.write_text("def build_model():\n    return object()\n\ndef run(context):\n    pass\n")
+    script.write_text("from hta import FunctionModel, ParameterTable\n\n"
+                      "def build_model():\n    return FunctionModel('other', ('a', 'b'), ParameterTable(), print)\n\n"
+                      "def run(context):\n    pass\n")
     out = tmp_path / "other.xlsx"
     assert cli_main(["export-excel", str(script), "--out", str(out)]) == 2
     err = capsys.readouterr().err

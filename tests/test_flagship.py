@@ -130,7 +130,7 @@ def test_results_workbook_reads_back_equal_to_memory(published):
     np.testing.assert_array_equal(inc["icer"].to_numpy(float), results.incremental["icer"].to_numpy(float))
     for sheet in ("Tornado", "Threshold price", "PSA summary", "CEAC", "EVPI", "EVPPI", "Scenarios", "PSA draws"):
         assert sheet in book, sheet
-    thr = results.analyses["threshold"]["table"]
+    thr = results.analyses["threshold"].table
     np.testing.assert_array_equal(book["Threshold price"]["threshold"].to_numpy(float), thr["threshold"].to_numpy(float))
     assert thr["found"].all()
     ceac = book["CEAC"].drop(columns="wtp").to_numpy(float)
@@ -141,16 +141,17 @@ def test_results_workbook_reads_back_equal_to_memory(published):
 
 
 def test_base_case_reports_the_five_year_net_budget_impact(published):
-    from hta.report.publish import console_table
+    from hta.report.console import console_table
+    from hta.report.publish import sections
 
     results, path = published
-    bia = results.analyses["bia"]
+    bia = results.analyses["bia"].frames
     sheet = read_back(path)["BIA"]
     assert list(sheet["calendar_year"]) == [2026, 2027, 2028, 2029, 2030]
     np.testing.assert_array_equal(sheet["net_impact"].to_numpy(float), bia["yearly"]["net_impact"].to_numpy(float))
     assert sheet["cumulative_net_impact"].iloc[-1] == pytest.approx(bia["net_total"], rel=1e-12)
     assert bia["net_total"] > 0
-    assert f"net budget impact over 5 years: HK${bia['net_total']:,.0f}" in console_table(results)
+    assert f"net budget impact over 5 years: HK${bia['net_total']:,.0f}" in console_table(results, sections(results))
     for name in ("bia", "bia_tornado"):
         png = path.parent / f"base_case_{name}.png"
         assert png.exists() and png.stat().st_size > 5000, name
@@ -158,7 +159,7 @@ def test_base_case_reports_the_five_year_net_budget_impact(published):
 
 def test_threshold_price_gives_icer_equal_to_wtp(published, model):
     results, _ = published
-    for _, row in results.analyses["threshold"]["table"].iterrows():
+    for _, row in results.analyses["threshold"].table.iterrows():
         out = model.evaluate(model.parameters.base().with_values(c_eqcel_price=row["threshold"]))
         icer = (out.costs[0, 1] - out.costs[0, 0]) / (out.qalys[0, 1] - out.qalys[0, 0])
         assert icer == pytest.approx(row["wtp"], rel=1e-6)
@@ -250,16 +251,16 @@ def test_verification_report_is_in_the_results_workbook(published):
     assert set(sheet["status"]) <= {"pass", "not applicable"}
     assert (sheet["status"] == "pass").sum() == 48 and (sheet["status"] == "not applicable").sum() == 3
     assert "Verification roles" in book
-    assert results.analyses["verification"]["failed"] == 0
+    assert results.analyses["verification"].failed == 0
 
 
 def test_threshold_price_curve_over_wtp_and_structures(published, model):
     results, path = published
-    curve = results.analyses["threshold"]["curve"]
+    curve = results.analyses["threshold"].curve
     assert list(curve["multiple"]) == [0.5, 0.75, 1, 1.5, 2, 2.5, 3]
     assert list(curve.columns[2:]) == ["partitioned survival", "state-transition (TSD 19)",
                                        "partitioned survival, infused only"]
-    table = results.analyses["threshold"]["table"].set_index("wtp")["threshold"]
+    table = results.analyses["threshold"].table.set_index("wtp")["threshold"]
     at = curve.set_index("wtp")["partitioned survival"]
     for k in table.index:  # 1x and 3x: the same thresholds as the threshold table
         assert at[k] == pytest.approx(table[k], rel=1e-9)

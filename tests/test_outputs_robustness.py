@@ -30,7 +30,7 @@ VOLATILE_RUN_INFO = {"started (UTC)", "elapsed (s)", "elapsed_seconds"}
 SCENARIO = '''
 from pathlib import Path
 from hta.excel.reader import read_inputs
-from hta.analysis.plan import analyse
+from hta.analysis import OneWay, Psa, analyse
 from models import fucaso_rrmm
 
 INPUTS = Path({inputs!r})
@@ -40,8 +40,8 @@ MARKER = Path({marker!r})
 def run(context):
     model = fucaso_rrmm.build(read_inputs(INPUTS))
     MARKER.write_text("started")
-    results = analyse(model, name="small", title="robustness test run", tornado=True,
-                      psa={{"draws": {draws}, "chunk_size": 1000}}, seed=context.seed, progress=False)
+    results = analyse(model, OneWay(), Psa(draws={draws}, chunk_size=1000), name="small",
+                      title="robustness test run", execution=context.execution)
     context.publish(results, inputs=[INPUTS])
     return results
 '''
@@ -56,7 +56,7 @@ def _scenario(tmp_path: Path, draws: int, name: str = "small_run.py") -> tuple[P
 
 
 def _hta(*args, **kwargs) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "hta.app.cli", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
+    return subprocess.Popen([sys.executable, "-m", "hta", *map(str, args)], cwd=ROOT, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, **kwargs)
 
 

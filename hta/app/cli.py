@@ -11,7 +11,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from hta import __version__
+from hta._version import __version__
 from hta.errors import HtaError
 
 
@@ -89,6 +89,7 @@ def _fit(args) -> None:
 
     from hta.excel.reader import read_inputs
     from hta.excel.writer import Sheet, write_workbook
+    from hta.report.publish import staged
     from hta.survival.workflow import fit_workbook
 
     t0 = time.perf_counter()
@@ -104,22 +105,11 @@ def _fit(args) -> None:
     if len(rec):
         sheets.append(Sheet("Reconstruction", rec, {}, title="Guyot reconstruction reports"))
     figures = _fit_figures(fits)
-    out = args.out / f"{args.workbook.stem}_fits.xlsx"
-    import shutil
-    import tempfile
-
-    staging = Path(tempfile.mkdtemp(prefix=".hta-fit-"))
-    try:
-        written = []
+    written: list = []
+    with staged(args.out, written) as stage:
         for name, make in figures.items():
-            make(staging / name)
-        write_workbook(staging / out.name, sheets)
-        args.out.mkdir(parents=True, exist_ok=True)
-        for f in sorted(staging.iterdir()):
-            shutil.move(str(f), args.out / f.name)
-            written.append(args.out / f.name)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+            make(stage.path(name))
+        write_workbook(stage.path(f"{args.workbook.stem}_fits.xlsx", main=True), sheets)
     for c in fits.curves:
         best = c.fits.table["aic"].idxmin()
         print(f"{c.strategy} {c.endpoint}: {len(c.ipd)} patients, {int(c.ipd['event'].sum())} events; lowest AIC: {best}")
@@ -183,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("hta: interrupted", file=sys.stderr)
         return 130
+
+
+def run_file(script_file: str) -> None:
+    """Run a scenario script as ``python scenarios/NAME.py`` (same options as ``hta run``)."""
+    sys.exit(main(["run", script_file, *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

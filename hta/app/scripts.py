@@ -1,21 +1,31 @@
 """Running scenario scripts.
 
-A scenario script (``scenarios/*.py``) defines ``run(context)``. ``hta run SCRIPT`` imports it
-and calls ``run`` with a :class:`RunContext` that carries the output folder, the seed and the
-verbosity, and publishes results (console table, workbook, figures). A script can also be run
-directly (``python scenarios/base_case.py``) when it ends with ``main(__file__)``.
+A scenario script (``scenarios/*.py``) defines ``build_model()`` and ``run(context)``.
+``hta run SCRIPT`` imports it and calls ``run`` with a :class:`RunContext` that carries the
+output folder, the execution settings (seed, workers, scheduler, progress) and the verbosity,
+and publishes results (console summary, workbook, figures). ``hta check`` and
+``hta export-excel`` use ``build_model()``.
 """
 
 from __future__ import annotations
 
-import datetime as _dt
 import importlib.util
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
+from hta._version import __version__
+from hta.analysis.plan import Execution
+from hta.analysis.requests import verification
 from hta.errors import HtaError
+from hta.excel.writer import Sheet, write_workbook
+from hta.protocol import check_model, model_label
+from hta.report.provenance import git_commit, input_hashes, stamp, utc_now
+from hta.report.publish import publish, staged
+from hta.report.sections.evidence import verification as verification_section
 
 
 @dataclass
@@ -28,7 +38,7 @@ class RunContext:
     quiet: bool = False
     scheduler: str | None = None
     workers: int | None = None
-    started: _dt.datetime = field(default_factory=lambda: _dt.datetime.now(_dt.timezone.utc))
+    started: object = field(default_factory=utc_now)
     t0: float = field(default_factory=time.perf_counter)
     written: list = field(default_factory=list)
 
@@ -36,23 +46,21 @@ class RunContext:
     def progress(self) -> bool:
         return not self.quiet and sys.stderr.isatty()
 
+    @property
+    def execution(self) -> Execution:
+        """The execution settings of this run, for ``analyse(..., execution=context.execution)``."""
+        return Execution(seed=self.seed, workers=self.workers, scheduler=self.scheduler, progress=self.progress)
+
     def say(self, *parts) -> None:
         if not self.quiet:
             print(*parts, flush=True)
 
     def publish(self, results, *, inputs=(), figures: bool = True) -> list[Path]:
-        """Print the results table and write the workbook and figures into ``out``."""
-        from hta.report import publish as report
-
+        """Print the results summary and write the workbook, figures and companion files into ``out``."""
         seed = results.run_info.get("seed", self.seed)
-        paths = report.write(results, self.out, input_files=[Path(p) for p in inputs], seed=seed,
-                             started=self.started, elapsed=time.perf_counter() - self.t0, figures=figures)
-        print(report.console_table(results), end="", flush=True)
+        paths = publish(results, self.out, input_files=[Path(p) for p in inputs], seed=seed, started=self.started,
+                        elapsed=time.perf_counter() - self.t0, figures=figures, quiet=self.quiet)
         self.written.extend(paths)
-        if not self.quiet:
-            print("wrote:")
-            for p in paths:
-                print(f"  {p}")
         return paths
 
 
@@ -90,7 +98,9 @@ def load_model(path: Path):
     if not callable(build):
         raise HtaError(f"scenario script '{path}': expected a function build_model() returning the model "
                        "(hta check verifies that model); found none")
-    return build()
+    model = build()
+    check_model(model)
+    return model
 
 
 def check_script(path: Path, *, out: Path, seed: int | None = None, psa_draws: int = 2000, quiet: bool = False,
@@ -100,42 +110,28 @@ def check_script(path: Path, *, out: Path, seed: int | None = None, psa_draws: i
     Writes ``out/<script stem>_verification.xlsx`` (sheets Verification, Verification roles,
     Inputs, Run info), atomically. Returns ``(report, paths written)``.
     """
-    import datetime as dt
-
-    from hta.report import publish as report_mod
-    from hta.excel.writer import Sheet, write_workbook
-    from hta.analysis.plan import verification
-
     path = Path(path)
-    started = dt.datetime.now(dt.timezone.utc)
+    started = utc_now()
     t0 = time.perf_counter()
     model = load_model(path)
-    label = getattr(model, "structure", "") or getattr(model, "name", "model")
-    result = verification({label: model}, {"psa_draws": psa_draws}, seed)
-    rep = result["reports"][label]
+    label = model_label(model)
+    result = verification({label: model}, psa_draws=psa_draws, seed=seed)
+    rep = result.reports[label]
     print(rep.console() if not quiet else rep.summary_line(), flush=True)
-    written = []
+    written: list[Path] = []
     if workbook:
-        rows = [("hta version", report_mod.__version__), ("git commit", report_mod.git_commit(Path(__file__).resolve().parent)),
-                ("scenario script", str(path)), ("model", rep.model), ("started (UTC)", started.strftime("%Y-%m-%d %H:%M:%S")),
+        rows = [("hta version", __version__), ("git commit", git_commit()),
+                ("scenario script", str(path)), ("model", rep.model), ("started (UTC)", stamp(started)),
                 ("elapsed (s)", round(time.perf_counter() - t0, 3)), ("verification", rep.summary_line())]
-        inputs = getattr(model, "inputs_path", "")
-        if inputs and Path(inputs).is_file():
-            rows.append((f"SHA-256 of {Path(inputs).name}", report_mod.sha256(inputs)))
-        import pandas as pd
-
+        rows += input_hashes([getattr(model, "inputs_path", "")])
         info = pd.DataFrame(rows, columns=["item", "value"]).astype({"value": str})
-        sheets = result["sheets"] + [
+        sheets = verification_section(result, None).sheets + [
             Sheet("Inputs", model.parameters.to_frame(), {}, title="Every parameter with its distribution and source"),
             Sheet("Run info", info, {}, title="Reproducibility: versions, input hashes, run time")]
-        target = Path(out) / f"{path.stem}_verification.xlsx"
-        try:
-            Path(out).mkdir(parents=True, exist_ok=True)
-        except OSError as err:
-            raise HtaError(f"output folder '{out}': expected a writable location; found {err.strerror}") from None
-        written.append(write_workbook(target, sheets))
+        with staged(out, written) as stage:
+            write_workbook(stage.path(f"{path.stem}_verification.xlsx", main=True), sheets)
         if not quiet:
-            print(f"wrote:\n  {target}")
+            print("wrote:\n  " + "\n  ".join(str(p) for p in written))
     return rep, written
 
 
@@ -145,26 +141,12 @@ def export_script(path: Path, *, out: Path | None = None) -> Path:
     Writes ``out`` (default ``results/<script stem>_model.xlsx``) atomically and returns its path;
     the workbook's About sheet records the version, commit, script and inputs hash.
     """
-    import datetime as dt
-
-    from hta.report import publish as report_mod
     from hta.excel.formula_model import export
 
     path = Path(path)
     target = Path(out) if out is not None else Path("results") / f"{path.stem}_model.xlsx"
     model = load_model(path)
-    info = {"hta version": report_mod.__version__,
-            "git commit": report_mod.git_commit(Path(__file__).resolve().parent),
-            "scenario script": str(path),
-            "written (UTC)": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S")}
-    inputs = getattr(model, "inputs_path", "")
-    if inputs and Path(inputs).is_file():
-        info[f"SHA-256 of {Path(inputs).name}"] = report_mod.sha256(inputs)
+    info = {"hta version": __version__, "git commit": git_commit(), "scenario script": str(path),
+            "written (UTC)": stamp(utc_now())}
+    info.update(dict(input_hashes([getattr(model, "inputs_path", "")])))
     return export(model, target, run_info=info)
-
-
-def main(script_file: str) -> None:
-    """Run a scenario script as ``python scenarios/NAME.py`` (same options as ``hta run``)."""
-    from hta.app.cli import main as cli_main
-
-    sys.exit(cli_main(["run", script_file, *sys.argv[1:]]))

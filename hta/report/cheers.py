@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.protocol import strategy_labels
 
 #: (item, section, topic) of the 28 CHEERS 2022 items.
 ITEMS: tuple[tuple[int, str, str], ...] = (
@@ -59,9 +60,9 @@ def _uncertainty_sheets(analyses: Mapping) -> list[str]:
     names = {"tornado": "Tornado and One-way", "psa": "PSA summary, CEAC, CEAF, EVPI", "scenarios": "Scenarios",
              "sobol": "Sobol", "threshold": "Threshold price", "two_way": "Two-way"}
     out = [label for key, label in names.items() if key in analyses]
-    if "psa" in analyses and "evppi" in analyses["psa"]:
+    if "psa" in analyses and getattr(analyses["psa"], "evppi", None) is not None:
         out.append("EVPPI")
-    if "threshold" in analyses and "curve" in analyses["threshold"]:
+    if "threshold" in analyses and getattr(analyses["threshold"], "curve", None) is not None:
         out.append("Threshold curve")
     return out
 
@@ -69,8 +70,8 @@ def _uncertainty_sheets(analyses: Mapping) -> list[str]:
 def _automatic(results) -> dict[int, tuple[str, str]]:
     """What the run itself reports, item -> (status, where)."""
     s = results.model.settings
-    labels = dict(getattr(results.model, "strategy_labels", {}) or {})
-    strategies = ", ".join(labels.get(x, x) for x in results.model.strategies)
+    labels = strategy_labels(results.model)
+    strategies = ", ".join(labels[x] for x in results.model.strategies)
     structures = ", ".join(dict.fromkeys(results.summary["structure"]))
     n_params = len(results.inputs)
     found = {
