@@ -46,7 +46,9 @@ def cohort(
         ``trace`` (n, T + 1, N); ``events["death"]`` (fall in the last curve per cycle) and
         ``events["pfs_event"]`` (fall in the first curve per cycle, progression or death);
         ``report["capped"]`` maps each capped curve to the number of (cycle, sample) points,
-        cycles and samples affected.
+        cycles and samples affected; ``report["crossing"]`` maps each curve but the last to
+        its uncapped excess over the next one, per sample (``largest_gap`` and ``time_index``,
+        ``(n,)`` arrays; summarised by :func:`crossing_summary`).
     """
     curves = [np.atleast_2d(np.asarray(s, dtype=float)) for s in survival]
     if len(curves) < 1:
@@ -122,10 +124,17 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
         if not inside[i]:  # values within the tolerance of [0, 1]
             np.clip(S[i], 0.0, 1.0, out=S[i])
     # Cap each curve at the next (later) one, working back from the last.
-    report = {"capped": {}}
+    report = {"capped": {}, "crossing": {}}
     for i in range(m - 2, -1, -1):
         c, later = S[i], S[i + 1]
         over = c > later
+        # Uncapped crossing, per sample: the largest excess of the earlier curve over the later
+        # one (<= 0 when it never crosses) and the time index where it occurs (crossing_summary).
+        gap = c - later
+        at = np.argmax(gap, axis=1)
+        report["crossing"][endpoint_names[i]] = {"later": endpoint_names[i + 1],
+                                                 "largest_gap": gap[np.arange(gap.shape[0]), at],
+                                                 "time_index": at}
         if over.any():
             report["capped"][endpoint_names[i]] = {
                 "points": int(np.count_nonzero(over)),
@@ -138,6 +147,35 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
     # (hta.outcomes.account integrates the curves directly).
     return Cohort(strategy=strategy, states=states, report=report, dead_states=(states[-1],),
                   partition=[S[i] for i in range(m)], partition_stack=S)
+
+
+def crossing_summary(reports, threshold: float = 0.01, times=None) -> "pd.DataFrame":
+    """Share of samples whose uncapped earlier curve rises above the later one, from cohort reports.
+
+    ``reports``: ``{strategy: Cohort.report}`` (a partitioned-survival cohort's report, or a
+    :class:`hta.outcomes.StrategyOutcome`'s ``report``, which carries it); reports without a
+    ``"crossing"`` entry (state-transition cohorts: OS follows from PFS, so no crossing) are
+    skipped. ``threshold``: a crossing counts when the earlier curve exceeds the later by more
+    than this (survival proportion). ``times`` (optional, ``(T+1,)``, e.g. grid times in years)
+    gives the time of the largest gap. One row per (strategy, earlier curve): ``draws``,
+    ``n_over`` and ``share_over`` (samples above the threshold), ``largest_gap`` (over all
+    samples; <= 0 when no sample crosses), ``sample`` (its row) and ``time_index`` / ``time``.
+    """
+    import pandas as pd
+
+    rows = []
+    for strategy, report in reports.items():
+        for earlier, rec in ((report or {}).get("crossing") or {}).items():
+            gap = np.asarray(rec["largest_gap"], dtype=float)
+            worst = int(np.argmax(gap))
+            idx = int(np.asarray(rec["time_index"])[worst])
+            rows.append({"strategy": strategy, "earlier": earlier, "later": rec["later"], "draws": int(gap.size),
+                         "threshold": float(threshold), "n_over": int(np.count_nonzero(gap > threshold)),
+                         "share_over": float(np.mean(gap > threshold)), "largest_gap": float(gap[worst]),
+                         "sample": worst, "time_index": idx,
+                         "time": float(np.asarray(times)[idx]) if times is not None else np.nan})
+    return pd.DataFrame(rows, columns=["strategy", "earlier", "later", "draws", "threshold", "n_over", "share_over",
+                                       "largest_gap", "sample", "time_index", "time"])
 
 
 def on_treatment(time_on_treatment: np.ndarray, overall_survival: np.ndarray) -> np.ndarray:

@@ -70,21 +70,44 @@ def exponential_from_median(median, ci):
     return np.array([np.log(np.log(2.0) / median)]), np.array([[se ** 2]])
 
 
+def weibull_one_curve_cov(t1, s1, s1_ci, median, median_ci, overlap):
+    """Covariance of (log_shape, log_scale) allowing for the correlation of two points of one KM
+    curve (Greenwood: ``corr = sqrt(G(t1) / G(median))``, times ``overlap`` for different data
+    cuts), by :func:`hta.survival.calibrate.calibrate` with ``dependence="one curve"``. A median
+    CI without an upper limit is mirrored on the log scale (the one-sided SE of
+    :func:`weibull_delta_cov`)."""
+    sys.path.insert(0, str(HERE.parent))
+    from hta.survival.calibrate import calibrate
+
+    lo, hi = median_ci
+    hi = median ** 2 / lo if hi is None else hi
+    res = calibrate("weibull", median=median, median_ci=(lo, hi), landmarks={t1: s1}, landmark_ci={t1: s1_ci},
+                    dependence="one curve", overlap=overlap)
+    return np.asarray(res.cov, dtype=float)
+
+
 EQ_PFS = weibull_from_landmark_and_median(12.0, 0.788, 30.5)
-EQ_PFS_COV = weibull_delta_cov(12.0, 0.788, (0.686, 0.860), 30.5, (24.11, 42.15))
+# 12-month PFS from the 2022 cut (N=103) and the median from the 2025 cut (N=107, including the
+# 103): the correlation of nested samples, sqrt(103/107), times Greenwood's (0.49): 0.48.
+EQ_PFS_OVERLAP = float(np.sqrt(103 / 107))
+EQ_PFS_COV = weibull_one_curve_cov(12.0, 0.788, (0.686, 0.860), 30.5, (24.11, 42.15), EQ_PFS_OVERLAP)
 EQ_OS = weibull_from_landmark_and_median(12.0, 0.885, 60.7)
-EQ_OS_COV = weibull_delta_cov(12.0, 0.885, (0.802, 0.935), 60.7, (41.9, None))
+# CARTITUDE-1: both statistics from the same 97 infused patients (12.4- and 61.3-month cuts).
+EQ_OS_COV = weibull_one_curve_cov(12.0, 0.885, (0.802, 0.935), 60.7, (41.9, None), 1.0)
 CC_PFS, CC_PFS_COV = exponential_from_median(4.6, (3.9, 5.6))
 CC_OS, CC_OS_COV = exponential_from_median(13.8, (10.8, 17.0))
 
 SRC_EQ_PFS = ("D (weaker evidence: calibrated to summary statistics, no KM available): Weibull through "
               "12-month PFS 78.8% (95% CI 68.6-86.0; Li C et al. JAMA Oncol 2024, FUMANBA-1, N=103) and "
               "median PFS 30.5 months (95% CI 24.11-42.15; Qiu L et al. IMS 2025 abstract 2142568, 36-month "
-              "follow-up, N=107); delta-method covariance assuming independent statistics")
+              "follow-up, N=107); delta-method covariance allowing for the dependence of two points of one curve "
+              "(Greenwood: correlation sqrt(G(12)/G(median)) = 0.49, times sqrt(103/107) for the two data cuts; "
+              "hta.survival.calibrate, dependence 'one curve')")
 SRC_EQ_OS = ("assumption: eque-cel OS has not been published (FUMANBA-1 OS immature); base case borrows the "
              "OS of another BCMA CAR-T in the same population, cilta-cel in CARTITUDE-1: Weibull through "
              "12-month OS 88.5% (80.2-93.5; Madduri, ASH 2020, N) and median OS 60.7 months (41.9-NE; "
-             "Jagannath S et al. JCO 2025;43(25):2766, P); D calibration with delta-method covariance")
+             "Jagannath S et al. JCO 2025;43(25):2766, P); D calibration with delta-method covariance allowing for the "
+             "dependence of two points of one curve (Greenwood correlation 0.26; same 97 patients)")
 SRC_CC_PFS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion median PFS 4.6 months "
               "(95% CI 3.9-5.6), Mateos MV et al. Leukemia 2022 and final analysis Leukemia 2024;38:2554 (P)")
 SRC_CC_OS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion final median OS 13.8 months "
@@ -261,6 +284,16 @@ add("ae_duration_days", 14, "days", "fixed", group="adverse-event disutilities",
     description="Duration over which an adverse-event disutility applies", source=A + "14 days")
 add("du_ae_cc", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
     description="Disutility of a grade 3/4 adverse event on conventional care", source=A + "0.05 (as grade 2 CRS); SE 0.02")
+
+# Joint draws of eque-cel PFS and OS (docs/flagship.md, "Coherent survival draws")
+add("rho_pfs_os_eqcel", 0.79, "correlation", "fixed", group="survival dependence",
+    description="Correlation of the standardised draws of eque-cel PFS and OS coefficients (PSA): a draw with a "
+    "better PFS has a better OS. Not a per-draw parameter: it sets the joint distribution of the two curves "
+    "(0 = independent)",
+    source="Dimopoulos M et al. BMC Cancer 2024 (31 RCTs, 56 arms, 10,450 RRMM patients): arm-level Pearson "
+    "correlation of median PFS and median OS 0.79 (P); range 0.42-0.91 (Etekal T et al. Br J Haematol 2022, RRMM "
+    "PFS-OS correlation 0.76, 95% CI 0.42-0.91; P) in the scenarios. Assumption: the arm-level correlation "
+    "applies to the estimation uncertainty of one arm's borrowed OS given its PFS")
 
 # State-transition structural alternative (NICE DSU TSD 19)
 add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal", se=0.015, group="post-progression survival",

@@ -38,6 +38,7 @@ from hta import markov, outcomes, psm
 from hta.distributions import MultivariateNormal
 from hta.errors import HtaError
 from hta.lifetables import LifeTable
+from hta.numerics import coupled_covariance
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
 from hta.time import CycleGrid, discount_factors
@@ -98,6 +99,9 @@ class FucasoModel:
     itt: bool = True
     #: general-population utility norms for the age adjustment (None: no adjustment)
     utility_norms: UtilityNorms | None = None
+    #: draw each arm's PFS and OS coefficients jointly (correlation ``rho_pfs_os_<arm>`` of the
+    #: Parameters sheet; see :meth:`survival_blocks`); False: independent curves
+    joint_survival: bool = True
 
     name = "fucaso_rrmm"
     #: comparator first, so increments read "eque-cel vs conventional care"
@@ -122,7 +126,18 @@ class FucasoModel:
         table = copy.deepcopy(self.base_parameters)  # adding blocks never changes the original
         for kwargs in self.extra_parameters:
             table.add(**kwargs)
+        joint = self.survival_blocks()
+        for strategy, (rho, pfs, os_) in joint.items():
+            names = pfs.param_names + os_.param_names
+            cov = coupled_covariance(pfs.cov, os_.cov, rho, f"survival: {strategy} PFS and OS")
+            table.add_block(names, MultivariateNormal(np.concatenate([pfs.coef, os_.coef]), cov, name=names[0]),
+                            group=f"survival: {strategy} PFS and OS",
+                            source=f"PFS: {pfs.source} | OS: {os_.source} | drawn jointly: "
+                                   f"{self.base_parameters['rho_pfs_os_' + strategy].source}",
+                            description=f"{pfs.description} and {os_.description}, drawn jointly (rho {rho:g})")
         for spec in self.survival.values():
+            if spec.strategy in joint:
+                continue
             group = f"survival: {spec.strategy} {spec.endpoint}"
             if spec.cov is not None and np.any(np.asarray(spec.cov) != 0):
                 table.add_block(spec.param_names, MultivariateNormal(spec.coef, spec.cov, name=spec.param_names[0]),
@@ -131,6 +146,53 @@ class FucasoModel:
                 for name, value in zip(spec.param_names, spec.coef):
                     table.add(name, float(value), group=group, source=spec.source, description=spec.description)
         return table
+
+    def survival_blocks(self) -> dict:
+        """Arms whose PFS and OS coefficients are drawn jointly: ``{strategy: (rho, pfs_spec, os_spec)}``.
+
+        An arm is coupled when ``joint_survival`` is on, the Parameters sheet has
+        ``rho_pfs_os_<strategy>`` (non-zero), both curves have a covariance and the same family
+        of coefficients. The standardised innovations of the two curves' coefficients (Cholesky
+        order) are correlated ``rho`` (:func:`hta.numerics.coupled_covariance`): a draw with a
+        better PFS has a better OS, as the arm-level correlation of median PFS and median OS
+        across RRMM trials (docs/flagship.md, "Coherent survival draws"). Each curve keeps its own
+        covariance; only the dependence between them is added.
+        """
+        out = {}
+        if not self.joint_survival:
+            return out
+        for st in self.strategies:
+            name = f"rho_pfs_os_{st}"
+            if name not in self.base_parameters:
+                continue
+            rho = float(self.base_parameters[name].base)
+            pfs, os_ = self.survival[(st, "PFS")], self.survival[(st, "OS")]
+            if (rho == 0.0 or pfs.cov is None or os_.cov is None or pfs.coef_names != os_.coef_names
+                    or st in self.cure):
+                continue
+            out[st] = (rho, pfs, os_)
+        return out
+
+    def with_joint_survival(self, joint: bool = True) -> "FucasoModel":
+        """A copy whose PFS and OS coefficients are drawn jointly (True) or independently (False)."""
+        return dataclasses.replace(self, joint_survival=bool(joint))
+
+    def crossing(self, batch, threshold: float = 0.01):
+        """Uncapped PFS above OS in ``batch`` (partitioned survival: the curves after the
+        general-population floor, before the engine's cap), per strategy: share of samples above
+        ``threshold``, largest gap and its time (years). State-transition structure: no rows
+        (OS follows from PFS). :func:`hta.psm.crossing_summary`."""
+        if self.structure != "psm":
+            return psm.crossing_summary({})
+        curves = self.survival_curves(batch)
+        reports = {}
+        for st in self.strategies:
+            P, O = curves[(st, "PFS")], curves[(st, "OS")]
+            gap = P - O
+            at = np.argmax(gap, axis=1)
+            reports[st] = {"crossing": {"PFS": {"later": "OS", "largest_gap": gap[np.arange(gap.shape[0]), at],
+                                                "time_index": at}}}
+        return psm.crossing_summary(reports, threshold, times=self.grid.times)
 
     def with_settings(self, **changes) -> "FucasoModel":
         """A copy with settings changed (e.g. ``cycle="week"``, ``discount_costs=0.05``)."""
@@ -424,7 +486,8 @@ class FucasoModel:
         starts = (d_years < horizon).astype(float)                      # pathways starting after the horizon count nothing
         p_inf = starts * (1.0 - p_not_infused)
         p_not_infused = starts * p_not_infused
-        out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort)
+        out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort,
+                                       report=infused.report)
         at_apheresis = ("leukapheresis", "bridging therapy")
         for (m, c, st), v in infused.lines.items():
             if m == "cost" and c in at_apheresis:
@@ -447,6 +510,33 @@ class FucasoModel:
         cohorts = self.cohorts(batch)
         p = np.broadcast_to(np.asarray(batch["p_not_infused"], dtype=float), (n,))[:, None, None]
         return (1.0 - p) * cohorts["eqcel"].trace + p * cohorts["cc"].trace
+
+
+def crossing_report(model: FucasoModel, *, psa_draws: int | None = None, seed=None, sobol_n_base: int | None = 1024,
+                    sobol_seed=1, threshold: float = 0.01):
+    """PFS above OS (uncapped) in every batch a run evaluates: base case, one-way, PSA, Sobol.
+
+    One row per (batch, strategy, curve) (:meth:`FucasoModel.crossing`, a ``batch`` column
+    first): ``draws``, ``n_over`` / ``share_over`` (PFS above OS by more than ``threshold``),
+    ``largest_gap`` and its ``time`` (years). The PSA batch is the run's own (``seed``,
+    ``psa_draws``; defaults: the workbook's settings), the Sobol batch the Saltelli design of
+    :func:`hta.gsa.sobol_design` (``sobol_n_base``, ``sobol_seed``; None skips it). The
+    results workbook's crossing sheet is built from this frame (the lead wires it).
+    """
+    import pandas as pd
+
+    s = model.settings
+    table = model.parameters
+    batches = {"base case": table.base(), "one-way": table.one_way()[0],
+               "PSA": table.sample(int(psa_draws or s.psa_draws or 1000), s.seed if seed is None else seed)}
+    if sobol_n_base:
+        from hta.gsa import sobol_design
+
+        _, u = sobol_design(model, sobol_n_base, sobol_seed)
+        batches["Sobol"] = table.from_unit(np.clip(u, 1e-12, 1.0 - 1e-12))
+    frames = [model.crossing(b, threshold).assign(batch=name) for name, b in batches.items()]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["batch"] + [c for c in out.columns if c != "batch"]]
 
 
 def _n(batch) -> int:
