@@ -50,7 +50,8 @@ DAYS_PER_YEAR = 365.25
 
 #: Cost categories of the eque-cel pathway, in the order of the results tables.
 CART_COST_CATEGORIES = ("CAR-T acquisition", "leukapheresis", "bridging therapy", "lymphodepletion",
-                        "infusion admission", "CRS/ICANS management", "immunoglobulin", "post-infusion monitoring")
+                        "infusion admission", "CRS/ICANS management", "immunoglobulin", "post-infusion monitoring",
+                        "adverse events")
 
 
 @dataclass
@@ -411,22 +412,35 @@ class FucasoModel:
         # Eque-cel.
         cart = {
             "CAR-T acquisition": g("c_eqcel_price"),
-            "leukapheresis": g("los_apheresis_days") * ward,
+            # leukapheresis: a day procedure (session charge) and its clinic attendance, not a ward day
+            "leukapheresis": g("n_apheresis_sessions") * g("c_apheresis_session") + sopc,
             "bridging therapy": g("p_bridging") * g("bridging_months") * g("c_cc_regimen_month"),
             "lymphodepletion": g("c_lymphodepletion_drugs") + g("n_lymphodepletion_visits") * sopc,
             "infusion admission": g("los_cart_days") * ward,
-            "CRS/ICANS management": g("p_crs_g3_eqcel") * g("icu_days_crs_g3") * icu + g("p_icans_eqcel") * g("extra_ward_days_icans") * ward,
+            # ICU days for grade >= 3 CRS replace ward days of the index stay (ICU minus ward per day);
+            # CRS drugs (tocilizumab) for the share treated
+            "CRS/ICANS management": (g("p_crs_g3_eqcel") * g("icu_days_crs_g3") * (icu - ward)
+                                     + g("p_icans_eqcel") * g("extra_ward_days_icans") * ward
+                                     + g("p_tocilizumab_eqcel") * g("n_tocilizumab_doses") * g("c_tocilizumab_dose")),
             "immunoglobulin": g("p_ivig") * g("c_ivig_month") * g("ivig_months"),
             "post-infusion monitoring": g("n_monitoring_visits") * sopc,
+            "adverse events": g("p_infection_g34_eqcel") * g("ward_days_infection") * ward,
         }
+        # long-term follow-up of gene-modified cells: a yearly cost while alive, for ltfu_years after infusion
+        ltfu_cycles = np.floor(g("ltfu_years") / grid.cycle_years + 1e-9)           # (n,)
+        in_ltfu = (np.arange(1, grid.n_cycles + 1)[None, :] <= ltfu_cycles[:, None])  # (n, T)
+        ltfu = (g("c_ltfu_year") / 12.0 * per_cycle)[:, None] * in_ltfu
         eq_state = {"out-patient care (progression-free)": np.stack([followup * per_cycle, zero, zero], 1), **pd_costs,
-                    **subsequent("eqcel")}
+                    **subsequent("eqcel"),
+                    "long-term follow-up": np.stack([ltfu, ltfu, np.zeros_like(ltfu)], axis=2)}
         ae_loss = (g("p_crs_g12_eqcel") * g("du_crs_g12") + g("p_crs_g3_eqcel") * g("du_crs_g3")
-                   + g("p_icans_eqcel") * g("du_icans")) * ae_years
+                   + g("p_icans_eqcel") * g("du_icans") + g("p_infection_g34_eqcel") * g("du_infection_g34")) * ae_years
         eq = outcomes.account(cohorts["eqcel"], grid, state_costs=eq_state, one_off_costs=cart,
                               one_off_qalys={"adverse events": -ae_loss}, **common)
         if self.itt:
-            eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf"))
+            eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf") - g("du_pre_infusion"),
+                           p_death=g("p_not_infused") * g("p_death_if_not_infused"),
+                           terminal_cost=g("terminal_care_days") * ward)
         return outcomes.Outcomes.from_list([cc, eq])
 
     def excel_book(self):
@@ -457,7 +471,7 @@ class FucasoModel:
             out.append((df, pv))
         return out[0][0], out[1][0], out[0][1], out[1][1]
 
-    def _itt(self, infused, cc, p_not_infused, v2v_months, u_pre):
+    def _itt(self, infused, cc, p_not_infused, v2v_months, u_pre, p_death=0.0, terminal_cost=0.0):
         """The eque-cel arm from leukapheresis: a probability-weighted combination of pathways.
 
         * Everyone apheresed spends the vein-to-vein time ``v2v_months`` (months, the batch's
@@ -477,6 +491,13 @@ class FucasoModel:
         pathway that would start after the horizon counts nothing; deaths before infusion are
         counted with the not-infused, alive until the end of the phase.
         With ``p_not_infused = 0`` and ``v2v_months = 0`` the result equals ``infused`` exactly.
+
+        Pre-infusion deaths (issue 21): a share ``p_death`` (n,) of everyone apheresed, part of the
+        not infused, dies during the phase, at its midpoint on average (assumption: uniform), so
+        it lives ``d/2`` of the phase, costs ``terminal_cost`` (HK$ per death) discounted at
+        ``d/2``, and follows no pathway; the other not-infused (``p_not_infused - p_death``)
+        follow conventional care from the end of the phase. ``u_pre`` is the pre-infusion
+        utility (annual; the base case: progression-free minus ``du_pre_infusion``).
         """
         n = infused.n
         grid = self.grid
@@ -484,8 +505,9 @@ class FucasoModel:
         d_years = np.minimum(np.asarray(v2v_months, dtype=float) / 12.0, horizon)  # phase within the horizon
         df_c, df_o, _, pv_o = self._delay_factors(d_years)
         starts = (d_years < horizon).astype(float)                      # pathways starting after the horizon count nothing
+        p_death = np.broadcast_to(np.asarray(p_death, dtype=float), (n,))
         p_inf = starts * (1.0 - p_not_infused)
-        p_not_infused = starts * p_not_infused
+        p_not_infused = starts * (p_not_infused - p_death)   # alive at the end of the phase, not infused
         out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort,
                                        report=infused.report)
         at_apheresis = ("leukapheresis", "bridging therapy")
@@ -498,18 +520,30 @@ class FucasoModel:
         for (m, c, st), v in cc.lines.items():
             df = df_c if m == "cost" else df_o
             out.add(m, f"not infused: {c}", st, p_not_infused * df * v[0], p_not_infused * v[1])
-        out.add("ly", "pre-infusion (leukapheresis to infusion)", STATES[0], pv_o, d_years)
-        out.add("qaly", "pre-infusion (leukapheresis to infusion)", STATES[0], u_pre * pv_o, u_pre * d_years)
+        if np.any(p_death != 0.0):
+            df_c_half, _, _, pv_o_half = self._delay_factors(d_years / 2.0)
+            lost = p_death * (pv_o - pv_o_half)                          # discounted years not lived by those who die
+            ly, ly_u = pv_o - lost, d_years - p_death * d_years / 2.0
+            out.add("cost", "pre-infusion deaths: terminal care", "", p_death * terminal_cost * df_c_half,
+                    p_death * terminal_cost)
+        else:
+            ly, ly_u = pv_o, d_years
+        out.add("ly", "pre-infusion (leukapheresis to infusion)", STATES[0], ly, ly_u)
+        out.add("qaly", "pre-infusion (leukapheresis to infusion)", STATES[0], u_pre * ly, u_pre * ly_u)
         return out
 
     def itt_trace(self, batch) -> np.ndarray:
         """ITT occupancy ``(n, T+1, 3)`` on the clock that starts at the end of the pre-infusion
-        phase: infused share x the eque-cel trace + not-infused share x the conventional-care trace.
+        phase: infused share x the eque-cel trace + not-infused survivors x the conventional-care
+        trace + pre-infusion deaths (``p_not_infused x p_death_if_not_infused``) dead.
         (During the pre-infusion phase everyone is alive and progression-free.)"""
         n = _n(batch)
         cohorts = self.cohorts(batch)
         p = np.broadcast_to(np.asarray(batch["p_not_infused"], dtype=float), (n,))[:, None, None]
-        return (1.0 - p) * cohorts["eqcel"].trace + p * cohorts["cc"].trace
+        died = p * np.broadcast_to(np.asarray(batch["p_death_if_not_infused"], dtype=float), (n,))[:, None, None]
+        dead = np.zeros(3)
+        dead[-1] = 1.0
+        return (1.0 - p) * cohorts["eqcel"].trace + (p - died) * cohorts["cc"].trace + died * dead
 
 
 def crossing_report(model: FucasoModel, *, psa_draws: int | None = None, seed=None, sobol_n_base: int | None = 1024,
@@ -595,7 +629,8 @@ CHEERS_STATEMENTS = {
     15: "partly: Hong Kong dollars, price year 2025 (HA Gazette charges in force in 2025); Mainland prices converted at "
         "the 2024 average HK$1.0867/RMB and GDP per capita 2023 at HK$7.80/US$ are not inflated to 2025 (no official HK "
         "CPI or C&SD per-capita GDP in the sources; docs/flagship.md, 'Decision problem')",
-    18: "not reported: no subgroup analyses (no patient-level data)",
+    18: "partly: subgroup scenarios CAR-T-naive (median PFS 35.9 months, IMS 2025) and age 65 at the start "
+        "(Scenarios; docs/flagship.md); no patient-level data for other subgroups",
     19: "not reported: distributional effects were not assessed",
     21: "not reported: no patient or public engagement in this analysis",
     25: "not reported: no patient or public engagement in this analysis",
