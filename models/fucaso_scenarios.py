@@ -35,6 +35,37 @@ SRC_CURE = ("assumption (NICE DSU TSD 21 scenario): a plateau as seen with BCMA 
             "JCO 2025; P), Beta(32, 65); uncured Weibull recalibrated so the mixture keeps the published targets")
 
 
+# Subgroups (issue 21, item 4), each with its own inputs.
+#: CAR-T-naive patients of FUMANBA-1: median PFS 35.9 months, n = 95 of 107 (IMS 2025, Qiu L et al. abstract
+#: 2142568; MedPath / IASO press release 18 Sep 2025; N). No 12-month landmark or CI was published for them.
+NAIVE_PFS_MEDIAN, NAIVE_N = 35.9, 95
+SRC_NAIVE = ("subgroup CAR-T-naive (n=95 of 107): median PFS 35.9 months (Qiu L et al. IMS 2025 abstract 2142568 via "
+             "MedPath and IASO press release 18 Sep 2025; N). Assumption: the base case's Weibull shape (1.145) and "
+             "coefficient covariance, the scale moved so the median is 35.9 months (no landmark or CI published for "
+             "the subgroup); OS, borrowed from cilta-cel, is already a CAR-T-naive population (CARTITUDE-1 excluded "
+             "prior BCMA therapy)")
+#: Hong Kong patients are older than FUMANBA-1's (median 58, range 39-70): more than 60% of HK myeloma patients are
+#: 65 or older (am730 report of the HKU / Queen Mary Hospital team; N).
+AGE_SUBGROUP_START = 65
+SRC_AGE = ("subgroup age 65 at the start (more than 60% of Hong Kong myeloma patients are aged >= 65, am730 report of "
+           "the HKU team, N; FUMANBA-1 enrolled ages 39-70, ASH 2022, A): general-population mortality floor and "
+           "utility age multiplier from age 65, horizon to age 100 (35 years). Assumption: the same PFS and OS curves "
+           "(no age subgroup of FUMANBA-1 or LocoMMotion was published; LocoMMotion's median age was 68)")
+
+
+def with_naive_subgroup(model, median=NAIVE_PFS_MEDIAN):
+    """Eque-cel PFS of the CAR-T-naive subgroup: the base Weibull rescaled to ``median`` months."""
+    spec = model.survival[("eqcel", "PFS")]
+    if spec.distribution != "weibull":
+        from hta.errors import HtaError
+
+        raise HtaError(f"CAR-T-naive subgroup: expects a Weibull eque-cel PFS; found {spec.distribution}")
+    log_shape = float(spec.coef[0])
+    log_scale = np.log(median) - np.log(np.log(2.0)) / np.exp(log_shape)
+    return model.with_survival("eqcel", "PFS", "weibull", [log_shape, log_scale], spec.cov, source=SRC_NAIVE,
+                               description="Eque-cel PFS, CAR-T-naive subgroup")
+
+
 def _calibrate(distribution, *, median, landmarks, median_ci=None, landmark_ci=None):
     from hta.survival.calibrate import calibrate
 
@@ -106,6 +137,18 @@ def definitions():
         dict(name="eque-cel mixture cure",
              description="Mixture cure on eque-cel PFS and OS (cure fraction 33%, CARTITUDE-1), NICE DSU TSD 21",
              model=with_cure),
+        dict(name="not infused 15% (CARTITUDE-4)",
+             description="Share apheresed but not infused 32/208 = 15.4%: CARTITUDE-4, 176 of 208 randomised to "
+                         "cilta-cel received it as study treatment (San-Miguel J et al. NEJM 2023; OncLive 7 Feb 2026; "
+                         "P/N), instead of 7.5% (cilta-cel standard of care)",
+             overrides={"p_not_infused": 32 / 208}),
+        dict(name="subgroup: CAR-T-naive",
+             description="CAR-T-naive patients (88% of FUMANBA-1): eque-cel median PFS 35.9 months (IMS 2025) instead "
+                         "of 30.5 for all patients; " + SRC_NAIVE,
+             model=with_naive_subgroup),
+        dict(name="subgroup: age 65",
+             description="Patients starting at age 65 (the typical Hong Kong myeloma patient) instead of 58; " + SRC_AGE,
+             settings={"start_age": AGE_SUBGROUP_START, "horizon_years": 100 - AGE_SUBGROUP_START}),
         dict(name="comparator MAMMOTH",
              description="Conventional care from MAMMOTH (anti-CD38 refractory; median PFS 3.4 and OS 8.6 months from T0; "
                          "Gandhi UH et al. Leukemia 2019; P)",
