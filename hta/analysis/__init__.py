@@ -1,0 +1,1 @@
+"""Analyses over a model's outcomes (cost-effectiveness, sensitivity, value of information, structural uncertainty)."""
