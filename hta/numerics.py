@@ -99,8 +99,9 @@ def coupled_covariance(cov_a: np.ndarray, cov_b: np.ndarray, rho: float, what: s
     la = covariance_factor(cov_a, f"{what}, first block")
     lb = covariance_factor(cov_b, f"{what}, second block")
     ka, kb = la.shape[0], lb.shape[0]
-    eye = np.eye(ka, kb)
-    cross = r * la @ eye @ lb.T
+    m = min(ka, kb)
+    # rho L_a E L_b' as an elementwise product summed in a fixed order (no BLAS: the same bits on every kernel)
+    cross = r * (la[:, None, :m] * lb[None, :, :m]).sum(axis=2)
     out = np.zeros((ka + kb, ka + kb))
     a, b = np.asarray(cov_a, dtype=float), np.asarray(cov_b, dtype=float)
     out[:ka, :ka] = (a + a.T) / 2.0

@@ -342,7 +342,7 @@ def structural_psa(model, *, draws=None, seed=None, weights=None, wtp=None):
         mix = res.means.iloc[-1]
         for i, k in enumerate(wtp):
             per_patient = float(res.table["evpi"].iloc[i])
-            pop = (population_evpi(per_patient, s.annual_population, int(s.population_years), float(s.discount_costs))
+            pop = (population_evpi(per_patient, s.annual_population, int(s.population_years), float(s.discount_outcomes))
                    if s.annual_population and s.population_years else np.nan)
             rows.append({"analysis": analysis, "wtp_label": labels[i], "wtp": float(k),
                          "p_ce_eqcel": float(res.table["p_ce_eqcel"].iloc[i]), "evpi_per_patient": per_patient,

@@ -50,7 +50,8 @@ def test_survival_never_above_general_population(model):
 
 def test_utilities_of_one_give_qalys_equal_to_lys_without_ae_losses(model):
     batch = model.parameters.base().with_values(u_pf=1.0, du_pd=0.0, p_crs_g12_eqcel=0.0, p_crs_g3_eqcel=0.0,
-                                                p_icans_eqcel=0.0, p_teae_g34_cc=0.0)
+                                                p_icans_eqcel=0.0, p_teae_g34_cc=0.0,
+                                                p_infection_g34_eqcel=0.0, du_pre_infusion=0.0)  # issue 21 AE and pre-infusion utility
     out = model.without_age_adjustment().evaluate(batch)
     np.testing.assert_allclose(out.qalys, out.lys, rtol=1e-12)
     # With the age adjustment (base case) QALYs are the LYs weighted by the multiplier, below the LYs.
