@@ -227,12 +227,14 @@ add("n_lymphodepletion_visits", 3, "attendances", "fixed", group="CAR-T pathway"
     description="Day attendances for lymphodepletion", source="FUMANBA-1 protocol: Flu/Cy on 3 consecutive days (ASH 2022 abstract; A)")
 add("los_cart_days", 15, "days", "gamma", se=2, group="CAR-T pathway", description="Index CAR-T admission length of stay",
     source="US NIS 2018-2022 MM CAR-T admissions mean 15 days; NRD and Vizient median 15 days (A/P); SE 2 days assumption")
-add("p_death_if_not_infused", 0.4, "proportion", "beta", se=0.15, group="CAR-T pathway",
+add("p_death_if_not_infused", 9 / 16, "proportion", "beta", a=9, b=7, group="CAR-T pathway",
     description="Share of the not-infused who die before infusion (at the phase's midpoint on average); the others "
     "progress or fail manufacture and follow conventional care",
-    source=A + "FUMANBA-1 and the cilta-cel standard-of-care series do not break down the not-infused; CARTITUDE-4 "
-    "reports 20 of its 32 not infused as study treatment progressing during bridging (OncLive 7 Feb 2026; N), the "
-    "rest withdrawals and deaths; 40% dying is an assumption for this later, sicker (>= 4L) population, SE 0.15")
+    source="proxy (FUMANBA-1 does not break down its not-infused; evidence gap): in a BCMA CAR-T trial cohort of 113 "
+    "apheresed patients, 16 were not infused and 9 of them died before infusion (MD Anderson CAR-T attrition abstract, "
+    "ASH 2023, stored without its URL; A; the abstract labels the cohort CARTITUDE-4, its numbers are CARTITUDE-1's "
+    "113 apheresed / 97 infused); Beta(9, 7). The same abstract: KarMMa 12/140 not infused, 1 true manufacturing "
+    "failure")
 add("du_pre_infusion", 0.11, "utility decrement", "gamma", se=0.05, group="utilities",
     description="Utility decrement before infusion (leukapheresis to infusion): pre-infusion utility = u_pf - du_pre_infusion",
     source=A + "patients are relapsed and refractory with active disease on bridging therapy while the product is "
