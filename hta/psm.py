@@ -178,6 +178,21 @@ def crossing_summary(reports, threshold: float = 0.01, times=None) -> "pd.DataFr
                                        "largest_gap", "sample", "time_index", "time"])
 
 
+def crossing_lines(table) -> list:
+    """One console line per row of a :func:`crossing_summary` table (with an optional ``batch``
+    column), e.g. ``"PSA, eqcel: PFS above OS by > 0.01 in 13 of 2,000 samples (0.65%); largest
+    gap 0.0282 at 0.333 years"``."""
+    out = []
+    for row in table.to_dict("records"):
+        where = f" at {row['time']:.3g} years" if row.get("time") == row.get("time") else ""   # NaN-safe
+        head = f"{row['batch']}, " if "batch" in row else ""
+        gap = (f"largest gap {row['largest_gap']:.3g}{where}" if row["largest_gap"] > 0
+               else "never above")
+        out.append(f"{head}{row['strategy']}: {row['earlier']} above {row['later']} by > {row['threshold']:g} in "
+                   f"{row['n_over']:,} of {row['draws']:,} samples ({row['share_over']:.2%}); {gap}")
+    return out
+
+
 def on_treatment(time_on_treatment: np.ndarray, overall_survival: np.ndarray) -> np.ndarray:
     """Proportion of the cohort on treatment: time-on-treatment capped at OS, shape (n, T + 1).
 

@@ -14,8 +14,10 @@ Two structures, reported side by side as NICE DSU TSD 19 advises:
   post-progression rate (``pps_rate_month``, from LocoMMotion), never below the population rate.
   OS is then a consequence of PFS (a PFS-to-OS link) rather than an input.
 
-Costs (HK$): the eque-cel pathway (acquisition, leukapheresis, bridging, lymphodepletion, infusion
-admission, CRS/ICANS management, immunoglobulin, monitoring) at time 0; conventional-care
+Costs (HK$): the eque-cel pathway (acquisition, leukapheresis as a day procedure, bridging,
+lymphodepletion, infusion admission, CRS/ICANS management with ICU days replacing ward days and
+tocilizumab, immunoglobulin, monitoring, grade 3/4 infections) at time 0 and long-term follow-up
+(a yearly cost while alive for ``ltfu_years``); conventional-care
 regimen costs while progression-free (time on treatment = PFS); subsequent therapy (a monthly
 cost of each arm's mix times the arm's share of progressed time on therapy) and out-patient care
 while progressed; terminal care at death. Monthly costs in the workbook are converted to the
@@ -488,8 +490,8 @@ class FucasoModel:
         Approximations (docs/flagship.md): the delayed pathways are not aged by the delay and
         keep the model's full horizon after the delay (so they end ``v2v`` later than the horizon;
         negligible at a lifetime horizon to age 100); the phase is cut at the horizon and a
-        pathway that would start after the horizon counts nothing; deaths before infusion are
-        counted with the not-infused, alive until the end of the phase.
+        pathway that would start after the horizon counts nothing; pre-infusion deaths happen at
+        the phase's midpoint (below); no infused patient dies during the phase.
         With ``p_not_infused = 0`` and ``v2v_months = 0`` the result equals ``infused`` exactly.
 
         Pre-infusion deaths (issue 21): a share ``p_death`` (n,) of everyone apheresed, part of the

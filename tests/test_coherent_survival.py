@@ -101,6 +101,8 @@ def test_psm_reports_uncapped_crossing_per_sample():
     assert (row["n_over"], row["share_over"], row["sample"]) == (1, 0.5, 1)
     assert row["largest_gap"] == pytest.approx(0.03) and row["time"] == pytest.approx(t[2])
     assert c.report["capped"]["PFS"]["samples"] == 1                        # still capped in the partition
+    line = psm.crossing_lines(table)[0]
+    assert line == "arm: PFS above OS by > 0.01 in 1 of 2 samples (50.00%); largest gap 0.03 at 0.4 years"
 
 
 @pytest.fixture(scope="module")
