@@ -10,12 +10,38 @@ affected is reported in ``Cohort.report``, so state shares always sum to 1 and a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
 from hta.cohort import Cohort
 from hta.errors import HtaError
+
+
+@dataclass(eq=False)
+class Crossing:
+    """Uncapped excess of one curve over the next, per sample: ``largest_gap`` ``(n,)`` (survival
+    proportion; <= 0 when the curve never rises above ``later``) at time index ``time_index``
+    ``(n,)``. Compares equal by value (arrays element by element); ``rec["largest_gap"]`` works too."""
+
+    later: str
+    largest_gap: np.ndarray
+    time_index: np.ndarray
+
+    @classmethod
+    def of(cls, earlier: np.ndarray, later: np.ndarray, later_name: str) -> "Crossing":
+        """From two ``(n, T+1)`` curves (before any capping)."""
+        gap = earlier - later
+        at = np.argmax(gap, axis=1)
+        return cls(later_name, gap[np.arange(gap.shape[0]), at], at)
+
+    def __getitem__(self, key: str):
+        return getattr(self, key)
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, Crossing) and self.later == other.later
+                and np.array_equal(self.largest_gap, other.largest_gap) and np.array_equal(self.time_index, other.time_index))
 
 
 def cohort(
@@ -47,8 +73,8 @@ def cohort(
         ``events["pfs_event"]`` (fall in the first curve per cycle, progression or death);
         ``report["capped"]`` maps each capped curve to the number of (cycle, sample) points,
         cycles and samples affected; ``report["crossing"]`` maps each curve but the last to
-        its uncapped excess over the next one, per sample (``largest_gap`` and ``time_index``,
-        ``(n,)`` arrays; summarised by :func:`crossing_summary`).
+        its uncapped excess over the next one, per sample (a :class:`Crossing`: ``largest_gap``
+        and ``time_index``, ``(n,)`` arrays; summarised by :func:`crossing_summary`).
     """
     curves = [np.atleast_2d(np.asarray(s, dtype=float)) for s in survival]
     if len(curves) < 1:
@@ -130,11 +156,7 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
         over = c > later
         # Uncapped crossing, per sample: the largest excess of the earlier curve over the later
         # one (<= 0 when it never crosses) and the time index where it occurs (crossing_summary).
-        gap = c - later
-        at = np.argmax(gap, axis=1)
-        report["crossing"][endpoint_names[i]] = {"later": endpoint_names[i + 1],
-                                                 "largest_gap": gap[np.arange(gap.shape[0]), at],
-                                                 "time_index": at}
+        report["crossing"][endpoint_names[i]] = Crossing.of(c, later, endpoint_names[i + 1])
         if over.any():
             report["capped"][endpoint_names[i]] = {
                 "points": int(np.count_nonzero(over)),

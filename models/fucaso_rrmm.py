@@ -190,11 +190,7 @@ class FucasoModel:
         curves = self.survival_curves(batch)
         reports = {}
         for st in self.strategies:
-            P, O = curves[(st, "PFS")], curves[(st, "OS")]
-            gap = P - O
-            at = np.argmax(gap, axis=1)
-            reports[st] = {"crossing": {"PFS": {"later": "OS", "largest_gap": gap[np.arange(gap.shape[0]), at],
-                                                "time_index": at}}}
+            reports[st] = {"crossing": {"PFS": psm.Crossing.of(curves[(st, "PFS")], curves[(st, "OS")], "OS")}}
         return psm.crossing_summary(reports, threshold, times=self.grid.times)
 
     def with_settings(self, **changes) -> "FucasoModel":
