@@ -77,3 +77,35 @@ def covariance_factor(cov: np.ndarray, what: str = "covariance") -> np.ndarray:
         factor[j, j] = np.sqrt(pivot)
         factor[j + 1 :, j] = (c[j + 1 :, j] - factor[j + 1 :, :j] @ factor[j, :j]) / factor[j, j]
     return factor
+
+
+def coupled_covariance(cov_a: np.ndarray, cov_b: np.ndarray, rho: float, what: str = "coupled covariance") -> np.ndarray:
+    """Joint covariance of two coefficient vectors drawn with correlated standard normals.
+
+    ``a = mu_a + L_a z_a`` and ``b = mu_b + L_b z_b`` with ``L`` the factor of
+    :func:`covariance_factor` (Cholesky) and ``z_b = rho z_a + sqrt(1 - rho^2) e`` component by
+    component (a Gaussian copula on the standardised innovations; the first ``min(k_a, k_b)``
+    components are coupled, the rest are independent). The cross block is ``rho L_a E L_b'``
+    (``E`` the ``k_a x k_b`` identity), so the joint matrix is positive semi-definite for every
+    ``|rho| <= 1`` and keeps each vector's own covariance. ``rho = 0`` gives the block-diagonal
+    (independent) matrix.
+
+    Used to draw the PFS and OS coefficients of one arm jointly (models/fucaso_rrmm.py):
+    raises HtaError when ``rho`` is outside [-1, 1] or a covariance is not a valid matrix.
+    """
+    r = float(rho)
+    if not np.isfinite(r) or abs(r) > 1.0:
+        raise HtaError(f"{what}: expected a correlation in [-1, 1]; found {rho!r}")
+    la = covariance_factor(cov_a, f"{what}, first block")
+    lb = covariance_factor(cov_b, f"{what}, second block")
+    ka, kb = la.shape[0], lb.shape[0]
+    m = min(ka, kb)
+    # rho L_a E L_b' as an elementwise product summed in a fixed order (no BLAS: the same bits on every kernel)
+    cross = r * (la[:, None, :m] * lb[None, :, :m]).sum(axis=2)
+    out = np.zeros((ka + kb, ka + kb))
+    a, b = np.asarray(cov_a, dtype=float), np.asarray(cov_b, dtype=float)
+    out[:ka, :ka] = (a + a.T) / 2.0
+    out[ka:, ka:] = (b + b.T) / 2.0
+    out[:ka, ka:] = cross
+    out[ka:, :ka] = cross.T
+    return out

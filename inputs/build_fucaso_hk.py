@@ -70,21 +70,44 @@ def exponential_from_median(median, ci):
     return np.array([np.log(np.log(2.0) / median)]), np.array([[se ** 2]])
 
 
+def weibull_one_curve_cov(t1, s1, s1_ci, median, median_ci, overlap):
+    """Covariance of (log_shape, log_scale) allowing for the correlation of two points of one KM
+    curve (Greenwood: ``corr = sqrt(G(t1) / G(median))``, times ``overlap`` for different data
+    cuts), by :func:`hta.survival.calibrate.calibrate` with ``dependence="one curve"``. A median
+    CI without an upper limit is mirrored on the log scale (the one-sided SE of
+    :func:`weibull_delta_cov`)."""
+    sys.path.insert(0, str(HERE.parent))
+    from hta.survival.calibrate import calibrate
+
+    lo, hi = median_ci
+    hi = median ** 2 / lo if hi is None else hi
+    res = calibrate("weibull", median=median, median_ci=(lo, hi), landmarks={t1: s1}, landmark_ci={t1: s1_ci},
+                    dependence="one curve", overlap=overlap)
+    return np.asarray(res.cov, dtype=float)
+
+
 EQ_PFS = weibull_from_landmark_and_median(12.0, 0.788, 30.5)
-EQ_PFS_COV = weibull_delta_cov(12.0, 0.788, (0.686, 0.860), 30.5, (24.11, 42.15))
+# 12-month PFS from the 2022 cut (N=103) and the median from the 2025 cut (N=107, including the
+# 103): the correlation of nested samples, sqrt(103/107), times Greenwood's (0.49): 0.48.
+EQ_PFS_OVERLAP = float(np.sqrt(103 / 107))
+EQ_PFS_COV = weibull_one_curve_cov(12.0, 0.788, (0.686, 0.860), 30.5, (24.11, 42.15), EQ_PFS_OVERLAP)
 EQ_OS = weibull_from_landmark_and_median(12.0, 0.885, 60.7)
-EQ_OS_COV = weibull_delta_cov(12.0, 0.885, (0.802, 0.935), 60.7, (41.9, None))
+# CARTITUDE-1: both statistics from the same 97 infused patients (12.4- and 61.3-month cuts).
+EQ_OS_COV = weibull_one_curve_cov(12.0, 0.885, (0.802, 0.935), 60.7, (41.9, None), 1.0)
 CC_PFS, CC_PFS_COV = exponential_from_median(4.6, (3.9, 5.6))
 CC_OS, CC_OS_COV = exponential_from_median(13.8, (10.8, 17.0))
 
 SRC_EQ_PFS = ("D (weaker evidence: calibrated to summary statistics, no KM available): Weibull through "
               "12-month PFS 78.8% (95% CI 68.6-86.0; Li C et al. JAMA Oncol 2024, FUMANBA-1, N=103) and "
               "median PFS 30.5 months (95% CI 24.11-42.15; Qiu L et al. IMS 2025 abstract 2142568, 36-month "
-              "follow-up, N=107); delta-method covariance assuming independent statistics")
+              "follow-up, N=107); delta-method covariance allowing for the dependence of two points of one curve "
+              "(Greenwood: correlation sqrt(G(12)/G(median)) = 0.49, times sqrt(103/107) for the two data cuts; "
+              "hta.survival.calibrate, dependence 'one curve')")
 SRC_EQ_OS = ("assumption: eque-cel OS has not been published (FUMANBA-1 OS immature); base case borrows the "
              "OS of another BCMA CAR-T in the same population, cilta-cel in CARTITUDE-1: Weibull through "
              "12-month OS 88.5% (80.2-93.5; Madduri, ASH 2020, N) and median OS 60.7 months (41.9-NE; "
-             "Jagannath S et al. JCO 2025;43(25):2766, P); D calibration with delta-method covariance")
+             "Jagannath S et al. JCO 2025;43(25):2766, P); D calibration with delta-method covariance allowing for the "
+             "dependence of two points of one curve (Greenwood correlation 0.26; same 97 patients)")
 SRC_CC_PFS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion median PFS 4.6 months "
               "(95% CI 3.9-5.6), Mateos MV et al. Leukemia 2022 and final analysis Leukemia 2024;38:2554 (P)")
 SRC_CC_OS = ("D (weaker evidence: from a median only, so exponential): LocoMMotion final median OS 13.8 months "
@@ -94,6 +117,11 @@ SRC_CC_OS = ("D (weaker evidence: from a median only, so exponential): LocoMMoti
 # Settings
 # ---------------------------------------------------------------------------------------------
 GDP_PC_USD_2023 = 50697.0
+#: mean yearly eque-cel patients of the budget impact (entrants x uptake, 2026-2030), for population EVPI
+ANNUAL_TREATED = 18.8
+SRC_GDP = ("US$50,697 Hong Kong GDP per capita 2023 (knoema world data atlas; N), consistent with World Bank GDP "
+           "US$382.05 bn (NY.GDP.MKTP.CD) over the C&SD mid-2023 population revised up about 0.5% from 7,498,100 "
+           "(~US$50,700; shared/data/hk_gdp_per_capita.csv, D) x HK$7.80/US$ (HKMA linked rate)")
 HKD_PER_USD = 7.80
 WTP_1 = round(GDP_PC_USD_2023 * HKD_PER_USD)
 WTP_3 = 3 * WTP_1
@@ -119,15 +147,17 @@ SETTINGS = [
      "available, only their overall mean 0.919 (flat: setting hk-eq5d5l-2019 gives no adjustment); the relative decline "
      "with age is taken from Ara R, Brazier JE. Value Health 2010;13(5):509 (UK EQ-5D-3L equation, shipped with hta as "
      "hta/data/utility_norms_uk_ara_brazier_2010.csv); multiplicative convention of NICE DSU TSD 12 (P)"),
-    ("annual_population", 30, "patients/year", "Patients treated per year (for population EVPI)",
-     "SCMP 24 May 2021: HA to offer CAR-T to ~30 patients a year (all indications) (N); assumption that capacity bounds the eligible RRMM population"),
+    ("annual_population", ANNUAL_TREATED, "patients/year", "Patients treated with eque-cel per year (for population EVPI)",
+     "D: the budget impact's eque-cel patients (sheet Budget: eligible entrants x uptake) 9.1, 14.2, 19.5, 25.3 and 26.1 "
+     "in 2026-2030, mean 94.2 / 5 = 18.8 a year (tests/test_flagship.py checks it against hta.analysis.bia); before issue 21: 30, "
+     "HA's CAR-T capacity for all indications (SCMP 24 May 2021; N)"),
     ("population_years", 5, "years", "Years of the decision's relevance (population EVPI)",
      "assumption: 5 years, the longest horizon of ISPOR BIA good practice (Sullivan 2014)"),
     ("seed", 20251127, "", "PSA seed (date of HK approval)", "convention"),
     ("psa_draws", 5000, "", "PSA draws", "convention"),
     ("wtp_1", WTP_1, "HK$/QALY", "1x HK GDP per capita",
      "assumption: the HA publishes no cost-effectiveness threshold; 1x GDP per capita as in You JHS et al. PLoS ONE 2021 (P), "
-     "and the base case's threshold-price curve shows 0.5x-3x. D: US$50,697 HK GDP per capita 2023 (knoema; N) x HK$7.80/US$ (HKMA linked rate)"),
+     "and the base case's threshold-price curve shows 0.5x-3x. D: " + SRC_GDP),
     ("wtp_2", WTP_3, "HK$/QALY", "3x HK GDP per capita",
      "assumption: 3x GDP per capita, the upper of the two rules in You JHS et al. PLoS ONE 2021 (P). D: 3 x wtp_1"),
 ]
@@ -144,8 +174,13 @@ A = "assumption: "
 P = []
 
 
-def add(name, value, unit, dist, se=None, a=None, b=None, group="", description="", source=""):
+LOW_HIGH = {}   # name -> (low, high) for the one-way analysis where not the distribution's 95% interval
+
+
+def add(name, value, unit, dist, se=None, a=None, b=None, group="", description="", source="", low=None, high=None):
     P.append((name, value, unit, dist, se, a, b, group, description, source))
+    if low is not None or high is not None:
+        LOW_HIGH[name] = (low, high)
 
 
 # Prices and unit costs (HK$)
@@ -162,18 +197,27 @@ add("c_sopc", 1190, "HK$ per attendance", "fixed", group="unit costs", descripti
     source="HA Gazette charges for non-eligible persons (A)")
 
 # CAR-T pathway (eque-cel arm, one-off at time 0)
-add("los_apheresis_days", 1, "days", "fixed", group="CAR-T pathway", description="Leukapheresis: in-patient days",
-    source=A + "one day admission for leukapheresis")
+add("n_apheresis_sessions", 1, "sessions", "fixed", group="CAR-T pathway",
+    description="Leukapheresis sessions per patient (a day procedure, with one out-patient attendance)",
+    source=A + "one session collects enough T cells (FUMANBA-1 apheresis details not published); issue 21: "
+    "apheresis is costed as the procedure it is, not as a ward day")
+add("c_apheresis_session", 6000, "HK$ per session", "gamma", se=1500, group="CAR-T pathway",
+    description="Leukapheresis procedure (cell separator session, disposables, nursing), per session",
+    source="proxy (HA publishes no apheresis charge; evidence gap): HA Gazette NEP charge for an acute renal clinic "
+    "day procedure, HK$6,000 (www3.ha.org.hk charges page; A), another extracorporeal day procedure; SE 25% assumption")
 add("p_bridging", 1.0, "probability", "fixed", group="CAR-T pathway", description="Share receiving bridging therapy",
     source="Chinese real-world eque-cel series (n=45): bridging in 100% (congress abstract; A); scenario 0.75 (CARTITUDE-1)")
 add("bridging_months", 57 / 30.4375, "months", "gamma", se=15 / 30.4375, group="CAR-T pathway",
     description="Duration of bridging = median leukapheresis-to-infusion (vein-to-vein) time; also the ITT pre-infusion phase",
     source="D: 57 days (range 22-203), Chinese real-world eque-cel series (A); SE 15 days assumption")
-add("p_not_infused", 19 / 255, "probability", "beta", a=19, b=236, group="CAR-T pathway",
+add("p_not_infused", 19 / 255, "probability", "beta", a=19, b=236, low=0.05, high=32 / 208, group="CAR-T pathway",
     description="Share apheresed but never infused (manufacturing failure, death or progression before infusion; "
     "intention-to-treat pathway: these patients follow conventional care from the end of the vein-to-vein time)",
     source="proxy (FUMANBA-1 apheresed-vs-infused counts not published; evidence gap): eq_mfg_fail, cilta-cel standard "
     "of care, 255 apheresed and 236 infused, 19/255 = 7.5% not infused (Blood 2025;145(1):85; P); Beta(19, 236). "
+    "One-way range 5% (assumption) to 15.4%: CARTITUDE-4, 176 of 208 randomised to cilta-cel received it as study "
+    "treatment (San-Miguel J et al. NEJM 2023;389:335; TCT 2026 analysis via OncLive 7 Feb 2026; P/N), also the "
+    "scenario 'not infused 15% (CARTITUDE-4)'. "
     + A + "the vein-to-vein time is bridging_months for everyone apheresed; the not-infused exit at its end; the "
     "CAR-T acquisition is paid only on infusion (no charge for a failed manufacture)")
 add("c_lymphodepletion_drugs", 6000, "HK$ per patient", "gamma", se=1500, group="CAR-T pathway",
@@ -183,22 +227,74 @@ add("n_lymphodepletion_visits", 3, "attendances", "fixed", group="CAR-T pathway"
     description="Day attendances for lymphodepletion", source="FUMANBA-1 protocol: Flu/Cy on 3 consecutive days (ASH 2022 abstract; A)")
 add("los_cart_days", 15, "days", "gamma", se=2, group="CAR-T pathway", description="Index CAR-T admission length of stay",
     source="US NIS 2018-2022 MM CAR-T admissions mean 15 days; NRD and Vizient median 15 days (A/P); SE 2 days assumption")
+add("p_death_if_not_infused", 9 / 16, "proportion", "beta", a=9, b=7, group="CAR-T pathway",
+    description="Share of the not-infused who die before infusion (at the phase's midpoint on average); the others "
+    "progress or fail manufacture and follow conventional care",
+    source="proxy (FUMANBA-1 does not break down its not-infused; evidence gap): in a BCMA CAR-T trial cohort of 113 "
+    "apheresed patients, 16 were not infused and 9 of them died before infusion (MD Anderson CAR-T attrition abstract, "
+    "ASH 2023, stored without its URL; A; the abstract labels the cohort CARTITUDE-4, its numbers are CARTITUDE-1's "
+    "113 apheresed / 97 infused); Beta(9, 7). The same abstract: KarMMa 12/140 not infused, 1 true manufacturing "
+    "failure")
+add("du_pre_infusion", 0.11, "utility decrement", "gamma", se=0.05, group="utilities",
+    description="Utility decrement before infusion (leukapheresis to infusion): pre-infusion utility = u_pf - du_pre_infusion",
+    source=A + "patients are relapsed and refractory with active disease on bridging therapy while the product is "
+    "made: the progressed-state decrement du_pd (0.11, SE 0.05) is applied (issue 21; before: progression-free utility)")
 add("p_crs_g3_eqcel", 1 / 103, "probability", "beta", a=1, b=102, group="eque-cel adverse events",
     description="CRS grade >= 3", source="Li C et al. JAMA Oncol 2024: 1/103 (N)")
 add("p_crs_g12_eqcel", 95 / 103, "probability", "beta", a=95, b=8, group="eque-cel adverse events",
     description="CRS grade 1-2", source="Li C et al. JAMA Oncol 2024: 95/103 (N)")
 add("p_icans_eqcel", 2 / 103, "probability", "beta", a=2, b=101, group="eque-cel adverse events",
     description="ICANS (all grade 1-2)", source="Li C et al. JAMA Oncol 2024: 2/103 (N)")
-add("icu_days_crs_g3", 4, "days", "gamma", se=1, group="eque-cel adverse events", description="ICU days per grade >= 3 CRS",
+add("icu_days_crs_g3", 4, "days", "gamma", se=1, group="eque-cel adverse events",
+    description="ICU days per grade >= 3 CRS, within the index admission (costed as ICU minus ward per day: no double counting)",
     source=A + "median CRS duration 4 days in CARTITUDE-1 (P) spent in ICU; SE 1 day")
 add("extra_ward_days_icans", 5, "days", "gamma", se=1.5, group="eque-cel adverse events",
     description="Extra ward days per ICANS event", source=A + "5 days, SE 30%")
-add("p_ivig", 0.5, "probability", "beta", se=0.1, group="CAR-T pathway",
-    description="Share receiving immunoglobulin replacement after CAR-T", source=A + "half of patients (hypogammaglobulinaemia after BCMA CAR-T); SE 0.1")
+add("p_ivig", 0.9, "probability", "beta", se=0.05, group="CAR-T pathway",
+    description="Share receiving immunoglobulin replacement after CAR-T (those with hypogammaglobulinaemia)",
+    source="hypogammaglobulinaemia after BCMA CAR-T is near universal: all 40 responders to anti-BCMA CAR-T had a "
+    "significant fall in IgG, IgA and IgM by day 60 (Wang Y et al. Blood Adv 2021;5(23):5290; P); IgG <= 600 mg/dL in "
+    "91% after CAR-T (J Allergy Clin Immunol 2024, n=579, CD19; P). " + A + "replacement for every patient with "
+    "hypogammaglobulinaemia (HA practice unknown; a Spanish anti-BCMA series gave IgRT at least once to 22 of 47, "
+    "Eur J Hosp Pharm 2024;31(Suppl 1):A208; A); SE 0.05")
 add("c_ivig_month", 10000, "HK$ per month", "gamma", se=3000, group="CAR-T pathway",
     description="Immunoglobulin replacement per month", source=A + "HA price not found; placeholder, SE 30%")
-add("ivig_months", 6, "months", "fixed", group="CAR-T pathway", description="Months of immunoglobulin replacement",
-    source=A + "6 months")
+add("ivig_months", 386 / 30.4375, "months", "gamma", se=3.0, group="CAR-T pathway",
+    description="Months of immunoglobulin replacement = time to IgG recovery",
+    source="Wang Y et al. Blood Adv 2021;5(23):5290 (P): median time to IgG recovery day 386 after anti-BCMA CAR-T "
+    "(normal plasma-cell aplasia ~7 months): 386 / 30.44 = 12.7 months (D); assumption: replacement until IgG "
+    "recovery; SE 3 months assumption")
+add("p_tocilizumab_eqcel", 0.5, "probability", "beta", se=0.15, group="eque-cel adverse events",
+    description="Share of eque-cel patients given tocilizumab for CRS (93% had CRS, nearly all grade 1-2)",
+    source=A + "FUMANBA-1 reports CRS in 96/103 (grade >= 3 in 1) 'resolved with treatment' without the share given "
+    "tocilizumab (evidence gap); half of patients, below the 69% reported for cilta-cel in CARTITUDE-1 (Berdeja JG et "
+    "al. Lancet 2021;398:314, figure recalled, not in the stored sources) because eque-cel's CRS is milder; SE 0.15. "
+    "Corticosteroids (dexamethasone) cost little and are not counted")
+add("n_tocilizumab_doses", 1.5, "doses", "fixed", group="eque-cel adverse events",
+    description="Tocilizumab doses (8 mg/kg) per treated patient",
+    source=A + "1-2 doses (labels allow up to 4 for CRS); 1.5 on average")
+add("c_tocilizumab_dose", 8000, "HK$ per dose", "gamma", se=2000, group="eque-cel adverse events",
+    description="Tocilizumab 8 mg/kg (about 480 mg at 60 kg) per dose, drug and administration",
+    source=A + "HA price not found (evidence gap); placeholder, SE 25%")
+add("p_infection_g34_eqcel", 12 / 97, "probability", "beta", a=12, b=85, group="eque-cel adverse events",
+    description="Grade 3/4 infection after eque-cel outside the index admission (cytopenias of grade >= 3 are "
+    "near-universal but recover within the 15-day stay or as out-patients: costed in the admission)",
+    source="proxy (FUMANBA-1's grade >= 3 AE table was not found; evidence gap): CARTITUDE-1 grade 3/4 pneumonia 8.2% "
+    "and sepsis 4.1% of 97 (Madduri, ASH 2020, via tucasafacilonline.com; N), 12/97; grade 3/4 cytopenias 95% "
+    "neutropenia, 60% thrombocytopenia with median recovery 2 and 4 weeks (same); Beta(12, 85)")
+add("ward_days_infection", 7, "days", "gamma", se=2, group="eque-cel adverse events",
+    description="Ward days per grade 3/4 infection after eque-cel", source=A + "7 days, SE 2")
+add("du_infection_g34", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
+    description="Disutility of a grade 3/4 infection after eque-cel (over ae_duration_days)",
+    source=A + "0.05 as a grade 3/4 event on conventional care (du_ae_cc); SE 0.02")
+add("ltfu_years", 15, "years", "fixed", group="CAR-T pathway",
+    description="Years of long-term follow-up of gene-modified cell recipients after infusion",
+    source="FUMANBA-1 long-term follow-up 15 years (AJMC; MedPath; N; evidence.md 1.2), as regulators require for "
+    "integrating vectors")
+add("c_ltfu_year", 2 * 1190 + 2000, "HK$ per year", "gamma", se=(2 * 1190 + 2000) * 0.25, group="CAR-T pathway",
+    description="Long-term follow-up per year alive after infusion, beyond routine myeloma care",
+    source=A + "two specialist out-patient attendances a year (HA NEP HK$1,190 each; A) and HK$2,000 of laboratory "
+    "tests (replicating lentivirus, CAR transgene persistence, blood counts for secondary malignancy); SE 25%")
 add("n_monitoring_visits", 12, "attendances", "fixed", group="CAR-T pathway",
     description="Out-patient monitoring visits after discharge (first 3 months)", source=A + "weekly for 3 months")
 
@@ -262,6 +358,16 @@ add("ae_duration_days", 14, "days", "fixed", group="adverse-event disutilities",
 add("du_ae_cc", 0.05, "utility decrement", "gamma", se=0.02, group="adverse-event disutilities",
     description="Disutility of a grade 3/4 adverse event on conventional care", source=A + "0.05 (as grade 2 CRS); SE 0.02")
 
+# Joint draws of eque-cel PFS and OS (docs/flagship.md, "Coherent survival draws")
+add("rho_pfs_os_eqcel", 0.79, "correlation", "fixed", group="survival dependence",
+    description="Correlation of the standardised draws of eque-cel PFS and OS coefficients (PSA): a draw with a "
+    "better PFS has a better OS. Not a per-draw parameter: it sets the joint distribution of the two curves "
+    "(0 = independent)",
+    source="Dimopoulos M et al. BMC Cancer 2024 (31 RCTs, 56 arms, 10,450 RRMM patients): arm-level Pearson "
+    "correlation of median PFS and median OS 0.79 (P); range 0.42-0.91 (Etekal T et al. Br J Haematol 2022, RRMM "
+    "PFS-OS correlation 0.76, 95% CI 0.42-0.91; P) in the scenarios. Assumption: the arm-level correlation "
+    "applies to the estimation uncertainty of one arm's borrowed OS given its PFS")
+
 # State-transition structural alternative (NICE DSU TSD 19)
 add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal", se=0.015, group="post-progression survival",
     description="Post-progression death rate (state-transition model)",
@@ -273,7 +379,7 @@ add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal",
 # ---------------------------------------------------------------------------------------------
 HK_MM_CASES_2019 = 320          # shared/data/hk_myeloma_incidence.csv
 HK_POP_MID_2019 = 7_524_100     # shared/data/hk_midyear_population.csv (provisional, Aug 2019)
-HK_POP_MID_2024 = 7_524_100     # same file (revised, C&SD Feb 2025 release)
+HK_POP_MID_2024 = 7_531_800     # same file (provisional, Aug 2024 release: the same kind of figure as 2019's)
 INCIDENCE_2019 = HK_MM_CASES_2019 / HK_POP_MID_2019 * 1e5
 INCIDENCE_GROWTH = 1.40 ** (1 / 10) - 1   # "an increase of about 40% compared with a decade ago"
 POP_GROWTH = (HK_POP_MID_2024 / HK_POP_MID_2019) ** (1 / 5) - 1
@@ -297,9 +403,10 @@ BUDGET = [
     ("population_year", 2019, None, None, "calendar year", "Year of the population and incidence figures",
      "the year of the only HK myeloma count found (shared/data/hk_myeloma_incidence.csv)"),
     ("population_growth", POP_GROWTH, -0.005, 0.005, "per annum", "Projected population growth",
-     "D: mid-2024 revised population 7,524,100 (C&SD year-end 2024 release, Feb 2025, via bastillepost.com; "
-     "shared/data/hk_midyear_population.csv) equals mid-2019 7,524,100: 0% a year 2019-2024; range +/-0.5% a year "
-     "is an assumption"),
+     "D: C&SD provisional mid-year populations, 7,524,100 in 2019 (Aug 2019 release) and 7,531,800 in 2024 (Aug 2024 "
+     "release, Xinhua via en.people.cn 16 Aug 2024; shared/data/hk_midyear_population.csv): (7,531,800 / 7,524,100)^(1/5) "
+     "- 1 = +0.02% a year (provisional against provisional; the revised mid-2024 figure, 7,524,100 in the Feb 2025 "
+     "release, would give 0%); range +/-0.5% a year is an assumption"),
     ("incidence_per_100000", INCIDENCE_2019, 0.8 * INCIDENCE_2019, 1.2 * INCIDENCE_2019, "per 100,000 per year",
      "Crude incidence of multiple myeloma, Hong Kong 2019",
      "D: 320 new cases / 7,524,100 x 100,000 = 4.25. " + SRC_CASES + ". Range +/-20%: assumption (rounded secondary "
@@ -399,6 +506,7 @@ def _write(path: Path) -> None:
 
         fill("Strategies", [dict(strategy=s, label=lab, description=d) for s, lab, d in STRATEGIES])
         fill("Parameters", [dict(name=n, value=v, unit=u, distribution=d, se=se, param_a=a, param_b=b, group=g,
+                                 low=LOW_HIGH.get(n, (None, None))[0], high=LOW_HIGH.get(n, (None, None))[1],
                                  description=desc, source=src) for (n, v, u, d, se, a, b, g, desc, src) in P])
         fill("Survival", [dict(strategy=s, endpoint=e, input="parametric", distribution=d, time_unit="months",
                                description=desc, source=src) for (s, e, d, desc, src) in SURVIVAL])

@@ -94,21 +94,26 @@ def _pathway(book: ModelBook, model, strategy: str, title: str, label: str) -> l
         lines.append(("cost", "adverse events", f"{p('p_teae_g34_cc')}*{p('ward_days_ae_cc')}*{ward}"))
         lines.append(("qaly", "adverse events", f"-{p('p_teae_g34_cc')}*{p('du_ae_cc')}*{ae_years}"))
         return lines
+    # long-term follow-up: a yearly cost while alive, in cycles k <= ltfu_years / cycle length
+    ltfu = f"IF({{k}}<=INT({p('ltfu_years')}/cycle_years+1E-9),{p('c_ltfu_year')}/12*{PER_CYCLE},0)"
+    lines.append(("cost", "long-term follow-up", sheet.state_cost("long-term follow-up", {pf: ltfu, pd: ltfu})))
     cart = {
         "CAR-T acquisition": p("c_eqcel_price"),
-        "leukapheresis": f"{p('los_apheresis_days')}*{ward}",
+        "leukapheresis": f"{p('n_apheresis_sessions')}*{p('c_apheresis_session')}+{sopc}",
         "bridging therapy": f"{p('p_bridging')}*{p('bridging_months')}*{p('c_cc_regimen_month')}",
         "lymphodepletion": f"{p('c_lymphodepletion_drugs')}+{p('n_lymphodepletion_visits')}*{sopc}",
         "infusion admission": f"{p('los_cart_days')}*{ward}",
-        "CRS/ICANS management": f"{p('p_crs_g3_eqcel')}*{p('icu_days_crs_g3')}*{icu}"
-                                f"+{p('p_icans_eqcel')}*{p('extra_ward_days_icans')}*{ward}",
+        "CRS/ICANS management": f"{p('p_crs_g3_eqcel')}*{p('icu_days_crs_g3')}*({icu}-{ward})"
+                                f"+{p('p_icans_eqcel')}*{p('extra_ward_days_icans')}*{ward}"
+                                f"+{p('p_tocilizumab_eqcel')}*{p('n_tocilizumab_doses')}*{p('c_tocilizumab_dose')}",
         "immunoglobulin": f"{p('p_ivig')}*{p('c_ivig_month')}*{p('ivig_months')}",
         "post-infusion monitoring": f"{p('n_monitoring_visits')}*{sopc}",
+        "adverse events": f"{p('p_infection_g34_eqcel')}*{p('ward_days_infection')}*{ward}",
     }
     lines += [("cost", c, f) for c, f in cart.items()]
     lines.append(("qaly", "adverse events",
                   f"-({p('p_crs_g12_eqcel')}*{p('du_crs_g12')}+{p('p_crs_g3_eqcel')}*{p('du_crs_g3')}"
-                  f"+{p('p_icans_eqcel')}*{p('du_icans')})*{ae_years}"))
+                  f"+{p('p_icans_eqcel')}*{p('du_icans')}+{p('p_infection_g34_eqcel')}*{p('du_infection_g34')})*{ae_years}"))
     return lines
 
 
@@ -120,13 +125,25 @@ def _itt_quantities(book: ModelBook) -> None:
     book.derive("itt_starts", "IF(itt_delay_years<n_cycles*cycle_years,1,0)",
                 "1 if the post-phase pathways start within the horizon")
     book.derive("itt_p_infused", f"itt_starts*(1-{_p('p_not_infused')})", "share infused at the end of the phase")
-    book.derive("itt_p_not_infused", f"itt_starts*{_p('p_not_infused')}", "share never infused (conventional care)")
+    book.derive("itt_p_death", f"{_p('p_not_infused')}*{_p('p_death_if_not_infused')}",
+                "share dying before infusion (at the phase's midpoint)")
+    book.derive("itt_p_not_infused", f"itt_starts*({_p('p_not_infused')}-itt_p_death)",
+                "share never infused and alive at the end of the phase (conventional care)")
     book.derive("itt_df_costs", disc("discount_costs", "itt_delay_years"), "discount factor of costs at the end of the phase")
     book.derive("itt_df_outcomes", disc("discount_outcomes", "itt_delay_years"),
                 "discount factor of outcomes at the end of the phase")
     book.derive("itt_pv_years", 'IF(discount_outcomes=0,itt_delay_years,(1-itt_df_outcomes)/IF(discount_method="continuous",'
                                 'discount_outcomes,LN(1+discount_outcomes)))',
                 "discounted length of the phase (years): integral of the discount factor")
+    book.derive("itt_df_costs_half", disc("discount_costs", "itt_delay_years/2"),
+                "discount factor of costs at the phase's midpoint (pre-infusion deaths)")
+    book.derive("itt_df_outcomes_half", disc("discount_outcomes", "itt_delay_years/2"),
+                "discount factor of outcomes at the phase's midpoint")
+    book.derive("itt_pv_half", 'IF(discount_outcomes=0,itt_delay_years/2,(1-itt_df_outcomes_half)/IF(discount_method="continuous",'
+                               'discount_outcomes,LN(1+discount_outcomes)))',
+                "discounted length of the first half of the phase (years)")
+    book.derive("itt_pre_ly", "itt_pv_years-itt_p_death*(itt_pv_years-itt_pv_half)",
+                "discounted life-years of the phase (those dying before infusion live half of it)")
 
 
 def build_book(model) -> ModelBook:
@@ -169,8 +186,11 @@ def build_book(model) -> ModelBook:
     for measure, category, formula in cc:
         df = "itt_df_costs" if measure == "cost" else "itt_df_outcomes"
         book.line("eqcel", measure, f"not infused: {category}", f"itt_p_not_infused*{df}*({formula})")
-    book.line("eqcel", "ly", "pre-infusion (leukapheresis to infusion)", "itt_pv_years")
-    book.line("eqcel", "qaly", "pre-infusion (leukapheresis to infusion)", f"{_p('u_pf')}*itt_pv_years")
+    book.line("eqcel", "cost", "pre-infusion deaths: terminal care",
+              f"itt_p_death*{_p('terminal_care_days')}*{_p('c_ward_day')}*itt_df_costs_half")
+    book.line("eqcel", "ly", "pre-infusion (leukapheresis to infusion)", "itt_pre_ly")
+    book.line("eqcel", "qaly", "pre-infusion (leukapheresis to infusion)",
+              f"({_p('u_pf')}-{_p('du_pre_infusion')})*itt_pre_ly")
     return book
 
 

@@ -14,8 +14,10 @@ Two structures, reported side by side as NICE DSU TSD 19 advises:
   post-progression rate (``pps_rate_month``, from LocoMMotion), never below the population rate.
   OS is then a consequence of PFS (a PFS-to-OS link) rather than an input.
 
-Costs (HK$): the eque-cel pathway (acquisition, leukapheresis, bridging, lymphodepletion, infusion
-admission, CRS/ICANS management, immunoglobulin, monitoring) at time 0; conventional-care
+Costs (HK$): the eque-cel pathway (acquisition, leukapheresis as a day procedure, bridging,
+lymphodepletion, infusion admission, CRS/ICANS management with ICU days replacing ward days and
+tocilizumab, immunoglobulin, monitoring, grade 3/4 infections) at time 0 and long-term follow-up
+(a yearly cost while alive for ``ltfu_years``); conventional-care
 regimen costs while progression-free (time on treatment = PFS); subsequent therapy (a monthly
 cost of each arm's mix times the arm's share of progressed time on therapy) and out-patient care
 while progressed; terminal care at death. Monthly costs in the workbook are converted to the
@@ -38,6 +40,7 @@ from hta.engine import markov, outcomes, psm
 from hta.params.distributions import MultivariateNormal
 from hta.errors import HtaError
 from hta.population.lifetables import LifeTable
+from hta.numerics import coupled_covariance
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
 from hta.engine.timegrid import CycleGrid, discount_factors
@@ -49,7 +52,8 @@ STRUCTURES = ("psm", "stm")
 
 #: Cost categories of the eque-cel pathway, in the order of the results tables.
 CART_COST_CATEGORIES = ("CAR-T acquisition", "leukapheresis", "bridging therapy", "lymphodepletion",
-                        "infusion admission", "CRS/ICANS management", "immunoglobulin", "post-infusion monitoring")
+                        "infusion admission", "CRS/ICANS management", "immunoglobulin", "post-infusion monitoring",
+                        "adverse events")
 
 
 @dataclass
@@ -94,6 +98,9 @@ class FucasoModel:
     itt: bool = True
     #: general-population utility norms for the age adjustment (None: no adjustment)
     utility_norms: UtilityNorms | None = None
+    #: draw each arm's PFS and OS coefficients jointly (correlation ``rho_pfs_os_<arm>`` of the
+    #: Parameters sheet; see :meth:`survival_blocks`); False: independent curves
+    joint_survival: bool = True
 
     name = "fucaso_rrmm"
     #: comparator first, so increments read "eque-cel vs conventional care"
@@ -118,7 +125,18 @@ class FucasoModel:
         table = copy.deepcopy(self.base_parameters)  # adding blocks never changes the original
         for kwargs in self.extra_parameters:
             table.add(**kwargs)
+        joint = self.survival_blocks()
+        for strategy, (rho, pfs, os_) in joint.items():
+            names = pfs.param_names + os_.param_names
+            cov = coupled_covariance(pfs.cov, os_.cov, rho, f"survival: {strategy} PFS and OS")
+            table.add_block(names, MultivariateNormal(np.concatenate([pfs.coef, os_.coef]), cov, name=names[0]),
+                            group=f"survival: {strategy} PFS and OS",
+                            source=f"PFS: {pfs.source} | OS: {os_.source} | drawn jointly: "
+                                   f"{self.base_parameters['rho_pfs_os_' + strategy].source}",
+                            description=f"{pfs.description} and {os_.description}, drawn jointly (rho {rho:g})")
         for spec in self.survival.values():
+            if spec.strategy in joint:
+                continue
             group = f"survival: {spec.strategy} {spec.endpoint}"
             if spec.cov is not None and np.any(np.asarray(spec.cov) != 0):
                 table.add_block(spec.param_names, MultivariateNormal(spec.coef, spec.cov, name=spec.param_names[0]),
@@ -127,6 +145,49 @@ class FucasoModel:
                 for name, value in zip(spec.param_names, spec.coef):
                     table.add(name, float(value), group=group, source=spec.source, description=spec.description)
         return table
+
+    def survival_blocks(self) -> dict:
+        """Arms whose PFS and OS coefficients are drawn jointly: ``{strategy: (rho, pfs_spec, os_spec)}``.
+
+        An arm is coupled when ``joint_survival`` is on, the Parameters sheet has
+        ``rho_pfs_os_<strategy>`` (non-zero), both curves have a covariance and the same family
+        of coefficients. The standardised innovations of the two curves' coefficients (Cholesky
+        order) are correlated ``rho`` (:func:`hta.numerics.coupled_covariance`): a draw with a
+        better PFS has a better OS, as the arm-level correlation of median PFS and median OS
+        across RRMM trials (docs/flagship.md, "Coherent survival draws"). Each curve keeps its own
+        covariance; only the dependence between them is added.
+        """
+        out = {}
+        if not self.joint_survival:
+            return out
+        for st in self.strategies:
+            name = f"rho_pfs_os_{st}"
+            if name not in self.base_parameters:
+                continue
+            rho = float(self.base_parameters[name].base)
+            pfs, os_ = self.survival[(st, "PFS")], self.survival[(st, "OS")]
+            if (rho == 0.0 or pfs.cov is None or os_.cov is None or pfs.coef_names != os_.coef_names
+                    or st in self.cure):
+                continue
+            out[st] = (rho, pfs, os_)
+        return out
+
+    def with_joint_survival(self, joint: bool = True) -> "FucasoModel":
+        """A copy whose PFS and OS coefficients are drawn jointly (True) or independently (False)."""
+        return dataclasses.replace(self, joint_survival=bool(joint))
+
+    def crossing(self, batch, threshold: float = 0.01):
+        """Uncapped PFS above OS in ``batch`` (partitioned survival: the curves after the
+        general-population floor, before the engine's cap), per strategy: share of samples above
+        ``threshold``, largest gap and its time (years). State-transition structure: no rows
+        (OS follows from PFS). :func:`hta.engine.psm.crossing_summary`."""
+        if self.structure != "psm":
+            return psm.crossing_summary({})
+        curves = self.survival_curves(batch)
+        reports = {}
+        for st in self.strategies:
+            reports[st] = {"crossing": {"PFS": psm.Crossing.of(curves[(st, "PFS")], curves[(st, "OS")], "OS")}}
+        return psm.crossing_summary(reports, threshold, times=self.grid.times)
 
     def with_settings(self, **changes) -> "FucasoModel":
         """A copy with settings changed (e.g. ``cycle="week"``, ``discount_costs=0.05``)."""
@@ -345,22 +406,35 @@ class FucasoModel:
         # Eque-cel.
         cart = {
             "CAR-T acquisition": g("c_eqcel_price"),
-            "leukapheresis": g("los_apheresis_days") * ward,
+            # leukapheresis: a day procedure (session charge) and its clinic attendance, not a ward day
+            "leukapheresis": g("n_apheresis_sessions") * g("c_apheresis_session") + sopc,
             "bridging therapy": g("p_bridging") * g("bridging_months") * g("c_cc_regimen_month"),
             "lymphodepletion": g("c_lymphodepletion_drugs") + g("n_lymphodepletion_visits") * sopc,
             "infusion admission": g("los_cart_days") * ward,
-            "CRS/ICANS management": g("p_crs_g3_eqcel") * g("icu_days_crs_g3") * icu + g("p_icans_eqcel") * g("extra_ward_days_icans") * ward,
+            # ICU days for grade >= 3 CRS replace ward days of the index stay (ICU minus ward per day);
+            # CRS drugs (tocilizumab) for the share treated
+            "CRS/ICANS management": (g("p_crs_g3_eqcel") * g("icu_days_crs_g3") * (icu - ward)
+                                     + g("p_icans_eqcel") * g("extra_ward_days_icans") * ward
+                                     + g("p_tocilizumab_eqcel") * g("n_tocilizumab_doses") * g("c_tocilizumab_dose")),
             "immunoglobulin": g("p_ivig") * g("c_ivig_month") * g("ivig_months"),
             "post-infusion monitoring": g("n_monitoring_visits") * sopc,
+            "adverse events": g("p_infection_g34_eqcel") * g("ward_days_infection") * ward,
         }
+        # long-term follow-up of gene-modified cells: a yearly cost while alive, for ltfu_years after infusion
+        ltfu_cycles = np.floor(g("ltfu_years") / grid.cycle_years + 1e-9)           # (n,)
+        in_ltfu = (np.arange(1, grid.n_cycles + 1)[None, :] <= ltfu_cycles[:, None])  # (n, T)
+        ltfu = (g("c_ltfu_year") / 12.0 * per_cycle)[:, None] * in_ltfu
         eq_state = {"out-patient care (progression-free)": np.stack([followup * per_cycle, zero, zero], 1), **pd_costs,
-                    **subsequent("eqcel")}
+                    **subsequent("eqcel"),
+                    "long-term follow-up": np.stack([ltfu, ltfu, np.zeros_like(ltfu)], axis=2)}
         ae_loss = (g("p_crs_g12_eqcel") * g("du_crs_g12") + g("p_crs_g3_eqcel") * g("du_crs_g3")
-                   + g("p_icans_eqcel") * g("du_icans")) * ae_years
+                   + g("p_icans_eqcel") * g("du_icans") + g("p_infection_g34_eqcel") * g("du_infection_g34")) * ae_years
         eq = outcomes.account(cohorts["eqcel"], grid, state_costs=eq_state, one_off_costs=cart,
                               one_off_qalys={"adverse events": -ae_loss}, **common)
         if self.itt:
-            eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf"))
+            eq = self._itt(eq, cc, g("p_not_infused"), g("bridging_months"), g("u_pf") - g("du_pre_infusion"),
+                           p_death=g("p_not_infused") * g("p_death_if_not_infused"),
+                           terminal_cost=g("terminal_care_days") * ward)
         return outcomes.Outcomes.from_list([cc, eq])
 
     def excel_book(self):
@@ -391,7 +465,7 @@ class FucasoModel:
             out.append((df, pv))
         return out[0][0], out[1][0], out[0][1], out[1][1]
 
-    def _itt(self, infused, cc, p_not_infused, v2v_months, u_pre):
+    def _itt(self, infused, cc, p_not_infused, v2v_months, u_pre, p_death=0.0, terminal_cost=0.0):
         """The eque-cel arm from leukapheresis: a probability-weighted combination of pathways.
 
         * Everyone apheresed spends the vein-to-vein time ``v2v_months`` (months, the batch's
@@ -408,9 +482,16 @@ class FucasoModel:
         Approximations (docs/flagship.md): the delayed pathways are not aged by the delay and
         keep the model's full horizon after the delay (so they end ``v2v`` later than the horizon;
         negligible at a lifetime horizon to age 100); the phase is cut at the horizon and a
-        pathway that would start after the horizon counts nothing; deaths before infusion are
-        counted with the not-infused, alive until the end of the phase.
+        pathway that would start after the horizon counts nothing; pre-infusion deaths happen at
+        the phase's midpoint (below); no infused patient dies during the phase.
         With ``p_not_infused = 0`` and ``v2v_months = 0`` the result equals ``infused`` exactly.
+
+        Pre-infusion deaths (issue 21): a share ``p_death`` (n,) of everyone apheresed, part of the
+        not infused, dies during the phase, at its midpoint on average (assumption: uniform), so
+        it lives ``d/2`` of the phase, costs ``terminal_cost`` (HK$ per death) discounted at
+        ``d/2``, and follows no pathway; the other not-infused (``p_not_infused - p_death``)
+        follow conventional care from the end of the phase. ``u_pre`` is the pre-infusion
+        utility (annual; the base case: progression-free minus ``du_pre_infusion``).
         """
         n = infused.n
         grid = self.grid
@@ -418,9 +499,11 @@ class FucasoModel:
         d_years = np.minimum(np.asarray(v2v_months, dtype=float) / 12.0, horizon)  # phase within the horizon
         df_c, df_o, _, pv_o = self._delay_factors(d_years)
         starts = (d_years < horizon).astype(float)                      # pathways starting after the horizon count nothing
+        p_death = np.broadcast_to(np.asarray(p_death, dtype=float), (n,))
         p_inf = starts * (1.0 - p_not_infused)
-        p_not_infused = starts * p_not_infused
-        out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort)
+        p_not_infused = starts * (p_not_infused - p_death)   # alive at the end of the phase, not infused
+        out = outcomes.StrategyOutcome(strategy=infused.strategy, states=infused.states, n=n, cohort=infused.cohort,
+                                       report=infused.report)
         at_apheresis = ("leukapheresis", "bridging therapy")
         for (m, c, st), v in infused.lines.items():
             if m == "cost" and c in at_apheresis:
@@ -431,18 +514,57 @@ class FucasoModel:
         for (m, c, st), v in cc.lines.items():
             df = df_c if m == "cost" else df_o
             out.add(m, f"not infused: {c}", st, p_not_infused * df * v[0], p_not_infused * v[1])
-        out.add("ly", "pre-infusion (leukapheresis to infusion)", STATES[0], pv_o, d_years)
-        out.add("qaly", "pre-infusion (leukapheresis to infusion)", STATES[0], u_pre * pv_o, u_pre * d_years)
+        if np.any(p_death != 0.0):
+            df_c_half, _, _, pv_o_half = self._delay_factors(d_years / 2.0)
+            lost = p_death * (pv_o - pv_o_half)                          # discounted years not lived by those who die
+            ly, ly_u = pv_o - lost, d_years - p_death * d_years / 2.0
+            out.add("cost", "pre-infusion deaths: terminal care", "", p_death * terminal_cost * df_c_half,
+                    p_death * terminal_cost)
+        else:
+            ly, ly_u = pv_o, d_years
+        out.add("ly", "pre-infusion (leukapheresis to infusion)", STATES[0], ly, ly_u)
+        out.add("qaly", "pre-infusion (leukapheresis to infusion)", STATES[0], u_pre * ly, u_pre * ly_u)
         return out
 
     def itt_trace(self, batch) -> np.ndarray:
         """ITT occupancy ``(n, T+1, 3)`` on the clock that starts at the end of the pre-infusion
-        phase: infused share x the eque-cel trace + not-infused share x the conventional-care trace.
+        phase: infused share x the eque-cel trace + not-infused survivors x the conventional-care
+        trace + pre-infusion deaths (``p_not_infused x p_death_if_not_infused``) dead.
         (During the pre-infusion phase everyone is alive and progression-free.)"""
         n = _n(batch)
         cohorts = self.cohorts(batch)
         p = np.broadcast_to(np.asarray(batch["p_not_infused"], dtype=float), (n,))[:, None, None]
-        return (1.0 - p) * cohorts["eqcel"].trace + p * cohorts["cc"].trace
+        died = p * np.broadcast_to(np.asarray(batch["p_death_if_not_infused"], dtype=float), (n,))[:, None, None]
+        dead = np.zeros(3)
+        dead[-1] = 1.0
+        return (1.0 - p) * cohorts["eqcel"].trace + (p - died) * cohorts["cc"].trace + died * dead
+
+
+def crossing_report(model: FucasoModel, *, psa_draws: int | None = None, seed=None, sobol_n_base: int | None = 1024,
+                    sobol_seed=1, threshold: float = 0.01):
+    """PFS above OS (uncapped) in every batch a run evaluates: base case, one-way, PSA, Sobol.
+
+    One row per (batch, strategy, curve) (:meth:`FucasoModel.crossing`, a ``batch`` column
+    first): ``draws``, ``n_over`` / ``share_over`` (PFS above OS by more than ``threshold``),
+    ``largest_gap`` and its ``time`` (years). The PSA batch is the run's own (``seed``,
+    ``psa_draws``; defaults: the workbook's settings), the Sobol batch the Saltelli design of
+    :func:`hta.analysis.gsa.sobol_design` (``sobol_n_base``, ``sobol_seed``; None skips it). The
+    results workbook's crossing sheet is built from this frame (the lead wires it).
+    """
+    import pandas as pd
+
+    s = model.settings
+    table = model.parameters
+    batches = {"base case": table.base(), "one-way": table.one_way()[0],
+               "PSA": table.sample(int(psa_draws or s.psa_draws or 1000), s.seed if seed is None else seed)}
+    if sobol_n_base:
+        from hta.analysis.gsa import sobol_design
+
+        _, u = sobol_design(model, sobol_n_base, sobol_seed)
+        batches["Sobol"] = table.from_unit(np.clip(u, 1e-12, 1.0 - 1e-12))
+    frames = [model.crossing(b, threshold).assign(batch=name) for name, b in batches.items()]
+    out = pd.concat(frames, ignore_index=True)
+    return out[["batch"] + [c for c in out.columns if c != "batch"]]
 
 
 def _n(batch) -> int:
@@ -501,7 +623,8 @@ CHEERS_STATEMENTS = {
     15: "partly: Hong Kong dollars, price year 2025 (HA Gazette charges in force in 2025); Mainland prices converted at "
         "the 2024 average HK$1.0867/RMB and GDP per capita 2023 at HK$7.80/US$ are not inflated to 2025 (no official HK "
         "CPI or C&SD per-capita GDP in the sources; docs/flagship.md, 'Decision problem')",
-    18: "not reported: no subgroup analyses (no patient-level data)",
+    18: "partly: subgroup scenarios CAR-T-naive (median PFS 35.9 months, IMS 2025) and age 65 at the start "
+        "(Scenarios; docs/flagship.md); no patient-level data for other subgroups",
     19: "not reported: distributional effects were not assessed",
     21: "not reported: no patient or public engagement in this analysis",
     25: "not reported: no patient or public engagement in this analysis",

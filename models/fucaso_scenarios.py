@@ -35,6 +35,37 @@ SRC_CURE = ("assumption (NICE DSU TSD 21 scenario): a plateau as seen with BCMA 
             "JCO 2025; P), Beta(32, 65); uncured Weibull recalibrated so the mixture keeps the published targets")
 
 
+# Subgroups (issue 21, item 4), each with its own inputs.
+#: CAR-T-naive patients of FUMANBA-1: median PFS 35.9 months, n = 95 of 107 (IMS 2025, Qiu L et al. abstract
+#: 2142568; MedPath / IASO press release 18 Sep 2025; N). No 12-month landmark or CI was published for them.
+NAIVE_PFS_MEDIAN, NAIVE_N = 35.9, 95
+SRC_NAIVE = ("subgroup CAR-T-naive (n=95 of 107): median PFS 35.9 months (Qiu L et al. IMS 2025 abstract 2142568 via "
+             "MedPath and IASO press release 18 Sep 2025; N). Assumption: the base case's Weibull shape (1.145) and "
+             "coefficient covariance, the scale moved so the median is 35.9 months (no landmark or CI published for "
+             "the subgroup); OS, borrowed from cilta-cel, is already a CAR-T-naive population (CARTITUDE-1 excluded "
+             "prior BCMA therapy)")
+#: Hong Kong patients are older than FUMANBA-1's (median 58, range 39-70): more than 60% of HK myeloma patients are
+#: 65 or older (am730 report of the HKU / Queen Mary Hospital team; N).
+AGE_SUBGROUP_START = 65
+SRC_AGE = ("subgroup age 65 at the start (more than 60% of Hong Kong myeloma patients are aged >= 65, am730 report of "
+           "the HKU team, N; FUMANBA-1 enrolled ages 39-70, ASH 2022, A): general-population mortality floor and "
+           "utility age multiplier from age 65, horizon to age 100 (35 years). Assumption: the same PFS and OS curves "
+           "(no age subgroup of FUMANBA-1 or LocoMMotion was published; LocoMMotion's median age was 68)")
+
+
+def with_naive_subgroup(model, median=NAIVE_PFS_MEDIAN):
+    """Eque-cel PFS of the CAR-T-naive subgroup: the base Weibull rescaled to ``median`` months."""
+    spec = model.survival[("eqcel", "PFS")]
+    if spec.distribution != "weibull":
+        from hta.errors import HtaError
+
+        raise HtaError(f"CAR-T-naive subgroup: expects a Weibull eque-cel PFS; found {spec.distribution}")
+    log_shape = float(spec.coef[0])
+    log_scale = np.log(median) - np.log(np.log(2.0)) / np.exp(log_shape)
+    return model.with_survival("eqcel", "PFS", "weibull", [log_shape, log_scale], spec.cov, source=SRC_NAIVE,
+                               description="Eque-cel PFS, CAR-T-naive subgroup")
+
+
 def _calibrate(distribution, *, median, landmarks, median_ci=None, landmark_ci=None):
     from hta.survival.calibrate import calibrate
 
@@ -106,6 +137,18 @@ def definitions():
         dict(name="eque-cel mixture cure",
              description="Mixture cure on eque-cel PFS and OS (cure fraction 33%, CARTITUDE-1), NICE DSU TSD 21",
              model=with_cure),
+        dict(name="not infused 15% (CARTITUDE-4)",
+             description="Share apheresed but not infused 32/208 = 15.4%: CARTITUDE-4, 176 of 208 randomised to "
+                         "cilta-cel received it as study treatment (San-Miguel J et al. NEJM 2023; OncLive 7 Feb 2026; "
+                         "P/N), instead of 7.5% (cilta-cel standard of care)",
+             overrides={"p_not_infused": 32 / 208}),
+        dict(name="subgroup: CAR-T-naive",
+             description="CAR-T-naive patients (88% of FUMANBA-1): eque-cel median PFS 35.9 months (IMS 2025) instead "
+                         "of 30.5 for all patients; " + SRC_NAIVE,
+             model=with_naive_subgroup),
+        dict(name="subgroup: age 65",
+             description="Patients starting at age 65 (the typical Hong Kong myeloma patient) instead of 58; " + SRC_AGE,
+             settings={"start_age": AGE_SUBGROUP_START, "horizon_years": 100 - AGE_SUBGROUP_START}),
         dict(name="comparator MAMMOTH",
              description="Conventional care from MAMMOTH (anti-CD38 refractory; median PFS 3.4 and OS 8.6 months from T0; "
                          "Gandhi UH et al. Leukemia 2019; P)",
@@ -224,3 +267,86 @@ def survival_candidates(model):
                              "LocoMMotion median only: the exponential is the only identifiable family "
                              "(no digitised KM published)", [], base_case=True))
     return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Structural uncertainty in the PSA (issue 21, item 2 of Build): model averaging
+# ---------------------------------------------------------------------------------------------
+#: Weights of the structural alternatives (labelled inputs; each an ASSUMPTION with its rationale).
+#: Structure: partitioned survival vs state transition 0.5 / 0.5 (NICE DSU TSD 19 asks for both and
+#: states no preference; the PSM's progressed state is large, the STM's post-progression survival is
+#: LocoMMotion's). OS source within the PSM: cilta-cel 0.75 / ide-cel 0.25 (cilta-cel's PFS, median
+#: 34.9 months, resembles eque-cel's 30.5; ide-cel's, 8.8 months, does not, and its median OS, 24.8
+#: months, lies below eque-cel's median PFS, so it is the pessimistic bound, not the likely case).
+STRUCTURAL_WEIGHTS = {
+    "partitioned survival, OS cilta-cel": 0.5 * 0.75,
+    "partitioned survival, OS ide-cel": 0.5 * 0.25,
+    "state-transition (TSD 19)": 0.5,
+}
+SRC_STRUCTURAL_WEIGHTS = ("assumption: structure 0.5 partitioned survival / 0.5 state transition (NICE DSU TSD 19: "
+                          "report both, no preference); OS source in the partitioned survival model 0.75 cilta-cel "
+                          "(CARTITUDE-1) / 0.25 ide-cel (KarMMa), because cilta-cel's PFS resembles eque-cel's and "
+                          "ide-cel's does not (models/fucaso_scenarios.py STRUCTURAL_WEIGHTS)")
+
+
+def structural_alternatives(model) -> dict:
+    """The structural alternatives of the model average, built from ``model`` (the base case)."""
+    defs = {d["name"]: d for d in definitions()}
+    return {
+        "partitioned survival, OS cilta-cel": model.with_structure("psm"),
+        "partitioned survival, OS ide-cel": build(model.with_structure("psm"), defs["eque-cel OS from ide-cel (KarMMa)"]),
+        "state-transition (TSD 19)": model.with_structure("stm"),
+    }
+
+
+def structural_psa(model, *, draws=None, seed=None, weights=None, wtp=None):
+    """The PSA without and with structural uncertainty, side by side.
+
+    Without: the base case's structure (``model``, partitioned survival with cilta-cel's OS),
+    ``draws`` PSA draws (default: the workbook's ``psa_draws``) with ``seed`` (default: the
+    workbook's). With: the model average (:func:`hta.analysis.structural.model_average`) of
+    :func:`structural_alternatives`, each with its own PSA of ``draws`` draws of the same seed,
+    weighted by ``weights`` (default :data:`STRUCTURAL_WEIGHTS`). ``wtp``: default the workbook's
+    thresholds (1x and 3x GDP per capita).
+
+    Returns ``{"summary": DataFrame, "without": StructuralPsa, "with": StructuralPsa,
+    "crossing": DataFrame}``: ``summary`` has one row per (analysis, WTP) with P(eque-cel
+    cost-effective), per-patient and population EVPI (HK$; population: the workbook's
+    ``annual_population`` for ``population_years`` at the cost discount rate), mean incremental
+    cost and QALYs; ``crossing`` the PFS-above-OS report of each alternative's PSA.
+    """
+    import pandas as pd
+
+    from hta.analysis.structural import model_average
+    from hta.analysis.psa import population_evpi
+
+    s = model.settings
+    n = int(draws or s.psa_draws or 1000)
+    seed = s.seed if seed is None else seed
+    weights = dict(STRUCTURAL_WEIGHTS if weights is None else weights)
+    wtp = s.wtp_values if wtp is None else np.atleast_1d(np.asarray(wtp, dtype=float))
+    labels = [label for label, _ in s.wtp] if wtp is None or len(wtp) == len(s.wtp) else [f"{k:,.0f}" for k in wtp]
+    alternatives = structural_alternatives(model.with_structure("psm"))
+    arrays, crossing = {}, []
+    for name, alt in alternatives.items():
+        batch = alt.parameters.sample(n, seed)
+        out = alt.evaluate(batch)
+        arrays[name] = (out.costs, out.qalys)
+        crossing.append(alt.crossing(batch).assign(alternative=name))
+    base = next(iter(alternatives))
+    strategies = list(model.strategies)
+    without = model_average({base: arrays[base]}, {base: 1.0}, wtp, strategies)
+    with_ = model_average(arrays, weights, wtp, strategies)
+    rows = []
+    for analysis, res in (("without structural uncertainty", without), ("with structural uncertainty", with_)):
+        mix = res.means.iloc[-1]
+        for i, k in enumerate(wtp):
+            per_patient = float(res.table["evpi"].iloc[i])
+            pop = (population_evpi(per_patient, s.annual_population, int(s.population_years), float(s.discount_outcomes))
+                   if s.annual_population and s.population_years else np.nan)
+            rows.append({"analysis": analysis, "wtp_label": labels[i], "wtp": float(k),
+                         "p_ce_eqcel": float(res.table["p_ce_eqcel"].iloc[i]), "evpi_per_patient": per_patient,
+                         "evpi_population": pop, "inc_cost": float(mix["cost_eqcel"] - mix["cost_cc"]),
+                         "inc_qaly": float(mix["effect_eqcel"] - mix["effect_cc"]), "draws": n})
+    return {"summary": pd.DataFrame(rows), "without": without, "with": with_,
+            "crossing": pd.concat([c for c in crossing if not c.empty], ignore_index=True)}

@@ -50,7 +50,8 @@ def test_survival_never_above_general_population(model):
 
 def test_utilities_of_one_give_qalys_equal_to_lys_without_ae_losses(model):
     batch = model.parameters.base().with_values(u_pf=1.0, du_pd=0.0, p_crs_g12_eqcel=0.0, p_crs_g3_eqcel=0.0,
-                                                p_icans_eqcel=0.0, p_teae_g34_cc=0.0)
+                                                p_icans_eqcel=0.0, p_teae_g34_cc=0.0,
+                                                p_infection_g34_eqcel=0.0, du_pre_infusion=0.0)  # issue 21 AE and pre-infusion utility
     out = model.without_age_adjustment().evaluate(batch)
     np.testing.assert_allclose(out.qalys, out.lys, rtol=1e-12)
     # With the age adjustment (base case) QALYs are the LYs weighted by the multiplier, below the LYs.
@@ -302,3 +303,22 @@ def test_base_case_writes_its_formula_live_excel_model(published):
     assert check[("cc", "qaly", "total")] == pytest.approx(base.loc["cc", "qalys"], rel=1e-12)
     about = " ".join(str(c.value) for row in wb["About"].iter_rows() for c in row if c.value)
     assert "SHA-256 of fucaso_hk.xlsx" in about and "git commit" in about
+
+
+def test_population_evpi_uses_the_budget_impacts_treated_patients():
+    # Issue 21: population EVPI on the patients the budget impact treats (entrants x uptake,
+    # mean over its 5 years), not HA's CAR-T capacity for all indications (30 a year).
+    from hta.analysis import bia
+
+    inputs = read_inputs(INPUTS)
+    treated = bia.entrants(inputs.budget) * bia.uptake(inputs.budget)
+    assert len(treated) == 5
+    assert inputs.settings.annual_population == pytest.approx(treated.mean(), abs=0.05)
+
+
+def test_population_figures_are_the_csd_mid_year_estimates():
+    # shared/data/hk_midyear_population.csv: provisional mid-2019 7,524,100 and mid-2024 7,531,800 (C&SD).
+    inputs = read_inputs(INPUTS)
+    budget = inputs.budget
+    assert budget.population == 7_524_100
+    assert budget.population_growth == pytest.approx((7_531_800 / 7_524_100) ** 0.2 - 1, rel=1e-12)

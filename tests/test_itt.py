@@ -48,7 +48,8 @@ def test_failures_move_results_towards_conventional_care(model):
     assert acq[-1] == 0.0
     inc_q = q - out["cc"].qalys
     assert np.all(np.diff(np.abs(inc_q)) < 0)
-    b = _batch(model, p_not_infused=1.0, bridging_months=0.0)
+    # (issue 21: without pre-infusion deaths, which leave the not-infused pathway)
+    b = _batch(model, p_not_infused=1.0, bridging_months=0.0, p_death_if_not_infused=0.0)
     none = model.evaluate(b)
     cart_pre = sum(none["eqcel"].by("cost")[k] for k in ("leukapheresis", "bridging therapy"))
     assert none["eqcel"].qalys == pytest.approx(none["cc"].qalys, rel=1e-12)
@@ -103,3 +104,24 @@ def test_itt_psa_draws_are_probabilities(model):
     assert p.mean() == pytest.approx(19 / 255, abs=0.01)
     out = model.evaluate(batch)  # one batched call, no loop over samples
     assert out["eqcel"].costs.shape == (2000,) and np.all(np.isfinite(out["eqcel"].qalys))
+
+
+def test_pre_infusion_deaths_live_half_the_phase_and_follow_no_pathway(model):
+    """Issue 21: everyone apheresed, nobody infused, everyone dies before infusion: the arm is the
+    phase's first half (alive at the pre-infusion utility u_pf - du_pre_infusion), apheresis,
+    bridging and terminal care discounted at the midpoint; no conventional-care pathway."""
+    d = 3.0  # months
+    b = _batch(model, p_not_infused=1.0, p_death_if_not_infused=1.0, bridging_months=d)
+    eq = model.evaluate(b)["eqcel"]
+    r = model.settings.discount_outcomes
+    half = d / 24.0  # years
+    pv_half = (1.0 - (1.0 + r) ** (-half)) / np.log1p(r)   # integral of (1+r)^-t over [0, d/2]
+    assert eq.lys == pytest.approx(pv_half, rel=1e-12)
+    assert eq.lys_undiscounted == pytest.approx(half, rel=1e-12)
+    u_pre = b["u_pf"][0] - b["du_pre_infusion"][0]
+    assert eq.qalys == pytest.approx(u_pre * pv_half, rel=1e-12)
+    costs = eq.by("cost")
+    assert not any(k.startswith("not infused:") and v[0] != 0 for k, v in costs.items())
+    terminal = b["terminal_care_days"][0] * b["c_ward_day"][0] * (1.0 + model.settings.discount_costs) ** (-half)
+    assert costs["pre-infusion deaths: terminal care"] == pytest.approx(terminal, rel=1e-12)
+    assert eq.costs == pytest.approx(costs["leukapheresis"] + costs["bridging therapy"] + terminal, rel=1e-12)

@@ -73,6 +73,9 @@ class StrategyOutcome:
     n: int
     lines: dict = field(default_factory=dict)
     cohort: Cohort | None = None
+    #: the cohort's engine report (e.g. partitioned survival's ``capped`` and ``crossing``),
+    #: kept without the trace so a batch's crossing can be summarised (hta.engine.psm.crossing_summary)
+    report: dict = field(default_factory=dict)
 
     def _total(self, measure: str, row: int) -> np.ndarray:
         total = np.zeros(self.n)
@@ -419,7 +422,8 @@ def account(
         raise HtaError(f"strategy '{cohort.strategy}': cohort has {T} cycles but the grid has {grid.n_cycles}")
     integ = _Integrator(grid, within_cycle, discount_costs, discount_outcomes, discount_method)
     dt = grid.cycle_years
-    out = StrategyOutcome(strategy=cohort.strategy, states=cohort.states, n=n, cohort=cohort if keep_cohort else None)
+    out = StrategyOutcome(strategy=cohort.strategy, states=cohort.states, n=n, cohort=cohort if keep_cohort else None,
+                          report=cohort.report if isinstance(cohort.report, dict) else {})
 
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
@@ -579,3 +583,11 @@ class Outcomes:
 
     def disaggregated(self, sample: int | None = 0) -> pd.DataFrame:
         return pd.concat([self.results[s].disaggregated(sample) for s in self.strategies], ignore_index=True)
+
+    def crossing(self, threshold: float = 0.01) -> pd.DataFrame:
+        """Uncapped crossing of the partitioned-survival curves in this batch, per strategy
+        (share of samples with the earlier curve above the later by more than ``threshold``,
+        and the largest gap): :func:`hta.engine.psm.crossing_summary` of the strategies' reports."""
+        from hta.engine.psm import crossing_summary
+
+        return crossing_summary({s: self.results[s].report for s in self.strategies}, threshold)

@@ -33,6 +33,21 @@ are positively correlated, so the covariance is a rough guide), the coefficient 
 the sandwich (J'WJ)^-1 J'W Sigma W J (J'WJ)^-1 = (J'WJ)^-1 with W = Sigma^-1, J the Jacobian of
 the residuals in theta. Without CIs all weights are 1 and no covariance can be given (``cov``
 is None; PSA then needs an analyst-specified distribution).
+
+Dependence between points of one curve (``dependence="one curve"``)
+--------------------------------------------------------------------
+Points read from one Kaplan-Meier curve are not independent: with Greenwood's variance,
+``Cov(log S(t1), log S(t2)) = Var(log S(t1))`` for ``t1 <= t2`` (independent increments), so
+
+    corr_ij = sqrt(G_min / G_max),   G_i = Var(log S(t_i)) = (sigma_i x log s_i)^2,
+
+the same on the cloglog scale (a monotone per-point transform; for the median, the point
+(m, 0.5) of the curve). The targets' covariance is then Sigma = D R D and the calibration is
+generalised least squares (residuals whitened by the Cholesky factor of R), with coefficient
+covariance (J' Sigma^-1 J)^-1. ``overlap`` (0 < overlap <= 1) multiplies every correlation, for
+statistics of one trial taken from different data cuts or sample sizes (e.g. sqrt(n1/n2) when
+a landmark of an earlier cut of n1 patients is combined with a median of n2 >= n1 patients
+that include them: the correlation of nested sample means).
 """
 
 from __future__ import annotations
@@ -176,15 +191,26 @@ def _start(name, times, surv):
 
 
 def calibrate(distribution: str, *, median=None, landmarks=None, median_ci=None,
-              landmark_ci=None) -> CalibrationResult:
+              landmark_ci=None, dependence: str = "independent", overlap: float = 1.0) -> CalibrationResult:
     """Calibrate ``distribution`` to a median and/or landmark survival proportions.
 
     ``median``: median survival time; ``landmarks``: {time: survival proportion};
     ``median_ci``: (lower, upper) in time; ``landmark_ci``: {time: (lower, upper)} proportions.
     Times are in any one unit (the curve uses it). See the module docstring for the method.
+    ``dependence``: ``"independent"`` (the statistics' errors uncorrelated) or ``"one curve"``
+    (Greenwood's correlation of points of one KM curve, times ``overlap``; module docstring).
     Raises HtaError for inconsistent targets (survival rising with time, median on the wrong
     side of a landmark, CIs not around their estimate) or fewer targets than parameters.
     """
+    dep = str(dependence).strip().lower()
+    if dep not in ("independent", "one curve"):
+        raise HtaError(f"calibrate dependence: expected 'independent' or 'one curve'; found {dependence!r}")
+    try:
+        overlap = float(overlap)
+    except (TypeError, ValueError):
+        overlap = float("nan")
+    if not 0.0 < overlap <= 1.0:
+        raise HtaError(f"calibrate overlap: expected a number in (0, 1]; found {overlap!r}")
     name = str(distribution).strip().lower()
     if name not in DISTRIBUTIONS:
         raise HtaError(f"calibrate distribution: expected one of {', '.join(DISTRIBUTIONS)}; "
@@ -228,11 +254,21 @@ def calibrate(distribution: str, *, median=None, landmarks=None, median_ci=None,
                 out[i] = abs(slope_at(theta, t)) * (np.log(hi) - np.log(lo)) / (2 * _Z)
         return np.maximum(out, 1e-12)
 
+    def whitener(sig):
+        """Inverse Cholesky factor of the targets' correlation (identity when independent)."""
+        if dep == "independent" or not use_ci:
+            return np.eye(len(rows))
+        g = (sig * np.log(surv)) ** 2            # Var(log S(t_i)), Greenwood's G
+        R = overlap * np.sqrt(np.minimum.outer(g, g) / np.maximum.outer(g, g))
+        np.fill_diagonal(R, 1.0)
+        return np.linalg.inv(np.linalg.cholesky(R))
+
     def solve(sig, starts):
         best = None
+        W = whitener(sig)
         for s0 in starts:
             def resid(theta):
-                r = (log_h(theta) - y) / sig
+                r = W @ ((log_h(theta) - y) / sig)
                 return np.where(np.isfinite(r), r, 1e6)
             try:
                 res = optimize.least_squares(resid, s0, method="lm",
@@ -261,7 +297,7 @@ def calibrate(distribution: str, *, median=None, landmarks=None, median_ci=None,
         raise HtaError(f"calibrate {name}: no finite solution for these targets")
     cov = None
     if use_ci:
-        jac = best.jac  # residuals / sigma: J_w = W^1/2 J
+        jac = best.jac  # whitened residuals: J_w = L^-1 D^-1 J, so J_w' J_w = J' Sigma^-1 J
         information = jac.T @ jac
         if is_positive_definite(information):  # by eigenvalues: the same verdict on every kernel
             cov_arr = np.linalg.inv(information)
@@ -272,5 +308,9 @@ def calibrate(distribution: str, *, median=None, landmarks=None, median_ci=None,
     targets = pd.DataFrame({"kind": kinds, "time": times, "target_survival": surv,
                             "fitted_survival": fitted_s, "cloglog_residual": resid,
                             "weight": 1.0 / sig**2 if use_ci else np.ones(len(rows))})
+    note = WEAK_EVIDENCE_NOTE
+    if dep == "one curve" and use_ci:
+        note = note.replace("uncertainty assumes independent summary statistics",
+                            f"uncertainty allows for the correlation of points of one curve (Greenwood; overlap {overlap:g})")
     return CalibrationResult(name, pd.Series(theta, index=list(cls.coef_names), name="coef"), cov,
-                             targets, exact, notes=notes)
+                             targets, exact, note=note, notes=notes)
