@@ -31,6 +31,7 @@ Every function is vectorised over the batch's samples.
 from __future__ import annotations
 
 import copy
+import functools
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -119,9 +120,11 @@ class FucasoModel:
     def grid(self) -> CycleGrid:
         return CycleGrid.from_horizon(self.settings.horizon_years, self.settings.cycle)
 
-    @property
+    @functools.cached_property
     def parameters(self):
-        """The full parameter table: the workbook's parameters plus survival coefficient blocks."""
+        """The full parameter table: the workbook's parameters plus survival coefficient blocks.
+
+        Built once per model (a ``with_*`` copy builds its own); analyses read it many times."""
         table = copy.deepcopy(self.base_parameters)  # adding blocks never changes the original
         for kwargs in self.extra_parameters:
             table.add(**kwargs)
