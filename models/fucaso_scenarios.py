@@ -235,7 +235,7 @@ SELECTION_TARGETS = {
 
 
 def survival_candidates(model):
-    """TSD 14 candidates: every family for each endpoint, as model variants (hta.survival.selection).
+    """TSD 14 candidates: every family for each endpoint, as model variants (hta.analysis.survival_selection).
 
     Eque-cel PFS and OS: each family calibrated to the same published median and 12-month
     landmark as the base case's Weibull (exact for two-parameter families, least squares for the
@@ -243,7 +243,7 @@ def survival_candidates(model):
     exponential is the only identifiable family; it is listed alone. No family has AIC/BIC, which
     need patient-level or reconstructed data (``hta fit`` on a digitised KM).
     """
-    from hta.survival.selection import Candidate
+    from hta.analysis.survival_selection import Candidate
 
     out = []
     for endpoint, (median, median_ci, landmarks, landmark_ci) in SELECTION_TARGETS.items():

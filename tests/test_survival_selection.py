@@ -1,13 +1,15 @@
-"""Survival model selection (hta.survival.selection; NICE DSU TSD 14) on the flagship."""
+"""Survival model selection (hta.analysis.survival_selection; NICE DSU TSD 14) on the flagship."""
 
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from hta import FunctionModel
+
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.survival.selection import Candidate, compare, curves_for_plot
+from hta.analysis.survival_selection import Candidate, compare, curves_for_plot
 from models import fucaso_rrmm, fucaso_scenarios as fs
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -69,5 +71,8 @@ def test_plot_data_and_bad_candidates(model):
     assert (12 / 12, fs.CILTA_OS_12) in eq_os["targets"]
     with pytest.raises(HtaError, match="at least one candidate"):
         compare([])
-    with pytest.raises(HtaError, match="has no 'survival_curves'"):
+    with pytest.raises(HtaError, match="missing name, strategies"):
         compare([Candidate("eqcel", "OS", "weibull", object(), "none")])
+    no_curves = FunctionModel("m", ("a", "b"), model.parameters, print, settings=model.settings)
+    with pytest.raises(HtaError, match=r"has no survival_curves\(batch\) or background_cumhaz\(\)"):
+        compare([Candidate("eqcel", "OS", "weibull", no_curves, "none")])

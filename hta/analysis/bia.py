@@ -41,6 +41,7 @@ import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.protocol import capabilities, strategy_labels
 
 from hta.inputs.budget import (UPTAKE_CURVES, ENTRY, WORLDS, SHARE_TOLERANCE, BudgetInputs, new_cases, eligible_share, entrants, uptake, _need, market_shares)  # noqa: F401 (re-exported)
 
@@ -65,8 +66,8 @@ def cost_periods(model, batch, years: int, per_year: int | None = None):
     undiscounted total). A model must offer ``with_settings(horizon_years=...)``.
     """
     per_year = per_year or periods_per_year(model)
-    if not hasattr(model, "with_settings"):
-        raise HtaError(f"budget impact: model '{getattr(model, 'name', model)}' has no with_settings(horizon_years=...), "
+    if not capabilities(model).reconfigurable:
+        raise HtaError(f"budget impact: model '{model.name}' has no with_settings(horizon_years=...), "
                        "which the budget impact needs to read its costs by year")
     horizon = float(model.grid.horizon_years)
     strategies = list(model.strategies)
@@ -359,7 +360,7 @@ def analyse(model, spec: BudgetInputs, scenarios=()) -> dict:
             profiles[rows] = calendar_profile(periods[rows], per_year, entry, spec.horizon_years)
     strategies = list(model.strategies)
     result = run([v.spec for v in vs], profiles, strategies, categories)
-    labels = dict(getattr(model, "strategy_labels", {}) or {})
+    labels = strategy_labels(model)
     H = spec.horizon_years
     net = result.net
     total = net.sum(axis=1)

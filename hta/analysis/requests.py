@@ -372,14 +372,14 @@ class BudgetImpactResult:
 @dataclass(frozen=True)
 class SurvivalSelection:
     """Every candidate family per endpoint (NICE DSU TSD 14): fit, extrapolation against the
-    general population, restricted mean and the ICER with each (``hta.survival.selection``)."""
+    general population, restricted mean and the ICER with each (``hta.analysis.survival_selection``)."""
 
     candidates: tuple
     horizon_years: float = 20.0
     key = "survival_selection"
 
     def run(self, state) -> "SurvivalSelectionResult":
-        from hta.survival.selection import compare, curves_for_plot
+        from hta.analysis.survival_selection import compare, curves_for_plot
 
         frame = compare(list(self.candidates))
         labels = strategy_labels(state.model)

@@ -40,6 +40,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 
 from hta.errors import HtaError
+from hta.protocol import capabilities
 from hta.engine.timegrid import CycleGrid, canonical_method, cycle_allocation
 
 #: Relative difference between an Excel total and the Python result the Check sheet accepts.
@@ -781,13 +782,12 @@ def export(model, path, *, run_info: dict | None = None) -> Path:
     The model provides ``excel_book()`` returning a :class:`ModelBook` (written with this
     module's toolkit) and ``evaluate(batch)``; the Check sheet compares the two on the base case.
     """
-    build = getattr(model, "excel_book", None)
-    if not callable(build):
-        raise HtaError(f"model '{getattr(model, 'name', type(model).__name__)}': expected a method excel_book() "
+    if not capabilities(model).formula_workbook:
+        raise HtaError(f"model '{model.name}': expected a method excel_book() "
                        "that writes the model with hta.excel.formula_model (see models/fucaso_excel.py); found none")
     path = Path(path)
     if path.suffix.lower() != ".xlsx":
         raise HtaError(f"Excel model {path}: expected a file name ending in .xlsx; found suffix {path.suffix or '(none)'!r}")
-    book = build()
+    book = model.excel_book()
     outcomes = model.evaluate(model.parameters.base())
     return book.save(path, python_lines=python_lines(outcomes, list(model.strategies)), run_info=run_info)

@@ -404,7 +404,7 @@ def survival_plot(curves: Mapping[str, tuple], path, title: str | None = None, x
 def selection_plot(data: Mapping, path, title: str | None = None) -> Path:
     """Candidate survival curves of one endpoint against general-population survival.
 
-    ``data`` as :func:`hta.survival.selection.curves_for_plot` gives it: ``t`` (years), ``curves``
+    ``data`` as :func:`hta.analysis.survival_selection.curves_for_plot` gives it: ``t`` (years), ``curves``
     (family -> S), ``gp`` (general-population survival) and ``targets`` ((years, S) published points).
     """
     plt = _pyplot()

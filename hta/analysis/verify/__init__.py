@@ -76,9 +76,9 @@ def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0)
     """
     t0 = time.perf_counter()
     m = ModelUnderTest(model)
-    roles = parameter_roles(m.table, getattr(model, "parameter_roles", None))
+    roles = parameter_roles(m.table, model.parameter_roles if m.capabilities.parameter_roles else None)
     if seed is None:
-        seed = getattr(getattr(model, "settings", None), "seed", None)
+        seed = getattr(model.settings, "seed", None)
         seed = 1 if seed is None else seed
     base = m.table.base()
     base_out = m.evaluate(base)

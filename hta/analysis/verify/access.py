@@ -6,11 +6,10 @@ cohorts are read when the outcomes carry them (``Outcomes.results[strategy]`` of
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 
 from hta.errors import HtaError
+from hta.protocol import capabilities
 from hta.params import Batch
 from hta.analysis.verify.report import RTOL
 
@@ -22,20 +21,13 @@ class ModelUnderTest:
 
     def __init__(self, model):
         self.model = model
-        self.name = str(getattr(model, "name", type(model).__name__))
-        try:
-            self.table = model.parameters
-        except AttributeError:
-            raise HtaError(f"model {self.name!r}: expected a 'parameters' attribute (a ParameterTable); found none") from None
+        self.capabilities = capabilities(model)  # the required protocol, checked once
+        self.name = str(model.name)
+        self.table = model.parameters
         self.strategies = tuple(model.strategies)
         self.calls = 0
         self.rows = 0
-        try:
-            sig = inspect.signature(model.evaluate)
-            self.keeps_cohort = "keep_cohort" in sig.parameters or any(
-                p.kind == p.VAR_KEYWORD for p in sig.parameters.values())
-        except (TypeError, ValueError):
-            self.keeps_cohort = False
+        self.keeps_cohort = self.capabilities.keeps_cohort
 
     def evaluate(self, batch: Batch, *, model=None, cohort: bool = False):
         m = self.model if model is None else model

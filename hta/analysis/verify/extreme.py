@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.protocol import capabilities
 from hta.params import Batch
 from hta.analysis.verify.access import ModelUnderTest, close, line_name, lines, totals, undiscounted
 from hta.analysis.verify.report import EXTREME, FAIL, NA, PASS, RTOL, Check, fmt
@@ -85,8 +86,8 @@ def check_utilities_one(m: ModelUnderTest, base: Batch, roles: pd.DataFrame) -> 
 
 
 def _has_settings(model, *names) -> bool:
-    s = getattr(model, "settings", None)
-    return callable(getattr(model, "with_settings", None)) and s is not None and all(hasattr(s, n) for n in names)
+    s = model.settings
+    return capabilities(model).reconfigurable and s is not None and all(hasattr(s, n) for n in names)
 
 
 def check_discount_zero(m: ModelUnderTest, base: Batch, base_out) -> Check:

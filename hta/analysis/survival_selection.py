@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.protocol import capabilities
 
 
 @dataclass
@@ -65,9 +66,12 @@ def compare(candidates, years=(1, 2, 5, 10, 20)) -> pd.DataFrame:
     rows = []
     for c in candidates:
         model = c.model
-        for attr in ("survival_curves", "background_cumhaz", "grid", "parameters", "evaluate"):
-            if not hasattr(model, attr):
-                raise HtaError(f"survival model selection: candidate {c.strategy} {c.endpoint} {c.family}: the model has no '{attr}'")
+        caps = capabilities(model)
+        missing = [m for m, ok in (("survival_curves(batch)", caps.survival_curves),
+                                   ("background_cumhaz()", caps.general_population)) if not ok]
+        if missing:
+            raise HtaError(f"survival model selection: candidate {c.strategy} {c.endpoint} {c.family}: the model has no "
+                           f"{' or '.join(missing)}")
         base = model.parameters.base()
         curves = model.survival_curves(base)
         if (c.strategy, c.endpoint) not in curves:
