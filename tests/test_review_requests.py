@@ -157,6 +157,7 @@ def test_structural_psa_rejects_missing_weights(model):
 def test_workbook_and_console_show_both(run, tmp_path, capsys):
     crossing = present(run.analyses["crossing"], run)
     assert "PSA, Eque-cel (Fucaso): PFS above OS by > 0.01 in 13 of 2,000 parameter sets (0.65%)" in crossing.console
+    assert "Conventional care: PFS never above OS in any batch" in crossing.console
     structural = present(run.analyses["structural_psa"], run)
     assert "with structural uncertainty" in structural.console
     write(run, tmp_path, figures=False)

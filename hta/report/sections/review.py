@@ -33,9 +33,15 @@ _CROSSING_HEADERS = {"batch": "Batch", "label": "Strategy", "earlier": "Earlier 
 
 
 def crossing_lines(table: pd.DataFrame) -> list:
-    """One console line per batch, strategy and curve."""
+    """One console line per batch, strategy and curve that rises above the later curve; one line
+    per strategy and curve that never does, in any batch."""
     out = []
-    for r in table.to_dict("records"):
+    key = ["label", "earlier", "later"]
+    never = table.groupby(key, sort=False)["largest_gap"].transform("max") <= 0
+    for (label, earlier, later), g in table[never].groupby(key, sort=False):
+        out.append(f"  {label}: {earlier} never above {later} in any batch ({', '.join(g['batch'])}: "
+                   f"{int(g['draws'].sum()):,} parameter sets)")
+    for r in table[~never].to_dict("records"):
         where = f" at {r['time']:.3g} years" if np.isfinite(r["time"]) else ""
         gap = f"largest gap {r['largest_gap']:.4f}{where}" if r["largest_gap"] > 0 else "never above"
         out.append(f"  {r['batch']}, {r['label']}: {r['earlier']} above {r['later']} by > {r['threshold']:g} in "
