@@ -235,7 +235,7 @@ class CllModel:
     name = "cll_williams"
     strategies = STRATEGIES
     structure = "psm"
-    strategy_labels = {"FC": "FC (fludarabine + cyclophosphamide)", "RFC": "RFC (rituximab + FC)"}
+    strategy_labels = {"FC": "FC", "RFC": "RFC (rituximab + FC)"}  # FC: fludarabine + cyclophosphamide
 
     def __init__(self, curves: dict, progression_share: dict, inputs_path=DATA):
         from hta.engine.timegrid import CycleGrid

@@ -170,9 +170,10 @@ def multistate_comparison(r, results) -> Section:
                "inc_costs": f"Incremental costs ({cur})", "inc_qalys": "Incremental QALYs",
                "icer": f"ICER ({cur} per QALY)"}
     frame = t[[c for c in headers if c in t.columns]].rename(columns=headers)
-    formats = {**{headers[c]: "ly" for c in states}, "Life-years": "ly", f"Costs ({cur}, discounted)": "money",
+    cash = f'"{cur} "#,##0'  # the result's own currency (the workbook's "money" format is HK$)
+    formats = {**{headers[c]: "ly" for c in states}, "Life-years": "ly", f"Costs ({cur}, discounted)": cash,
                "QALYs (discounted)": "qaly", "Monte Carlo SE, life-years": "float", "Monte Carlo SE, QALYs": "float",
-               f"Incremental costs ({cur})": "money", "Incremental QALYs": "qaly", f"ICER ({cur} per QALY)": "money"}
+               f"Incremental costs ({cur})": cash, "Incremental QALYs": "qaly", f"ICER ({cur} per QALY)": cash}
     horizon = results.model.settings.horizon_years
     sheets = [Sheet("TSD 19 comparison", frame, {k: v for k, v in formats.items() if k in frame.columns},
                     title=f"NICE DSU TSD 19: partitioned survival, cohort state-transition and individual-level "
