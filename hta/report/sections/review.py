@@ -141,6 +141,12 @@ def structural_psa(r, results) -> Section:
             a.grid(alpha=0.3)
             for label, k in results.model.settings.wtp:
                 a.axvline(k, color="grey", lw=0.8, ls=":")
+        from matplotlib.ticker import FuncFormatter
+
+        for a in ax:
+            a.xaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: f"{x:,.0f}"))
+            a.tick_params(axis="x", labelrotation=30)
+        ax[1].yaxis.set_major_formatter(FuncFormatter(lambda x, _p=None: f"{x:,.0f}"))
         ax[0].set_ylim(0, 1)
         ax[0].set_title(f"{new}: CEAC")
         ax[1].set_title("EVPI")
