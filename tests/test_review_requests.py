@@ -169,3 +169,20 @@ def test_workbook_and_console_show_both(run, tmp_path, capsys):
     assert set(side["Analysis"]) == {"without structural uncertainty", "with structural uncertainty"}
     assert len(side) == 4 and {"P(Eque-cel (Fucaso) cost-effective)", "EVPI per patient"} <= set(side.columns)
     assert "PSA structural CEAC" in book
+
+
+def test_verification_crossing_check_reads_the_engine_records(model):
+    # hta/analysis/verify/structure.py: with Cohort.report["crossing"] present the check counts every
+    # uncapped crossing of the sweep (not only the capped points) and names the largest gap
+    import re
+
+    from hta.analysis.verify import verify
+
+    table = verify(model, psa_draws=200, seed=1).table
+    row = table[table["check"].str.startswith("partitioned-survival curves do not cross")].iloc[0]
+    assert row["status"] == "pass"
+    found = re.search(r"strategy 'eqcel': PFS above OS in (\d+) of (\d+) parameter sets \(largest gap ([0-9.]+) at "
+                      r"([0-9.]+) years\); recorded by the engine and capped", row["observed"])
+    assert found, row["observed"]
+    assert 0 < int(found.group(1)) < int(found.group(2))
+    assert "'cc'" not in row["observed"]  # conventional care never crosses
