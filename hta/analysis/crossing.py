@@ -31,18 +31,13 @@ COLUMNS = ["batch", "strategy", "earlier", "later", "draws", "threshold", "n_ove
            "sample", "time_index", "time"]
 
 
-def _times(model):
-    grid = getattr(model, "grid", None)  # every model the report publishes has a grid (results.base_case)
-    return None if grid is None else np.asarray(grid.times, dtype=float)
-
-
-def _one_chunk(model, batch, threshold: float, caps) -> pd.DataFrame:
+def _one_chunk(model, batch, threshold: float, caps, times) -> pd.DataFrame:
     if caps.crossing:
         return model.crossing(batch, threshold)
     out = model.evaluate(batch)
     if not isinstance(out, Outcomes):
         return crossing_summary({}, threshold)
-    return crossing_summary({s: out[s].report for s in out.strategies}, threshold, times=_times(model))
+    return crossing_summary({s: out[s].report for s in out.strategies}, threshold, times=times)
 
 
 def combine(parts: list, offsets: list) -> pd.DataFrame:
@@ -61,25 +56,26 @@ def combine(parts: list, offsets: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "batch"])
 
 
-def batch_crossing(model, batch, threshold: float = 0.01, chunk_size: int = 2000) -> pd.DataFrame:
+def batch_crossing(model, batch, threshold: float = 0.01, chunk_size: int = 2000, times=None) -> pd.DataFrame:
     """Crossing of ``model``'s partitioned-survival curves over every row of ``batch``, evaluated
     in chunks of ``chunk_size`` rows (memory stays bounded; the result does not depend on it).
     Columns as :func:`hta.engine.psm.crossing_summary`; no rows for a model without partitioned
-    curves."""
+    curves. ``times``: the model's time points in years, ``(T+1,)``, for the time of the largest
+    gap of a model without ``crossing()`` (e.g. ``model.grid.times``; NaN without)."""
     if not (np.isfinite(threshold) and threshold >= 0):
         raise HtaError(f"crossing threshold: expected a survival proportion >= 0; found {threshold!r}")
     caps = capabilities(model)
     n = int(batch.n)
     if n <= chunk_size:
-        return _one_chunk(model, batch, threshold, caps)
+        return _one_chunk(model, batch, threshold, caps, times)
     offsets = list(range(0, n, chunk_size))
-    parts = [_one_chunk(model, batch.take(slice(a, min(a + chunk_size, n))), threshold, caps) for a in offsets]
+    parts = [_one_chunk(model, batch.take(slice(a, min(a + chunk_size, n))), threshold, caps, times) for a in offsets]
     return combine(parts, offsets)
 
 
-def run_crossing(model, batches: dict, threshold: float = 0.01, chunk_size: int = 2000) -> pd.DataFrame:
+def run_crossing(model, batches: dict, threshold: float = 0.01, chunk_size: int = 2000, times=None) -> pd.DataFrame:
     """The crossing table of every batch in ``batches`` ({name: Batch}), a ``batch`` column first."""
-    frames = [batch_crossing(model, b, threshold, chunk_size).assign(batch=name) for name, b in batches.items()]
+    frames = [batch_crossing(model, b, threshold, chunk_size, times).assign(batch=name) for name, b in batches.items()]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)

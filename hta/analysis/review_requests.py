@@ -89,7 +89,7 @@ class CrossingReport:
 
                 _, u = sobol_design(model, sizes["Sobol"], state.seed, groups=self.sobol_groups)
                 batches[name] = table.from_unit(np.clip(u, 1e-12, 1.0 - 1e-12))
-        frame = run_crossing(model, batches, float(self.threshold))
+        frame = run_crossing(model, batches, float(self.threshold), times=model.grid.times)  # analyse() needs a grid
         labels = strategy_labels(model)
         frame.insert(2, "label", frame["strategy"].map(lambda s: labels.get(s, s)))
         return CrossingResult(table=frame, threshold=float(self.threshold), batches=tuple(batches),
