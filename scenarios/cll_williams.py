@@ -21,6 +21,11 @@ NAME = "cll_williams"
 TITLE = "CLL first line, FC vs RFC (CLL8): partitioned survival vs multi-state models (NICE DSU TSD 19)"
 
 
+def build_model():
+    """The protocol model (the PSM structure) for ``hta check``: the PFS and OS fits only."""
+    return cll_williams.protocol_model()
+
+
 def run(context, n_patients: int = 100_000):
     built = cll_williams.build(n_patients=n_patients)
     model = cll_williams.protocol_model(built)
