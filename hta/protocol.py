@@ -25,7 +25,7 @@ from hta.errors import HtaError
 __all__ = ["Model", "Capabilities", "capabilities", "check_model", "model_label", "strategy_labels",
            "KeepsCohort", "Reconfigurable", "HasSurvivalCurves", "HasSurvivalSpecs", "HasStructure",
            "HasFormulaWorkbook", "HasIdenticalEfficacy", "HasGeneralPopulation", "HasTransitionMatrices",
-           "HasParameterRoles", "HasInputsPath"]
+           "HasParameterRoles", "HasInputsPath", "HasCrossing"]
 
 
 @runtime_checkable
@@ -116,6 +116,15 @@ class HasInputsPath(Protocol):
     inputs_path: Any
 
 
+@runtime_checkable
+class HasCrossing(Protocol):
+    """``crossing(batch, threshold)``: the uncapped crossing of the model's partitioned-survival
+    curves in ``batch``, a :func:`hta.engine.psm.crossing_summary` frame (no rows when the
+    structure has no partitioned curves)."""
+
+    def crossing(self, batch, threshold: float = 0.01): ...
+
+
 class KeepsCohort:
     """A model whose ``evaluate(batch, keep_cohort=True)`` also returns the cohorts (traces).
 
@@ -139,6 +148,7 @@ class Capabilities:
     transition_matrices: bool
     parameter_roles: bool
     inputs_path: bool
+    crossing: bool = False
 
 
 def _accepts_keep_cohort(model) -> bool:
@@ -176,6 +186,7 @@ def capabilities(model) -> Capabilities:
         transition_matrices=isinstance(model, HasTransitionMatrices),
         parameter_roles=isinstance(getattr(model, "parameter_roles", None), Mapping),
         inputs_path=bool(getattr(model, "inputs_path", "")),
+        crossing=isinstance(model, HasCrossing),
     )
 
 

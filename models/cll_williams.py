@@ -195,3 +195,103 @@ def psa(n_draws: int = 1_000, n_patients: int = 1_000, clock: str = "reset", see
     frame["inc_costs"] = frame["costs RFC"] - frame["costs FC"]
     frame["inc_qalys"] = frame["qalys RFC"] - frame["qalys FC"]
     return frame
+
+
+# -- the model protocol (hta.protocol.Model): the PSM structure as the base case ----------------
+
+#: Settings of the protocol model (the assumptions above; WTP 20,000 and 30,000 GBP per QALY,
+#: NICE's range; CLL8 enrolled patients aged 30-80, median 61, 74% men: Hallek et al. Lancet 2010).
+SETTINGS = dict(horizon_years=HORIZON, cycle="month", discount_costs=DISCOUNT, discount_outcomes=DISCOUNT,
+                within_cycle="half-cycle", start_age=61.0, male_share=0.74,
+                wtp=(("NICE lower (GBP 20,000/QALY)", 20_000.0), ("NICE upper (GBP 30,000/QALY)", 30_000.0)),
+                discount_method="discrete", currency="GBP", life_table="none")
+
+
+def parameter_table():
+    """The assumed costs and utilities (fixed: this example compares survival-modelling methods,
+    its PSA is the fitted coefficients' (:func:`psa`); module docstring)."""
+    from hta.params import ParameterTable
+
+    t = ParameterTable()
+    src = "assumption for illustration (models/cll_williams.py; Williams et al. compare methods, not a decision)"
+    t.add("u_pf", UTILITIES["progression-free"], unit="per year", source=src)
+    t.add("u_p", UTILITIES["progressed"], unit="per year", source=src)
+    t.add("c_pf_year", STATE_COSTS["progression-free"], unit="GBP per year", source=src)
+    t.add("c_p_year", STATE_COSTS["progressed"], unit="GBP per year", source=src)
+    t.add("c_progression", PROGRESSION_COST, unit="GBP per progression", source=src)
+    for s in STRATEGIES:
+        t.add(f"c_drug_{s}", DRUG_COSTS[s], unit="GBP at the start", source=src)
+    return t
+
+
+class CllModel:
+    """The CLL example as a :class:`hta.protocol.Model` for ``hta run``: the partitioned-survival
+    structure (PFS and OS fitted to the patient data with the arm covariate, family by AIC) on the
+    engine (:func:`hta.engine.psm.cohort`, :func:`hta.engine.outcomes.account`), monthly cycles over
+    15 years, half-cycle correction, 3.5% a year. Its multi-state counterparts are in the TSD 19
+    comparison (:class:`hta.analysis.review_requests.MultiStateComparison`). Build with
+    :func:`protocol_model`."""
+
+    name = "cll_williams"
+    strategies = STRATEGIES
+    structure = "psm"
+    strategy_labels = {"FC": "FC", "RFC": "RFC (rituximab + FC)"}  # FC: fludarabine + cyclophosphamide
+
+    def __init__(self, curves: dict, progression_share: dict, inputs_path=DATA):
+        from hta.engine.timegrid import CycleGrid
+        from hta.inputs import Settings
+
+        self.curves = curves                    # {(strategy, "PFS"|"OS"): fitted curve, time in years}
+        self.progression_share = progression_share
+        self.settings = Settings(**SETTINGS)
+        self.parameters = parameter_table()
+        self.grid = CycleGrid.from_horizon(HORIZON, CYCLE)
+        self.inputs_path = str(inputs_path)
+
+    def survival_curves(self, batch) -> dict:
+        """{(strategy, endpoint): (n, T+1)} at the grid's times (years); the fits have no PSA
+        draws here, so every row is the point estimate."""
+        n = _rows(batch)
+        t = self.grid.times
+        return {key: np.broadcast_to(np.atleast_2d(c.survival(t)), (n, t.size)).copy()
+                for key, c in self.curves.items()}
+
+    def evaluate(self, batch, keep_cohort: bool = False):
+        from hta.engine import outcomes as oc
+        from hta.engine import psm
+
+        n = _rows(batch)
+        get = lambda k: np.broadcast_to(np.asarray(batch[k], dtype=float), (n,))  # noqa: E731
+        dt = self.grid.cycle_years
+        curves = self.survival_curves(batch)
+        zero = np.zeros(n)
+        utilities = np.stack([get("u_pf"), get("u_p"), zero], axis=1)
+        state_costs = {"disease management": np.stack([get("c_pf_year") * dt, get("c_p_year") * dt, zero], axis=1)}
+        out = []
+        for s in STRATEGIES:
+            c = psm.cohort([curves[(s, "PFS")], curves[(s, "OS")]], strategy=s, states=STATES)
+            # a PSM does not say which PFS events are progressions: the share of PFS events that were
+            # progressions in this arm's data (as in build())
+            c.events = {**c.events, "progression": c.events["pfs_event"] * self.progression_share[s]}
+            out.append(oc.account(c, self.grid, within_cycle="half-cycle", discount_costs=DISCOUNT,
+                                  discount_outcomes=DISCOUNT, utilities=utilities, state_costs=state_costs,
+                                  event_costs={"progression": {"progression": get("c_progression")}},
+                                  one_off_costs={"first-line drugs": get(f"c_drug_{s}")}, keep_cohort=keep_cohort))
+        return oc.Outcomes.from_list(out)
+
+
+def _rows(batch) -> int:
+    n = getattr(batch, "n", None)
+    return int(n) if n is not None else max(np.size(v) for v in batch.values())
+
+
+def protocol_model(built: dict | None = None, patients: pd.DataFrame | None = None) -> CllModel:
+    """The :class:`CllModel` from :func:`build`'s PSM fits (or fitted here from ``patients``)."""
+    patients = load() if patients is None else patients
+    pf = built["psm_fits"] if built is not None else psm_fits(patients)
+    choice = built["psm_choice"] if built is not None else {k: choose(r) for k, r in pf.items()}
+    curves = {(s, e): pf[e][choice[e]].curve(arm) for arm, s in enumerate(STRATEGIES) for e in ("PFS", "OS")}
+    pfs_events = (patients["prog"] == 1) | (patients["death"] == 1)
+    share = {s: float(patients.loc[patients["treat"] == a, "prog"].sum() / pfs_events[patients["treat"] == a].sum())
+             for a, s in enumerate(STRATEGIES)}
+    return CllModel(curves, share)

@@ -3,7 +3,8 @@
 Partitioned survival (base case) with the state-transition structure beside it (NICE DSU TSD 19),
 lifetime horizon, monthly cycles, 3% discounting, WTP at 1x and 3x Hong Kong GDP per capita;
 one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI and EVPPI, the
-scenario table, Sobol indices (N = 1,024), the model verification checks (``hta.analysis.verify``, the
+PSA with structural uncertainty beside it (model averaging over the OS source and PSM/STM), the
+scenario table, Sobol indices (N = 1,024), PFS above OS counted in every batch, the model verification checks (``hta.analysis.verify``, the
 Verification sheet) on both structures and the 5-year budget impact (sheets Budget and
 BudgetShares of the workbook; docs/bia.md).
 
@@ -17,6 +18,7 @@ from pathlib import Path
 from hta import analyse, read_inputs, run_file
 from hta.analysis import (BudgetImpact, Cheers, FormulaWorkbook, OneWay, Psa, Scenario, Scenarios, Sobol,
                           SurvivalSelection, Threshold, TwoWay, Verification)
+from hta.analysis.review_requests import CrossingReport, StructuralPsa
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -50,9 +52,13 @@ def run(context):
         model,
         OneWay(),
         Psa(draws=5000, evppi=True),
+        # the same 5,000 draws for every structure; the base structure's come from the PSA above
+        StructuralPsa(fucaso_scenarios.structural_alternatives(model), fucaso_scenarios.STRUCTURAL_WEIGHTS,
+                      base="partitioned survival, OS cilta-cel"),
         Threshold("c_eqcel_price", upper=20_000_000, curve_multiples=(0.5, 0.75, 1, 1.5, 2, 2.5, 3)),
         Scenarios(scenarios),
         Sobol(n_base=1024),
+        CrossingReport(),  # PFS above OS in the base case, one-way, PSA and Sobol batches above
         TwoWay("c_eqcel_price", tuple(500_000 * i for i in range(1, 11)),
                "c_cc_regimen_month", tuple(10_000 * i for i in range(1, 11))),
         BudgetImpact(inputs.budget, BIA_SCENARIOS),

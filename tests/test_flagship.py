@@ -322,3 +322,21 @@ def test_population_figures_are_the_csd_mid_year_estimates():
     budget = inputs.budget
     assert budget.population == 7_524_100
     assert budget.population_growth == pytest.approx((7_531_800 / 7_524_100) ** 0.2 - 1, rel=1e-12)
+
+
+def test_base_case_workbook_has_the_crossing_report_and_the_structural_psa(published):
+    # issue 21: the crossing report (every batch) and the PSA with structural uncertainty beside the
+    # one without (docs/flagship.md: 0.67% / 92.1% and HK$576 / HK$13,687 with; 1.4% / 99.3% without)
+    results, path = published
+    book = read_back(path)
+    crossing = book["PFS and OS crossing"]
+    assert list(dict.fromkeys(crossing["Batch"])) == ["base case", "one-way", "PSA", "Sobol"]
+    psa = crossing[(crossing["Batch"] == "PSA") & (crossing["Strategy"] == "Eque-cel (Fucaso)")].iloc[0]
+    assert psa["Parameter sets"] == 5000 and psa["Share above threshold"] <= 0.01
+    side = book["PSA structural"].set_index(["Analysis", "WTP"])
+    p = "P(Eque-cel (Fucaso) cost-effective)"
+    assert side.loc[("without structural uncertainty", "1x HK GDP per capita"), p] == pytest.approx(0.0142, abs=1e-4)
+    assert side.loc[("with structural uncertainty", "3x HK GDP per capita"), p] == pytest.approx(0.92125, abs=1e-4)
+    assert side.loc[("with structural uncertainty", "3x HK GDP per capita"), "EVPI per patient"] == pytest.approx(13_687, abs=1)
+    # the "without" column is the plan's own PSA (its draws reused)
+    assert results.analyses["structural_psa"].reused == "partitioned survival, OS cilta-cel"

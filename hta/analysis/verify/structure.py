@@ -180,6 +180,21 @@ def structure_checks(m: ModelUnderTest, batch: Batch, frame: pd.DataFrame, out) 
             if rep and s not in found:
                 found[s] = [f"{curve} capped at {v['points']} points in {v['samples']} of {batch.n} parameter sets"
                             for curve, v in rep.items()]
+        # The engine's uncapped crossing records (Cohort.report["crossing"]), when the cohorts carry
+        # them: every crossing is then counted and reported, not only those the cap touched.
+        recorded = {s: c.report for s, c in cs.items()
+                    if isinstance(c.report, dict) and c.report.get("crossing")}
+        if recorded:
+            from hta.engine.psm import crossing_summary
+
+            summary = crossing_summary(recorded, PTOL, times=times)
+            for row in summary.to_dict("records"):
+                if row["n_over"]:
+                    where = f" at {row['time']:.3g} years" if np.isfinite(row["time"]) else ""
+                    found[row["strategy"]] = [
+                        f"{row['earlier']} above {row['later']} in {row['n_over']} of {row['draws']} parameter sets "
+                        f"(largest gap {row['largest_gap']:.4g}{where}); recorded by the engine and capped"]
+                    reports.setdefault(row["strategy"], {})[row["earlier"]] = row
         unreported = [s for s in found if not reports.get(s)]
         text = "; ".join(f"strategy '{s}': " + ", ".join(v) for s, v in found.items()) or "no crossing"
         if unreported:

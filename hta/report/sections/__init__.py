@@ -7,9 +7,10 @@
 from __future__ import annotations
 
 from hta.analysis import requests as R
+from hta.analysis import review_requests as RR
 from hta.errors import HtaError
 from hta.report.section import Section
-from hta.report.sections import budget, deterministic, evidence, probabilistic
+from hta.report.sections import budget, deterministic, evidence, probabilistic, review
 
 PRESENTERS = {
     R.OneWayResult: deterministic.one_way,
@@ -23,6 +24,9 @@ PRESENTERS = {
     R.FormulaWorkbookResult: evidence.formula_workbook,
     R.VerificationResult: evidence.verification,
     R.CheersResult: evidence.cheers,
+    RR.CrossingResult: review.crossing,
+    RR.StructuralPsaResult: review.structural_psa,
+    RR.MultiStateComparisonResult: review.multistate_comparison,
 }
 
 
