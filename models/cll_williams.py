@@ -158,7 +158,9 @@ def occupancy_table(built: dict | None = None) -> pd.DataFrame:
 def figure(built: dict | None = None, horizon: float = 6.0):
     """Occupancy by method against Aalen-Johansen (first ``horizon`` years)."""
     occ = occupancy_table(built)
-    return cmp.comparison_figure(occ[occ["time"] <= horizon], states=STATES)
+    from hta.report.figures import multistate_occupancy_figure
+
+    return multistate_occupancy_figure(occ[occ["time"] <= horizon], states=STATES)
 
 
 def fit_table(built: dict | None = None) -> pd.DataFrame:

@@ -11,7 +11,6 @@ below put them side by side:
   comparator against its reference strategy;
 * :func:`occupancy_table` — long table of occupancy curves (method, strategy, time, state,
   probability), optionally with the Aalen-Johansen estimate from the data;
-* :func:`comparison_figure` — a matplotlib figure, one panel per strategy and state.
 """
 
 from __future__ import annotations
@@ -28,7 +27,6 @@ from hta.engine.psm import cohort as psm_engine
 
 __all__ = [
     "MethodResult",
-    "comparison_figure",
     "comparison_table",
     "from_cohort",
     "from_simulation",
@@ -130,36 +128,3 @@ def occupancy_table(results: Sequence[MethodResult], observed: Mapping[str, pd.D
                                        "time": table.index.to_numpy(float), "state": name,
                                        "probability": table[name].to_numpy(float)}))
     return pd.concat(parts, ignore_index=True)
-
-
-def comparison_figure(occupancy: pd.DataFrame, *, states: Sequence[str] | None = None):
-    """Occupancy curves by method: rows = strategies, columns = states (a matplotlib Figure).
-    The Aalen-Johansen estimate, if present, is drawn as a black step function; methods whose
-    name starts with "Individual" are dashed."""
-    import matplotlib
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    strategies = list(dict.fromkeys(occupancy["strategy"]))
-    states = list(states) if states is not None else list(dict.fromkeys(occupancy["state"]))
-    fig, axes = plt.subplots(len(strategies), len(states), figsize=(4.2 * len(states), 3.2 * len(strategies)),
-                             squeeze=False, sharex=True, sharey=True)
-    for i, strategy in enumerate(strategies):
-        for j, state in enumerate(states):
-            ax = axes[i, j]
-            sub = occupancy[(occupancy["strategy"] == strategy) & (occupancy["state"] == state)]
-            for method, g in sub.groupby("method", sort=False):
-                if method == "Aalen-Johansen":
-                    ax.step(g["time"], g["probability"], where="post", color="black", lw=1.2, label=method)
-                else:  # individual-level results dashed: they lie on their cohort counterparts
-                    ax.plot(g["time"], g["probability"], lw=1.4, label=method,
-                            ls="--" if method.lower().startswith("individual") else "-")
-            ax.set_title(f"{strategy}: {state}", fontsize=9)
-            ax.grid(alpha=0.3)
-            if i == len(strategies) - 1:
-                ax.set_xlabel("years")
-            if j == 0:
-                ax.set_ylabel("proportion of cohort")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
-    return fig

@@ -507,3 +507,36 @@ def budget_tornado(one_way: pd.DataFrame, path, title: str | None = None, curren
 
 #: name used by hta.report.publish
 survival_curves_plot = survival_plot
+
+
+def multistate_occupancy_figure(occupancy: pd.DataFrame, *, states: Sequence[str] | None = None):
+    """Occupancy curves by method: rows = strategies, columns = states (a matplotlib Figure).
+    The Aalen-Johansen estimate, if present, is drawn as a black step function; methods whose
+    name starts with "Individual" are dashed."""
+    import matplotlib
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    strategies = list(dict.fromkeys(occupancy["strategy"]))
+    states = list(states) if states is not None else list(dict.fromkeys(occupancy["state"]))
+    fig, axes = plt.subplots(len(strategies), len(states), figsize=(4.2 * len(states), 3.2 * len(strategies)),
+                             squeeze=False, sharex=True, sharey=True)
+    for i, strategy in enumerate(strategies):
+        for j, state in enumerate(states):
+            ax = axes[i, j]
+            sub = occupancy[(occupancy["strategy"] == strategy) & (occupancy["state"] == state)]
+            for method, g in sub.groupby("method", sort=False):
+                if method == "Aalen-Johansen":
+                    ax.step(g["time"], g["probability"], where="post", color="black", lw=1.2, label=method)
+                else:  # individual-level results dashed: they lie on their cohort counterparts
+                    ax.plot(g["time"], g["probability"], lw=1.4, label=method,
+                            ls="--" if method.lower().startswith("individual") else "-")
+            ax.set_title(f"{strategy}: {state}", fontsize=9)
+            ax.grid(alpha=0.3)
+            if i == len(strategies) - 1:
+                ax.set_xlabel("years")
+            if j == 0:
+                ax.set_ylabel("proportion of cohort")
+    axes[0, 0].legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -202,7 +202,7 @@ def multistate_comparison(r, results) -> Section:
     occupancy, states_all, horizon_fig = r.occupancy, list(r.states), r.figure_horizon
 
     def draw(path):
-        from hta.multistate.compare import comparison_figure
+        from hta.report.figures import multistate_occupancy_figure as comparison_figure
 
         fig = comparison_figure(occupancy[occupancy["time"] <= horizon_fig], states=states_all)
         return _save(fig, path)
