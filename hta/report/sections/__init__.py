@@ -6,10 +6,11 @@
 
 from __future__ import annotations
 
+from hta.analysis import negotiation_requests as N
 from hta.analysis import requests as R
 from hta.errors import HtaError
 from hta.report.section import Section
-from hta.report.sections import budget, deterministic, evidence, probabilistic
+from hta.report.sections import budget, deterministic, evidence, negotiation, probabilistic
 
 PRESENTERS = {
     R.OneWayResult: deterministic.one_way,
@@ -23,6 +24,10 @@ PRESENTERS = {
     R.FormulaWorkbookResult: evidence.formula_workbook,
     R.VerificationResult: evidence.verification,
     R.CheersResult: evidence.cheers,
+    N.PayerResultsResult: negotiation.payers,
+    N.PriceNegotiationResult: negotiation.price_negotiation,
+    N.CapacityBudgetResult: negotiation.capacity_budget,
+    N.EvsiAnalysis: negotiation.evsi,
 }
 
 
