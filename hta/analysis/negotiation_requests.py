@@ -463,7 +463,8 @@ class Evsi:
         return EvsiAnalysis(table=table, at_risk=at_risk, survival_now=s_now, enrolled=self.enrolled,
                             current_followup=float(self.current_followup), parameters=cols,
                             discounted_patients=float(factor), patients=treated, patients_note=note,
-                            draws=psa.n, seeds=tuple(self.seeds), method=self.method, endpoint=f"{new} {self.endpoint}")
+                            draws=psa.n, seeds=tuple(self.seeds), method=self.method,
+                            endpoint=f"{strategy_labels(model)[new]} {self.endpoint}")
 
 
 @dataclass

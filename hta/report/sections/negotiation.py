@@ -25,7 +25,7 @@ def _pct(x) -> str:
 
 def payers(r, results) -> Section:
     t = r.table.reset_index().rename(columns={"index": "Strategy"})
-    payer_cols = {p: f"{p} (HK$)" for p in r.payers}
+    payer_cols = {p: f"{p[:1].upper() + p[1:]} (HK$)" for p in r.payers}
     t = t.rename(columns=payer_cols | {"HA perspective": "HA perspective (HK$)",
                                        "health system perspective": "Health-system perspective (HK$)",
                                        "HA share of increment": "HA share of the incremental cost"})
