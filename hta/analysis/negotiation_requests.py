@@ -297,27 +297,27 @@ class PriceNegotiation:
         batch = model.parameters.sample(n, state.seed)
         out = model.evaluate(batch)
         strategies = list(model.strategies)
-        costs = np.column_stack([np.asarray(out[s].costs, dtype=float) for s in strategies])
-        qalys = np.column_stack([np.asarray(out[s].qalys, dtype=float) for s in strategies])
+        costs, qalys = np.asarray(out.costs, dtype=float), np.asarray(out.qalys, dtype=float)
         if not np.allclose(costs, psa.result.costs[:n], rtol=1e-9, atol=1e-6):
             raise HtaError("price negotiation: expected the PSA's first draws to be reproduced by the same seed; "
                            "found different costs (was the PSA run with another seed?)")
         new, comparator = strategies[-1], strategies[0]
-        lines = out[new].by("cost")
+        lines = out[new].by("cost")  # cost lines by category (hta.engine.outcomes.Outcomes)
         if self.acquisition not in lines:
             raise HtaError(f"price negotiation: expected a cost line '{self.acquisition}' of '{new}'; found "
                            f"{', '.join(lines)}")
         acq = np.broadcast_to(np.asarray(lines[self.acquisition], dtype=float), (n,))
         price = np.broadcast_to(np.asarray(batch[self.price_parameter], dtype=float), (n,))
-        survival = {}
-        if capabilities(model).survival_curves:
+        survival, times = {}, None
+        if capabilities(model).survival_curves:  # (n, T+1) curves at the model's grid times (years)
+            times = model.grid.times
             curves = model.survival_curves(batch)
             survival = {"alive": curves[(new, "OS")], "progression-free": curves[(new, "PFS")]}
         draws = {}
         if self.not_infused in model.parameters:
             draws[self.not_infused] = np.broadcast_to(np.asarray(batch[self.not_infused], dtype=float), (n,))
         treated, treated_note = _patients_treated(state)
-        ctx = A.PaymentContext(times=model.grid.times, survival=survival, discount_rate=model.settings.discount_costs,
+        ctx = A.PaymentContext(times=times, survival=survival, discount_rate=model.settings.discount_costs,
                                patients_per_year=treated, draws=draws)
         wtp = [v for _, v in state.wtp]
         names = [strategy_labels(model)[s] for s in strategies]
