@@ -453,6 +453,97 @@ BUDGET_SHARES = [
 ]
 
 
+# ---------------------------------------------------------------------------------------------
+# Payers, managed-entry agreements, capacity (sheets Payers, Agreements, Capacity; docs/agreements.md)
+# ---------------------------------------------------------------------------------------------
+CCF_COVER = (0.92 + 0.95) / 2          # CCF programme covers 92-95% of the drug cost of a qualifying patient
+SF_CCF_QUALIFY = 0.5                   # assumption: half of the patients pass the means test
+SFI_SF = round(SF_CCF_QUALIFY * CCF_COVER, 4)
+SRC_SFI = (A + "the conventional-care and subsequent-therapy regimens at this line (pomalidomide-, carfilzomib-, "
+           "daratumumab-based) are self-financed items with safety net (HADF category 3: patient purchase, safety "
+           "net via Samaritan Fund/Community Care Fund; evidence.md 4.1); HA pays none of the drug. D: SF/CCF share "
+           f"= {SF_CCF_QUALIFY:g} (assumption: half of patients pass the means test; no data) x {CCF_COVER:.3f} (the CCF "
+           "programme 'will cover 92 to 95 per cent of the drug's cost', SCMP 28 Jul 2011, scmp.com/article/974668; N) "
+           f"= {SFI_SF:g}; the patient pays the rest")
+SRC_HA_SERVICE = ("D: HA public-hospital services, 90% publicly subsidised: the target of the 2026 fees-and-charges "
+                  "reform (gazetted 25 Apr 2025; evidence.md 4.8, A); the patient's 10% is the fees of eligible persons "
+                  "(assumption: the same share on every service line; SF/CCF do not cover standard fees)")
+SRC_CART_PAYER = (A + "if listed, HA funds the CAR-T product (the listing the Cost Assessment Panel negotiates; "
+                  "evidence.md 4.1); SF and CCF did not cover cell therapies (LegCo Q17, 13 Jan 2021; evidence.md 4.2, A)")
+SFI_ROW = {"HA": 0.0, "SF/CCF": SFI_SF, "patient": round(1.0 - SFI_SF, 4)}
+SERVICE_ROW = {"HA": 0.9, "SF/CCF": 0.0, "patient": 0.1}
+PAYERS = [
+    # category (the model's cost lines; "not infused: X" lines are paid like X), shares, source
+    ("CAR-T acquisition", {"HA": 1.0, "SF/CCF": 0.0, "patient": 0.0}, SRC_CART_PAYER),
+    ("conventional-care regimen", SFI_ROW, SRC_SFI),
+    ("subsequent therapy", SFI_ROW, SRC_SFI),
+    ("bridging therapy", SFI_ROW, SRC_SFI + " (bridging is costed at the conventional-care regimen's monthly cost)"),
+] + [(c, SERVICE_ROW, SRC_HA_SERVICE) for c in (
+    "leukapheresis", "lymphodepletion", "infusion admission", "CRS/ICANS management", "immunoglobulin",
+    "post-infusion monitoring", "long-term follow-up", "out-patient care (progression-free)",
+    "out-patient care (progressed)", "terminal care", "adverse events")]
+
+SRC_AIFA = ("AIFA 'payment at result' for CAR-T (Kymriah, Aug 2019): tranches at infusion, at 6 months and at 12 "
+            "months, the later ones only without progression (emo-casa.com 8 Oct 2019; heatinformatics.com; "
+            "mapbiopharma.com 9 Aug 2019; N)")
+AGREEMENTS = [
+    # item, value, unit, description, source
+    ("outcome_upfront", 0.5, "share of net price", "Outcome-based scheme: share paid at infusion",
+     A + "tranche sizes are not public; half at infusion. Structure: " + SRC_AIFA),
+    ("instalment_1_months", 6, "months since infusion", "First outcome-based instalment", SRC_AIFA),
+    ("instalment_1_share", 0.25, "share of net price", "Paid at 6 months if progression-free", A + "a quarter"),
+    ("instalment_1_condition", "progression-free", "", "Condition of the first instalment", SRC_AIFA),
+    ("instalment_2_months", 12, "months since infusion", "Second outcome-based instalment", SRC_AIFA),
+    ("instalment_2_share", 0.25, "share of net price", "Paid at 12 months if progression-free", A + "a quarter"),
+    ("instalment_2_condition", "progression-free", "", "Condition of the second instalment", SRC_AIFA),
+    ("refund_not_infused", 1.0, "share of price", "Refund for a patient apheresed but not infused (price billed at "
+     "apheresis)", A + "full refund when the product is not infused (manufacturing failure, death or progression "
+     "before infusion); the base case pays on infusion, which is the same for the payer in expectation but later"),
+    ("cap_patients_per_year", 15, "patients a year", "Price-volume: eque-cel patients a year paid at the net price",
+     A + "half of HA's ~30 CAR-T patients a year for all indications (SCMP 24 May 2021; evidence.md 3, N)"),
+    ("share_above_cap", 0.0, "share of net price", "Paid for patients above the cap", A + "the company supplies "
+     "patients above the cap free of charge"),
+]
+
+P_DEATH_WAIT = float(1.0 - np.exp(-np.log(2) / 13.8))
+RATE_PROG_WAIT = 0.5 * (np.log(2) / 4.6 - np.log(2) / 13.8)
+P_PROG_WAIT = float(1.0 - np.exp(-RATE_PROG_WAIT))
+CAPACITY = [
+    ("slots_per_year", 20, "patients a year", "Eque-cel treatment slots a year (apheresis, manufacturing, infusion)",
+     A + "two-thirds of HA's ~30 CAR-T patients a year for all indications (SCMP 24 May 2021; evidence.md 3, N); "
+     "the Nanjing manufacturing slots for Hong Kong are not public"),
+    ("p_death_waiting_month", round(P_DEATH_WAIT, 4), "per month", "Death while waiting",
+     "D: 1 - exp(-ln 2 / 13.8): LocoMMotion final median OS 13.8 months on real-world care (the model's "
+     "conventional-care OS; Leukemia 2024, P)"),
+    ("p_progression_waiting_month", round(P_PROG_WAIT, 4), "per month", "Progression beyond CAR-T eligibility while waiting",
+     "D: half (assumption: half of progressions make the patient unfit) of the progression rate ln 2 / 4.6 - ln 2 / 13.8 "
+     "per month (LocoMMotion medians PFS 4.6, OS 13.8 months; P), as a monthly probability"),
+    ("fixed_centre_cost_year", 3_000_000, "HK$ a year", "Fixed costs of the CAR-T centre (cell-therapy coordinators, "
+     "quality and accreditation staff, cell storage)", A + "no Hong Kong figure found; HK$3 M a year, varied in the "
+     "budget sheet's notes"),
+    ("initial_waiting", 0, "patients", "Patients waiting at listing", A + "as the Budget sheet's prevalent_patients = 0"),
+]
+
+
+def _negotiation_sheets(wb) -> None:
+    """The sheets Payers, Agreements and Capacity (read by hta.excel.payers_reader)."""
+    ws = wb.create_sheet("Payers")
+    ws.append(["category", "HA", "SF/CCF", "patient", "source"])
+    for category, row, source in PAYERS:
+        ws.append([category, row["HA"], row["SF/CCF"], row["patient"], source])
+    for name, records in (("Agreements", AGREEMENTS), ("Capacity", CAPACITY)):
+        ws = wb.create_sheet(name)
+        ws.append(["item", "value", "unit", "description", "source"])
+        for record in records:
+            ws.append(list(record))
+    for name in ("Payers", "Agreements", "Capacity"):
+        sheet = wb[name]
+        for cell in sheet[1]:
+            cell.font = Font(bold=True)
+        sheet.column_dimensions["A"].width = 34
+        sheet.column_dimensions["E"].width = 100
+
+
 ABOUT = [
     "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: Hong Kong Hospital Authority perspective",
     "Input workbook of models/fucaso_rrmm.py; the model and its assumptions: docs/flagship.md; the schema: the README sheet "
@@ -464,6 +555,8 @@ ABOUT = [
     "Costs: HK$, HA public sector, NEP Gazette charges as unit costs; price year 2025.",
     "Budget impact (sheets Budget, BudgetShares; docs/bia.md): HK myeloma incidence (320 cases in 2019) and population; "
     "the eligible shares, uptake and displacement are assumptions, labelled as such.",
+    "Payers, managed-entry agreements and capacity (sheets Payers, Agreements, Capacity; docs/agreements.md): who pays "
+    "each cost line, the agreement terms negotiated on, treatment slots and the waiting list.",
 ]
 
 
@@ -533,6 +626,7 @@ def _write(path: Path) -> None:
             for key, v in record.items():
                 ws.cell(r, headers.index(key) + 1, v)
         fill("BudgetShares", BUDGET_SHARES)
+        _negotiation_sheets(wb)
         for unused in ("Dirichlet", "KM_data", "IPD_data", "LifeTable"):
             del wb[unused]
         for sheet in wb.worksheets:

@@ -6,7 +6,9 @@ one-way analysis, the threshold price of eque-cel, a 5,000-draw PSA with EVPI an
 PSA with structural uncertainty beside it (model averaging over the OS source and PSM/STM), the
 scenario table, Sobol indices (N = 1,024), PFS above OS counted in every batch, the model verification checks (``hta.analysis.verify``, the
 Verification sheet) on both structures and the 5-year budget impact (sheets Budget and
-BudgetShares of the workbook; docs/bia.md).
+BudgetShares of the workbook; docs/bia.md); results by payer, the budget impact with the capacity
+limit, the price negotiation over managed-entry schemes and the EVSI of further OS follow-up
+(sheets Payers, Agreements, Capacity; docs/agreements.md).
 
 Run: ``hta run scenarios/base_case.py`` (or ``python scenarios/base_case.py``).
 Copy this file to make a new scenario: change the model (``model.with_settings(...)``,
@@ -16,9 +18,9 @@ Copy this file to make a new scenario: change the model (``model.with_settings(.
 from pathlib import Path
 
 from hta import analyse, read_inputs, run_file
-from hta.analysis import (BudgetImpact, Cheers, FormulaWorkbook, OneWay, Psa, Scenario, Scenarios, Sobol,
+from hta.analysis import (BudgetImpact, CapacityBudget, Cheers, CrossingReport, Evsi, FormulaWorkbook, OneWay,
+                          PayerResults, PriceNegotiation, Psa, Scenario, Scenarios, Sobol, StructuralPsa,
                           SurvivalSelection, Threshold, TwoWay, Verification)
-from hta.analysis.review_requests import CrossingReport, StructuralPsa
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
@@ -62,6 +64,13 @@ def run(context):
         TwoWay("c_eqcel_price", tuple(500_000 * i for i in range(1, 11)),
                "c_cc_regimen_month", tuple(10_000 * i for i in range(1, 11))),
         BudgetImpact(inputs.budget, BIA_SCENARIOS),
+        # issue 22 (docs/agreements.md): who pays, the capacity-limited budget, managed-entry schemes, EVSI;
+        # workbook sheets Payers, Agreements, Capacity
+        PayerResults(inputs.negotiation),
+        CapacityBudget(inputs.budget, inputs.negotiation, shares=inputs.negotiation),
+        PriceNegotiation(inputs.negotiation, schemes=("discount", "outcome-based", "refund", "price-volume")),
+        # FUMANBA-1: 107 patients, median follow-up 36.0 months at the latest cut (IMS 2025; evidence.md 1.3)
+        Evsi(months=(12, 24, 36), enrolled=107, current_followup=36.0),
         SurvivalSelection(tuple(fucaso_scenarios.survival_candidates(model))),
         FormulaWorkbook(),  # results/base_case_model.xlsx: the base case as Excel formulas
         Verification(),

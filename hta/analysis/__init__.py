@@ -5,11 +5,14 @@ A scenario asks for analyses with the typed requests re-exported here (``Psa(dra
 ``Threshold("c_eqcel_price", upper=20e6)``, ...) and runs them with :func:`analyse`.
 """
 
+from hta.analysis.negotiation_requests import CapacityBudget, Evsi, PayerResults, PriceNegotiation
 from hta.analysis.plan import Execution, analyse
 from hta.analysis.requests import (BudgetImpact, Cheers, FormulaWorkbook, OneWay, Psa, Scenarios, Sobol,
                                    SurvivalSelection, Threshold, TwoWay, Verification)
 from hta.analysis.results import Results
+from hta.analysis.review_requests import CrossingReport, MultiStateComparison, StructuralPsa
 from hta.analysis.scenarios import Scenario
 
-__all__ = ["BudgetImpact", "Cheers", "Execution", "FormulaWorkbook", "OneWay", "Psa", "Results", "Scenario",
-           "Scenarios", "Sobol", "SurvivalSelection", "Threshold", "TwoWay", "Verification", "analyse"]
+__all__ = ["BudgetImpact", "CapacityBudget", "Cheers", "CrossingReport", "Evsi", "Execution", "FormulaWorkbook",
+           "MultiStateComparison", "OneWay", "PayerResults", "PriceNegotiation", "Psa", "Results", "Scenario",
+           "Scenarios", "Sobol", "StructuralPsa", "SurvivalSelection", "Threshold", "TwoWay", "Verification", "analyse"]

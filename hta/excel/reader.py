@@ -33,6 +33,7 @@ from hta.params.distributions import from_spec
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
 from hta.excel.archive import check_archive
+from hta.excel.payers_reader import read_negotiation
 from hta.params import ParameterTable
 
 _NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result: open and "
@@ -62,6 +63,7 @@ def _read(path: Path) -> tuple[ModelInputs | None, list[Problem]]:
         return None, book.problems
     reader = _Reader(book)
     inputs = reader.read()
+    inputs = read_negotiation(book, inputs)  # optional sheets Payers, Agreements, Capacity (hta.excel.payers_reader)
     return (None if book.problems else inputs), book.problems
 
 

@@ -14,10 +14,11 @@ import pandas as pd
 
 from hta.inputs.budget import BudgetInputs
 from hta.inputs.evidence import DirichletBlock, SurvivalInput
+from hta.inputs.negotiation import NegotiationInputs
 from hta.inputs.settings import Settings
 from hta.params import ParameterTable
 
-__all__ = ["BudgetInputs", "DirichletBlock", "ModelInputs", "Settings", "SurvivalInput"]
+__all__ = ["BudgetInputs", "DirichletBlock", "ModelInputs", "NegotiationInputs", "Settings", "SurvivalInput"]
 
 
 @dataclass(frozen=True)
@@ -34,3 +35,5 @@ class ModelInputs:
     dirichlet: dict[str, DirichletBlock]
     #: Budget impact inputs (Budget and BudgetShares sheets), or None when the workbook has none.
     budget: BudgetInputs | None = None
+    #: Payers, managed-entry agreement terms and capacity (sheets Payers, Agreements, Capacity), or None.
+    negotiation: NegotiationInputs | None = None

@@ -6,11 +6,12 @@
 
 from __future__ import annotations
 
+from hta.analysis import negotiation_requests as N
 from hta.analysis import requests as R
 from hta.analysis import review_requests as RR
 from hta.errors import HtaError
 from hta.report.section import Section
-from hta.report.sections import budget, deterministic, evidence, probabilistic, review
+from hta.report.sections import budget, deterministic, evidence, negotiation, probabilistic, review
 
 PRESENTERS = {
     R.OneWayResult: deterministic.one_way,
@@ -27,6 +28,10 @@ PRESENTERS = {
     RR.CrossingResult: review.crossing,
     RR.StructuralPsaResult: review.structural_psa,
     RR.MultiStateComparisonResult: review.multistate_comparison,
+    N.PayerResultsResult: negotiation.payers,
+    N.PriceNegotiationResult: negotiation.price_negotiation,
+    N.CapacityBudgetResult: negotiation.capacity_budget,
+    N.EvsiAnalysis: negotiation.evsi,
 }
 
 
