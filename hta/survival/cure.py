@@ -42,9 +42,15 @@ from hta.survival.curves import DISTRIBUTIONS as FAMILIES
 from hta.survival.curves import ParametricCurve, SurvivalCurve, make_curve
 from hta.survival.fit import fit as fit_parametric
 from hta.survival.km import kaplan_meier
-from hta.survival.mle import InformationCriteria, Likelihood, covariance, maximise, validate
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    covariance,
+    maximise,
+    validate,
+)
 
-__all__ = ["fit_mixture_cure", "CureFit", "CURE_DISTRIBUTIONS", "CureWarning"]
+__all__ = ["CURE_DISTRIBUTIONS", "CureFit", "CureWarning", "fit_mixture_cure"]
 
 CURE_DISTRIBUTIONS = ("weibull", "lognormal", "loglogistic", "exponential", "gompertz", "gamma")
 

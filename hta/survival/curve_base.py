@@ -32,9 +32,20 @@ from scipy import special
 
 from hta.errors import HtaError
 
-__all__ = ["SurvivalCurve", "ParametricCurve", "as_times", "as_param", "broadcast_n",
-           "check_probability", "log_gammainc_lower", "log_gammainc_upper", "log_time_moments", "arm_log_rates",
-           "LOG_2PI", "TINY"]
+__all__ = [
+    "LOG_2PI",
+    "TINY",
+    "ParametricCurve",
+    "SurvivalCurve",
+    "arm_log_rates",
+    "as_param",
+    "as_times",
+    "broadcast_n",
+    "check_probability",
+    "log_gammainc_lower",
+    "log_gammainc_upper",
+    "log_time_moments",
+]
 
 LOG_2PI = float(np.log(2.0 * np.pi))
 TINY = np.finfo(float).tiny
@@ -246,11 +257,11 @@ class SurvivalCurve:
         """Median survival time, shape ``(n,)``."""
         return self.quantile(0.5)
 
-    def take(self, idx) -> "SurvivalCurve":
+    def take(self, idx) -> SurvivalCurve:
         """The curves for the samples ``idx`` (an index array or slice)."""
         raise NotImplementedError(f"{type(self).__name__} does not support take()")
 
-    def __getitem__(self, idx) -> "SurvivalCurve":
+    def __getitem__(self, idx) -> SurvivalCurve:
         return self.take(idx)
 
     # -- defaults in terms of each other -------------------------------------------------------
@@ -410,7 +421,7 @@ class ParametricCurve(SurvivalCurve):
         return np.ones(len(cls.coef_names))
 
     @classmethod
-    def per_observation(cls, p, size: int) -> "ParametricCurve":
+    def per_observation(cls, p, size: int) -> ParametricCurve:
         """The curves at coefficients ``p`` (a list, each a scalar or ``(size,)`` array): one
         sample per observation, so that ``t`` of shape ``(size, 1)`` gives one value each."""
         cols = [np.broadcast_to(np.asarray(v, dtype=float), (size,)) for v in p]

@@ -22,26 +22,39 @@ unconstrained scale) are in ``hta.survival.curve_base``.
 from __future__ import annotations
 
 from hta.errors import HtaError
-from hta.survival.curve_base import ParametricCurve, SurvivalCurve, as_param, as_times, broadcast_n
-from hta.survival.families import Exponential, Gompertz, LogLogistic, LogNormal, Weibull, WeibullPH
+from hta.survival.curve_base import (
+    ParametricCurve,
+    SurvivalCurve,
+    as_param,
+    as_times,
+    broadcast_n,
+)
+from hta.survival.families import (
+    Exponential,
+    Gompertz,
+    LogLogistic,
+    LogNormal,
+    Weibull,
+    WeibullPH,
+)
 from hta.survival.families_gamma import Gamma, GenGamma
 
 __all__ = [
-    "SurvivalCurve",
-    "ParametricCurve",
+    "DISTRIBUTIONS",
     "Exponential",
-    "Weibull",
-    "WeibullPH",
-    "Gompertz",
-    "LogNormal",
-    "LogLogistic",
     "Gamma",
     "GenGamma",
-    "DISTRIBUTIONS",
-    "make_curve",
-    "as_times",
+    "Gompertz",
+    "LogLogistic",
+    "LogNormal",
+    "ParametricCurve",
+    "SurvivalCurve",
+    "Weibull",
+    "WeibullPH",
     "as_param",
+    "as_times",
     "broadcast_n",
+    "make_curve",
 ]
 
 #: every parametric family by name, in the order ``hta.survival.fit`` reports them

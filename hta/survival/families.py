@@ -15,11 +15,23 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from hta.survival.curve_base import (LOG_2PI, ParametricCurve, arm_log_rates, check_probability,
-                                     log_time_moments)
+from hta.survival.curve_base import (
+    LOG_2PI,
+    ParametricCurve,
+    arm_log_rates,
+    check_probability,
+    log_time_moments,
+)
 
-__all__ = ["Exponential", "Weibull", "WeibullPH", "Gompertz", "LogNormal", "LogLogistic",
-           "expm1_over_x"]
+__all__ = [
+    "Exponential",
+    "Gompertz",
+    "LogLogistic",
+    "LogNormal",
+    "Weibull",
+    "WeibullPH",
+    "expm1_over_x",
+]
 
 
 def expm1_over_x(x):

@@ -9,8 +9,15 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from hta.survival.curve_base import (LOG_2PI, TINY, ParametricCurve, check_probability,
-                                     log_gammainc_lower, log_gammainc_upper, log_time_moments)
+from hta.survival.curve_base import (
+    LOG_2PI,
+    TINY,
+    ParametricCurve,
+    check_probability,
+    log_gammainc_lower,
+    log_gammainc_upper,
+    log_time_moments,
+)
 from hta.survival.families import expm1_over_x
 
 __all__ = ["Gamma", "GenGamma"]

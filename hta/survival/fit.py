@@ -35,9 +35,8 @@ Conventions (see ``docs/fitting.md``)
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import numpy as np
 import pandas as pd
@@ -47,11 +46,31 @@ from hta.errors import HtaError
 from hta.numerics import covariance_factor
 from hta.survival.curves import DISTRIBUTIONS as FAMILIES
 from hta.survival.curves import ParametricCurve, make_curve
-from hta.survival.mle import (InformationCriteria, Likelihood, Optimum, SurvivalData, covariance,
-                              left_truncated, maximise, validate)
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    Optimum,
+    SurvivalData,
+    covariance,
+    left_truncated,
+    maximise,
+    validate,
+)
 
-__all__ = ["fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning", "DISTRIBUTIONS",
-           "FAMILIES", "likelihood", "normalise_names", "fit_order", "to_original", "InformationCriteria"]
+__all__ = [
+    "DISTRIBUTIONS",
+    "FAMILIES",
+    "FitResult",
+    "FitWarning",
+    "FittedModel",
+    "InformationCriteria",
+    "fit",
+    "fit_order",
+    "fit_two_arms",
+    "likelihood",
+    "normalise_names",
+    "to_original",
+]
 
 #: the families fitted when none are named (registry order); the others only on request
 DISTRIBUTIONS: tuple[str, ...] = tuple(n for n, c in FAMILIES.items() if c.fitted_by_default)

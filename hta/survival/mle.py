@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 from scipy import optimize
@@ -29,8 +29,19 @@ from scipy import optimize
 from hta.errors import HtaError
 from hta.numerics import inverse_information, is_positive_definite
 
-__all__ = ["SurvivalData", "Likelihood", "Optimum", "validate", "left_truncated", "loglik_and_score",
-           "hessian", "maximise", "covariance", "InformationCriteria", "COEF_LIMIT"]
+__all__ = [
+    "COEF_LIMIT",
+    "InformationCriteria",
+    "Likelihood",
+    "Optimum",
+    "SurvivalData",
+    "covariance",
+    "hessian",
+    "left_truncated",
+    "loglik_and_score",
+    "maximise",
+    "validate",
+]
 
 COEF_LIMIT = 30.0  # |coefficient| beyond this on the normalised time scale = boundary
 
@@ -49,7 +60,7 @@ class SurvivalData:
     n_events: float
     entry: np.ndarray | None = None  # left-truncation times / time_scale, or None
 
-    def without_arm(self) -> "SurvivalData":
+    def without_arm(self) -> SurvivalData:
         """The same data without the arm covariate (the pooled fit that gives arm starts)."""
         return dataclasses.replace(self, x=None)
 

@@ -50,7 +50,13 @@ from hta.errors import HtaError
 from hta.numerics import covariance_factor
 from hta.survival.curves import SurvivalCurve
 from hta.survival.fit import fit as fit_parametric
-from hta.survival.mle import InformationCriteria, Likelihood, covariance, maximise, validate
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    covariance,
+    maximise,
+    validate,
+)
 
 __all__ = ["SplineCurve", "FittedSpline", "fit_spline", "spline_basis", "default_knots",
            "SCALES", "SplineWarning"]
