@@ -165,3 +165,22 @@ def test_a_new_family_is_one_class_and_a_registry_line(monkeypatch, parent, dist
         assert se == pytest.approx(_ref(covariate, dist, "se_" + term), rel=1e-3)
     # and the curve it returns is the parent family's
     assert isinstance(model.curve(), parent)
+
+
+@pytest.mark.parametrize("parent,dist,coefs", [
+    (Weibull, "weibull", [np.array([[0.3], [-0.4]]), np.array([[1.1], [2.0]])]),
+    (Gompertz, "gompertz", [np.array([[0.2], [-0.5]]), np.array([[-1.5], [-0.3]])]),
+])
+def test_multistate_kernels_serve_a_registered_family(monkeypatch, parent, dist, coefs):
+    """The individual-level simulation's H and H^-1 for a family it has no formula for come from
+    the class: equal to the closed forms (Weibull H = (t/b)^a, H^-1(y) = b y^(1/a); Gompertz
+    H = b/a (e^(a t) - 1), H^-1(y) = log1p(a y / b) / a, inf past the plateau)."""
+    from hta.multistate.hazards import cumhaz, inverse_cumhaz
+
+    monkeypatch.setitem(FAMILIES, "generic_" + dist, _generic_only(parent))
+    t = np.array([[0.0, 0.05, 0.7, 2.0, 9.0]])
+    y = np.array([[0.0, 1e-6, 0.3, 1.5, 6.0]])
+    np.testing.assert_allclose(cumhaz("generic_" + dist, coefs, t), cumhaz(dist, coefs, t),
+                               rtol=1e-12, atol=0)
+    np.testing.assert_allclose(inverse_cumhaz("generic_" + dist, coefs, y),
+                               inverse_cumhaz(dist, coefs, y), rtol=1e-9, atol=0)
