@@ -65,10 +65,10 @@ def circles(graph: dict[str, set[str]]) -> list[list[str]]:
     """Strongly connected components with more than one module (Tarjan, iterative)."""
     index, low, on_stack, stack, out = {}, {}, set(), [], []
     counter = [0]
-    for start in graph:
+    for start, targets in graph.items():
         if start in index:
             continue
-        work = [(start, iter(sorted(graph[start])))]
+        work = [(start, iter(sorted(targets)))]
         index[start] = low[start] = counter[0]
         counter[0] += 1
         stack.append(start)

@@ -58,8 +58,9 @@ def _per_element(dist: str, c, x):
 
 
 def _generic_cumhaz(dist, c, t):
-    curve, tt, shape = _per_element(dist, c, t)
-    return curve._cumhaz(tt[:, None])[:, 0].reshape(shape)
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in c], np.asarray(t, dtype=float))
+    flat = [a.ravel() for a in arrays]
+    return REGISTRY[dist].cumhaz_coef(flat[:-1], flat[-1]).reshape(arrays[-1].shape)
 
 
 def _generic_inverse(dist, c, y):
