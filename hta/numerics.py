@@ -109,3 +109,9 @@ def coupled_covariance(cov_a: np.ndarray, cov_b: np.ndarray, rho: float, what: s
     out[:ka, ka:] = cross
     out[ka:, :ka] = cross.T
     return out
+
+
+def inverse_information(hessian: np.ndarray) -> np.ndarray:
+    """The covariance of maximum-likelihood estimates: the inverse of the observed information
+    ``-hessian`` (the Hessian of the log-likelihood at the optimum)."""
+    return np.linalg.inv(-np.asarray(hessian, dtype=float))

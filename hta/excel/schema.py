@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass
 
 from hta.inputs import budget as _bia
+from hta.survival.curves import DISTRIBUTIONS as SURVIVAL_FAMILIES
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
 from hta.units import TIME_UNITS
 
@@ -57,17 +58,9 @@ NATIVE_PARAMETERS = {
 SURVIVAL_INPUTS = ("parametric", "km", "ipd")
 
 #: Coefficients of each parametric survival distribution, in flexsurv's unconstrained order
-#: (the order of ``coef(fit)`` and ``vcov(fit)`` in R's flexsurvreg).
-SURVIVAL_COEFFICIENTS = {
-    "exponential": ("log_rate",),
-    "weibull": ("log_shape", "log_scale"),
-    "weibullph": ("log_shape", "log_scale"),
-    "gompertz": ("shape", "log_rate"),
-    "lognormal": ("meanlog", "log_sdlog"),
-    "loglogistic": ("log_shape", "log_scale"),
-    "gamma": ("log_shape", "log_rate"),
-    "gengamma": ("mu", "log_sigma", "Q"),
-}
+#: (the order of ``coef(fit)`` and ``vcov(fit)`` in R's flexsurvreg): the registry's
+#: ``coef_names`` (``hta.survival.curves.DISTRIBUTIONS``), so a new family needs no entry here.
+SURVIVAL_COEFFICIENTS = {name: family.coef_names for name, family in SURVIVAL_FAMILIES.items()}
 SURVIVAL_DISTRIBUTIONS = tuple(SURVIVAL_COEFFICIENTS)
 MAX_COEFFICIENTS = max(len(names) for names in SURVIVAL_COEFFICIENTS.values())
 

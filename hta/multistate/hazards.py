@@ -17,6 +17,9 @@ the individual-level simulation: a time to event with cumulative hazard ``H`` is
 | loglogistic | log a, log b | log1p((t/b)^a) | b expm1(y)^(1/a) |
 | gamma | log a, log r | -log Q(a, r t) | Q^-1(a, e^-y) / r |
 | gengamma | mu, log s, Q | as flexsurv | via the gamma quantile (Q != 0), log-normal at Q = 0 |
+
+Any other family registered in ``hta.survival.curves.DISTRIBUTIONS`` uses its class: ``H`` from
+its ``_cumhaz`` and ``H^-1(y)`` from its ``quantile`` at ``1 - e^-y`` (one curve per element).
 """
 
 from __future__ import annotations
@@ -25,26 +28,59 @@ import numpy as np
 from scipy import special
 
 from hta.errors import HtaError
+from hta.survival.curves import DISTRIBUTIONS as REGISTRY
 
 __all__ = ["FAMILIES", "N_COEF", "cumhaz", "inverse_cumhaz"]
 
-N_COEF = {"exponential": 1, "weibull": 2, "weibullph": 2, "gompertz": 2, "lognormal": 2,
-          "loglogistic": 2, "gamma": 2, "gengamma": 3}
+#: number of coefficients of every registered family (``hta.survival.curves.DISTRIBUTIONS``)
+N_COEF = {name: len(cls.coef_names) for name, cls in REGISTRY.items()}
 FAMILIES = tuple(N_COEF)
+#: the families with the elementwise formulas below; any other registered family uses its class
+_KERNELS = ("exponential", "weibull", "weibullph", "gompertz", "lognormal", "loglogistic", "gamma",
+            "gengamma")
 _Q_SMALL = 1e-8
 
 
 def _check(dist: str, c) -> None:
-    if dist not in N_COEF:
-        raise HtaError(f"distribution: expected one of {', '.join(FAMILIES)}; found {dist!r}")
-    if len(c) != N_COEF[dist]:
-        raise HtaError(f"{dist}: expected {N_COEF[dist]} coefficients; found {len(c)}")
+    if dist not in REGISTRY:
+        raise HtaError(f"distribution: expected one of {', '.join(REGISTRY)}; found {dist!r}")
+    k = len(REGISTRY[dist].coef_names)
+    if len(c) != k:
+        raise HtaError(f"{dist}: expected {k} coefficients; found {len(c)}")
+
+
+def _per_element(dist: str, c, x):
+    """The family's curves with one sample per element of the broadcast of ``c`` and ``x``,
+    the flattened ``x`` and the broadcast shape (for families without elementwise kernels)."""
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in c], np.asarray(x, dtype=float))
+    flat = [a.ravel() for a in arrays]
+    return REGISTRY[dist].per_observation(flat[:-1], flat[-1].size), flat[-1], arrays[-1].shape
+
+
+def _generic_cumhaz(dist, c, t):
+    arrays = np.broadcast_arrays(*[np.asarray(v, dtype=float) for v in c], np.asarray(t, dtype=float))
+    flat = [a.ravel() for a in arrays]
+    return REGISTRY[dist].cumhaz_coef(flat[:-1], flat[-1]).reshape(arrays[-1].shape)
+
+
+def _generic_inverse(dist, c, y):
+    """t with H(t) = y from the family's quantile at p = 1 - e^-y (0 at y = 0; inf where the
+    curve never falls that far, and where p rounds to 1)."""
+    curve, yy, shape = _per_element(dist, c, y)
+    p = -np.expm1(-yy)
+    inner = (p > 0) & (p < 1)
+    out = np.where(p <= 0, 0.0, np.inf)
+    if inner.any():
+        out[inner] = curve.take(np.flatnonzero(inner)).quantile(p[inner])
+    return out.reshape(shape)
 
 
 def cumhaz(dist: str, c, t) -> np.ndarray:
     """H(t) elementwise (t >= 0; H(0) = 0)."""
     _check(dist, c)
     t = np.asarray(t, dtype=float)
+    if dist not in _KERNELS:
+        return _generic_cumhaz(dist, c, t)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         if dist == "exponential":
             return np.exp(c[0]) * t
@@ -102,6 +138,8 @@ def inverse_cumhaz(dist: str, c, y) -> np.ndarray:
     """The time ``t`` with ``H(t) = y`` (``inf`` where the cumulative hazard never reaches y)."""
     _check(dist, c)
     y = np.asarray(y, dtype=float)
+    if dist not in _KERNELS:
+        return _generic_inverse(dist, c, y)
     with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
         if dist == "exponential":
             return y * np.exp(-c[0])

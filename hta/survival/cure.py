@@ -38,12 +38,19 @@ from scipy import special
 from hta.errors import HtaError
 from hta.numerics import covariance_factor
 from hta.survival.adjust import MixtureCure
-from hta.survival.curves import SurvivalCurve, make_curve
-from hta.survival.fit import _FAMILIES, InformationCriteria, _Family, _maximise, _validate
+from hta.survival.curves import DISTRIBUTIONS as FAMILIES
+from hta.survival.curves import ParametricCurve, SurvivalCurve, make_curve
 from hta.survival.fit import fit as fit_parametric
 from hta.survival.km import kaplan_meier
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    covariance,
+    maximise,
+    validate,
+)
 
-__all__ = ["fit_mixture_cure", "CureFit", "CURE_DISTRIBUTIONS", "CureWarning"]
+__all__ = ["CURE_DISTRIBUTIONS", "CureFit", "CureWarning", "fit_mixture_cure"]
 
 CURE_DISTRIBUTIONS = ("weibull", "lognormal", "loglogistic", "exponential", "gompertz", "gamma")
 
@@ -52,7 +59,7 @@ class CureWarning(RuntimeWarning):
     """The cure model did not converge or the cure fraction is at its boundary."""
 
 
-def _cure_terms(base: _Family, log_h_bg: np.ndarray | None):
+def _cure_terms(base: type[ParametricCurve], log_h_bg: np.ndarray | None):
     """Per-observation log-likelihood terms (excluding -H_bg) and scores for (logit pi, coefs).
 
     ``log_h_bg`` is the log background hazard at each observation on the normalised time scale
@@ -62,8 +69,8 @@ def _cure_terms(base: _Family, log_h_bg: np.ndarray | None):
     def terms(p, t, logt, d):
         alpha = float(p[0])
         ones, zeros = np.ones_like(t), np.zeros_like(t)
-        log_f, g_f = base.terms(list(p[1:]), t, logt, ones)
-        log_s, g_s = base.terms(list(p[1:]), t, logt, zeros)
+        log_f, g_f = base.loglik_terms(list(p[1:]), t, logt, ones)
+        log_s, g_s = base.loglik_terms(list(p[1:]), t, logt, zeros)
         log_pi = -np.logaddexp(0.0, -alpha)
         log_1mpi = -np.logaddexp(0.0, alpha)
         pi = np.exp(log_pi)
@@ -202,11 +209,10 @@ def fit_mixture_cure(time, event, distribution: str = "weibull", background: Sur
                            f"found {type(background).__name__}")
         if background.n != 1:
             raise HtaError(f"background: expected a single curve (n = 1); found n = {background.n}")
-    data = _validate(time, event, weights, None)
+    data = validate(time, event, weights, None)
     t = np.asarray(time, dtype=float)
     c = data.time_scale
-    base = _FAMILIES[name]
-    k = len(base.coef_names)
+    base = FAMILIES[name]
 
     log_h_bg = None
     h_bg_total = 0.0
@@ -217,8 +223,8 @@ def fit_mixture_cure(time, event, distribution: str = "weibull", background: Sur
         log_h_bg = np.log(np.maximum(h_bg, np.finfo(float).tiny)) + np.log(c)  # normalised time
         h_bg_total = float(data.w @ background.cumhaz(t)[0])
 
-    family = _Family(f"cure_{name}", ("logit_cure",) + base.coef_names,
-                     _cure_terms(base, log_h_bg), 1, None, (), "", 1.0)
+    family = Likelihood(f"cure_{name}", ("logit_cure",) + base.coef_names,
+                        _cure_terms(base, log_h_bg), 1)
 
     # starting values: uncured = the standard fit; cure fraction from the KM tail and a grid
     with warnings.catch_warnings():
@@ -234,16 +240,13 @@ def fit_mixture_cure(time, event, distribution: str = "weibull", background: Sur
         pi0 = float(np.clip(pi0, 0.01, 0.95))
         for theta0 in (theta_std, theta_std + _faster(base, 0.5)):
             starts.append(np.concatenate([[special.logit(pi0)], theta0]))
-    opt = _maximise(family, starts, data)
+    opt = maximise(family, starts, data)
 
     mult = np.concatenate([[1.0], base.scale_mult(c)])
     shift = np.concatenate([[0.0], np.array(base.log_shift) * np.log(c)])
     coef = opt.theta * mult + shift
     names = ["logit_cure"] + list(base.coef_names)
-    if opt.converged and opt.hessian is not None:
-        cov = np.linalg.inv(-opt.hessian) * np.outer(mult, mult)
-    else:
-        cov = np.full((k + 1, k + 1), np.nan)
+    cov = covariance(opt, mult=mult)
     loglik = opt.loglik - data.n_events * np.log(c) - h_bg_total
     result = CureFit(name, pd.Series(coef, index=names, name="coef"),
                      pd.DataFrame(cov, index=names, columns=names), float(loglik), data.n_obs,
@@ -257,7 +260,7 @@ def fit_mixture_cure(time, event, distribution: str = "weibull", background: Sur
     return result
 
 
-def _faster(base: _Family, log_factor: float) -> np.ndarray:
+def _faster(base: type[ParametricCurve], log_factor: float) -> np.ndarray:
     """A shift of the coefficients that shortens the uncured times by exp(log_factor)."""
     shift = np.zeros(len(base.coef_names))
     # log_shift marks how each coefficient moves with the time scale (+1 log scale, -1 log rate)

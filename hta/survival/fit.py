@@ -1,13 +1,23 @@
 """Maximum-likelihood fits of parametric survival models to individual patient data.
 
-``fit(time, event)`` fits seven families with right censoring and returns a :class:`FitResult`:
-a table of log-likelihood, AIC and BIC, and one :class:`FittedModel` per family whose curve,
-coefficients and covariance feed the decision model and its PSA.
+``fit(time, event)`` fits seven families with right censoring (and, with ``entry``, left
+truncation) and returns a :class:`FitResult`: a table of log-likelihood, AIC and BIC, and one
+:class:`FittedModel` per family whose curve, coefficients and covariance feed the decision model
+and its PSA.
+
+Nothing here is specific to a family: each family is one class (``hta.survival.families``,
+``hta.survival.families_gamma``, registered in ``hta.survival.curves.DISTRIBUTIONS``) that gives
+its log-likelihood terms (``loglik_terms``: the generic derivation from its hazard and
+cumulative hazard, or an analytic fast path checked against it), starting values, location
+coefficient and time rescaling. The optimiser, covariance and AIC/BIC are
+``hta.survival.mle``'s, shared with the cure, spline and multi-state fits.
 
 Conventions (see ``docs/fitting.md``)
 -------------------------------------
 * **Likelihood.** The full likelihood on the time scale, as R ``flexsurv::flexsurvreg`` and
-  ``survival::survreg`` report it: ``sum_events w log f(t) + sum_censored w log S(t)``.
+  ``survival::survreg`` report it: ``sum_events w log h(t) - sum_all w H(t)``
+  ``(= sum_events w log f(t) + sum_censored w log S(t))``, plus ``sum_all w H(entry)`` with
+  left truncation (flexsurv's ``Surv(entry, time, event)``).
 * **Parameterisations** are flexsurv's; coefficients are on flexsurv's unconstrained scale in
   flexsurv's order (``hta.survival.curves`` ``coef_names``), e.g. Weibull
   ``(log_shape, log_scale)``. Times are in whatever unit the data use.
@@ -19,496 +29,55 @@ Conventions (see ``docs/fitting.md``)
   generalised gamma). Its effect is reported as a hazard ratio (exponential, Weibull PH, Gompertz)
   or a time ratio / acceleration factor (the AFT families).
 * **Covariance** of the unconstrained coefficients is the inverse of the observed information
-  (a central-difference Jacobian of the analytic score).
+  (a central-difference Jacobian of the score).
 """
 
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, special
+from scipy import special
 
 from hta.errors import HtaError
-from hta.numerics import covariance_factor, is_positive_definite
-from hta.survival.curves import make_curve
-
-__all__ = ["fit", "fit_two_arms", "FitResult", "FittedModel", "FitWarning", "DISTRIBUTIONS"]
-
-DISTRIBUTIONS: tuple[str, ...] = (
-    "exponential", "weibull", "gompertz", "lognormal", "loglogistic", "gamma", "gengamma",
+from hta.numerics import covariance_factor
+from hta.survival.curves import DISTRIBUTIONS as FAMILIES
+from hta.survival.curves import ParametricCurve, make_curve
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    Optimum,
+    SurvivalData,
+    covariance,
+    left_truncated,
+    maximise,
+    validate,
 )
-_EXTRA = ("weibullph",)  # fitted on request only: the Weibull likelihood, PH coefficients
 
-_LOG_2PI = float(np.log(2.0 * np.pi))
-_TINY = np.finfo(float).tiny
-_COEF_LIMIT = 30.0  # |coefficient| beyond this on the normalised time scale = boundary
+__all__ = [
+    "DISTRIBUTIONS",
+    "FAMILIES",
+    "FitResult",
+    "FitWarning",
+    "FittedModel",
+    "InformationCriteria",
+    "fit",
+    "fit_order",
+    "fit_two_arms",
+    "likelihood",
+    "normalise_names",
+    "to_original",
+]
+
+#: the families fitted when none are named (registry order); the others only on request
+DISTRIBUTIONS: tuple[str, ...] = tuple(n for n, c in FAMILIES.items() if c.fitted_by_default)
 
 
 class FitWarning(RuntimeWarning):
     """A family did not converge; its row in the table says why."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Per-observation log-likelihood contributions and their scores.
-#
-# Each ``_terms_<family>(p, t, logt, d)`` takes the unconstrained coefficients as a list ``p``
-# (each a scalar or an (N,) array; only the location coefficient is ever an array), times ``t``,
-# ``log t`` and event indicators ``d`` (0/1 floats) and returns ``(ll, g)``: ``ll`` (N,) is
-# ``d log f(t) + (1 - d) log S(t)`` and ``g`` (k, N) its derivative in each coefficient.
-# ---------------------------------------------------------------------------------------------
-
-
-def _terms_exponential(p, t, logt, d):
-    (log_rate,) = p
-    rate_t = np.exp(log_rate) * t
-    ll = d * log_rate - rate_t
-    return ll, np.array([np.broadcast_to(d - rate_t, t.shape)])
-
-
-def _terms_weibull(p, t, logt, d):
-    # log h = log a - log t + z, H = e^z, z = a (log t - log b)
-    log_a, log_b = p
-    a = np.exp(log_a)
-    z = a * (logt - log_b)
-    with np.errstate(over="ignore"):
-        u = np.exp(z)
-    ll = d * (log_a - logt + z) - u
-    g_log_a = d * (1.0 + z) - u * z
-    g_log_b = a * (u - d)
-    return ll, np.array([g_log_a, np.broadcast_to(g_log_b, t.shape)])
-
-
-def _terms_loglogistic(p, t, logt, d):
-    # S = 1/(1+e^z), log h = log a - log t + z - log(1+e^z), z = a (log t - log b)
-    log_a, log_b = p
-    a = np.exp(log_a)
-    z = a * (logt - log_b)
-    softplus = np.logaddexp(0.0, z)
-    ll = d * (log_a - logt + z - softplus) - softplus
-    dz = d * special.expit(-z) - special.expit(z)  # d ll / d z
-    return ll, np.array([d + dz * z, np.broadcast_to(-a * dz, t.shape)])
-
-
-def _terms_lognormal(p, t, logt, d):
-    meanlog, log_sd = p
-    sd = np.exp(log_sd)
-    w = (logt - meanlog) / sd
-    log_s = special.log_ndtr(-w)
-    ll = d * (-0.5 * w * w - 0.5 * _LOG_2PI - log_sd - logt) + (1.0 - d) * log_s
-    mills = np.exp(-0.5 * w * w - 0.5 * _LOG_2PI - log_s)  # phi(w) / Phi(-w)
-    dw = -d * w - (1.0 - d) * mills  # d ll / d w
-    return ll, np.array([np.broadcast_to(-dw / sd, t.shape), -d - w * dw])
-
-
-def _expm1_over_x(x):
-    small = np.abs(x) < 1e-10
-    safe = np.where(small, 1.0, x)
-    return np.where(small, 1.0 + 0.5 * x, np.expm1(safe) / safe)
-
-
-def _gompertz_g(x):
-    """(x e^x - e^x + 1) / x^2, the derivative of expm1(a t)/a in a divided by t^2."""
-    small = np.abs(x) < 1e-3
-    safe = np.where(small, 1.0, x)
-    with np.errstate(over="ignore", invalid="ignore"):
-        direct = (safe * np.exp(safe) - np.expm1(safe)) / (safe * safe)
-    series = 0.5 + x / 3.0 + x * x / 8.0 + x**3 / 30.0
-    return np.where(small, series, direct)
-
-
-def _terms_gompertz(p, t, logt, d):
-    # h = b e^(a t), H = b t expm1(a t)/(a t)
-    a, log_b = p
-    b = np.exp(log_b)
-    x = a * t
-    with np.errstate(over="ignore"):
-        cumhaz = b * t * _expm1_over_x(x)
-        ll = d * (log_b + x) - cumhaz
-        g_a = d * t - b * t * t * _gompertz_g(x)
-    return ll, np.array([g_a, d - cumhaz])
-
-
-def _log_upper_gamma(a, x):
-    """log Q(a, x), floored at log(tiny) so that far-tail data never give -inf."""
-    return np.log(np.maximum(special.gammaincc(a, x), _TINY))
-
-
-def _log_lower_gamma(a, x):
-    return np.log(np.maximum(special.gammainc(a, x), _TINY))
-
-
-def _terms_gamma(p, t, logt, d):
-    log_a, log_b = p
-    a = np.exp(log_a)
-    x = np.exp(log_b) * t
-    logx = log_b + logt
-    log_fx = a * logx - x - special.gammaln(a)  # log(x f_std(x)); log f(t) = log_fx - log t
-    log_s = _log_upper_gamma(a, x)
-    ll = d * (log_fx - logt) + (1.0 - d) * log_s
-    # d log S / d log b = -x f_std(x) / S; d log S / d log a by central difference
-    step = 1e-5
-    dlog_s_dlog_a = (_log_upper_gamma(a * np.exp(step), x)
-                     - _log_upper_gamma(a * np.exp(-step), x)) / (2 * step)
-    g_log_a = d * a * (logx - special.digamma(a)) + (1.0 - d) * dlog_s_dlog_a
-    g_log_b = d * (a - x) - (1.0 - d) * np.exp(log_fx - log_s)
-    return ll, np.array([np.broadcast_to(g_log_a, t.shape), g_log_b])
-
-
-_Q_LOGNORMAL = 1e-8  # |Q| below this: the log-normal limit (the direct formula loses digits)
-
-
-def _stirling_correction(x):
-    """lgamma(x) - ((x - 1/2) log x - x + log(2 pi)/2), accurate for large x."""
-    big = x >= 30.0
-    xs = np.where(big, x, 30.0)
-    series = 1 / (12 * xs) - 1 / (360 * xs**3) + 1 / (1260 * xs**5) - 1 / (1680 * xs**7)
-    xd = np.where(big, 1.0, x)
-    direct = special.gammaln(xd) - ((xd - 0.5) * np.log(xd) - xd + 0.5 * _LOG_2PI)
-    return np.where(big, series, direct)
-
-
-def _gengamma_logf_logs(mu, log_sigma, q, t, logt):
-    """(log f, log S) of the generalised gamma; q is a scalar."""
-    sigma = np.exp(log_sigma)
-    w = (logt - mu) / sigma
-    if abs(q) < _Q_LOGNORMAL:
-        return -0.5 * w * w - 0.5 * _LOG_2PI - log_sigma - logt, special.log_ndtr(-w)
-    x = q * w
-    shape = 1.0 / (q * q)
-    # log f = log|Q| + Q^-2 log Q^-2 - log(sigma t) - lgamma(Q^-2) + Q^-2 (x - e^x), rewritten so
-    # that the huge, cancelling terms of small |Q| never appear:
-    #   = -log(sigma t) - log(2 pi)/2 - stirling(Q^-2) - (e^x - 1 - x)/Q^2
-    small = np.abs(x) < 1e-3
-    with np.errstate(over="ignore"):
-        excess = np.where(small, w * w * (0.5 + x / 6 + x * x / 24 + x**3 / 120),
-                          (np.expm1(x) - x) * shape)
-        u = shape * np.exp(x)
-    log_f = -logt - log_sigma - 0.5 * _LOG_2PI - _stirling_correction(shape) - excess
-    log_s = _log_upper_gamma(shape, u) if q > 0 else _log_lower_gamma(shape, u)
-    return log_f, log_s
-
-
-def _terms_gengamma(p, t, logt, d):
-    mu, log_sigma, q = p
-    q = float(q)
-    sigma = np.exp(log_sigma)
-    w = (logt - mu) / sigma
-    log_f, log_s = _gengamma_logf_logs(mu, log_sigma, q, t, logt)
-    ll = d * log_f + (1.0 - d) * log_s
-    # scores in w: d log f/dw = -expm1(Q w)/Q; d log S/dw = -sigma t h(t)
-    dlogf_dw = -w * _expm1_over_x(q * w)
-    with np.errstate(over="ignore"):
-        dlogs_dw = -np.exp(log_f - log_s + log_sigma + logt)
-    dw = d * dlogf_dw + (1.0 - d) * dlogs_dw
-    g_mu = -dw / sigma
-    g_log_sigma = -d - w * dw
-    # d/dQ by central difference (the Q-derivative of the incomplete gamma has no closed form)
-    step = 1e-4 * max(1.0, abs(q))
-    f_hi, s_hi = _gengamma_logf_logs(mu, log_sigma, q + step, t, logt)
-    f_lo, s_lo = _gengamma_logf_logs(mu, log_sigma, q - step, t, logt)
-    g_q = (d * (f_hi - f_lo) + (1.0 - d) * (s_hi - s_lo)) / (2 * step)
-    return ll, np.array([np.broadcast_to(g_mu, t.shape), g_log_sigma, g_q])
-
-
-# ---------------------------------------------------------------------------------------------
-# Family descriptions
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Family:
-    name: str
-    coef_names: tuple[str, ...]
-    terms: Callable
-    location: int  # index of the coefficient a covariate shifts
-    # time rescaling t = c t': coef = coef' * scale_mult + log(c) * log_shift (c a time scale)
-    scale_mult: Callable[[float], np.ndarray]
-    log_shift: tuple[float, ...]
-    effect: str  # "hazard_ratio" or "time_ratio"
-    effect_sign: float  # effect = exp(effect_sign * arm coefficient)
-
-
-def _ones(k):
-    return lambda c: np.ones(k)
-
-
-_FAMILIES: dict[str, _Family] = {
-    "exponential": _Family("exponential", ("log_rate",), _terms_exponential, 0,
-                           _ones(1), (-1.0,), "hazard_ratio", 1.0),
-    "weibull": _Family("weibull", ("log_shape", "log_scale"), _terms_weibull, 1,
-                       _ones(2), (0.0, 1.0), "time_ratio", 1.0),
-    "gompertz": _Family("gompertz", ("shape", "log_rate"), _terms_gompertz, 1,
-                        lambda c: np.array([1.0 / c, 1.0]), (0.0, -1.0), "hazard_ratio", 1.0),
-    "lognormal": _Family("lognormal", ("meanlog", "log_sdlog"), _terms_lognormal, 0,
-                         _ones(2), (1.0, 0.0), "time_ratio", 1.0),
-    "loglogistic": _Family("loglogistic", ("log_shape", "log_scale"), _terms_loglogistic, 1,
-                           _ones(2), (0.0, 1.0), "time_ratio", 1.0),
-    "gamma": _Family("gamma", ("log_shape", "log_rate"), _terms_gamma, 1,
-                     _ones(2), (0.0, -1.0), "time_ratio", -1.0),
-    "gengamma": _Family("gengamma", ("mu", "log_sigma", "Q"), _terms_gengamma, 0,
-                        _ones(3), (1.0, 0.0, 0.0), "time_ratio", 1.0),
-}
-
-
-# ---------------------------------------------------------------------------------------------
-# Data and objective
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Data:
-    t: np.ndarray  # times divided by time_scale (well-conditioned optimisation)
-    logt: np.ndarray
-    d: np.ndarray
-    w: np.ndarray
-    x: np.ndarray | None  # arm indicator or None
-    time_scale: float
-    n_obs: float
-    n_events: float
-
-
-def _loglik_and_score(family: _Family, theta: np.ndarray, data: _Data):
-    """Total weighted log-likelihood and its gradient on the normalised time scale."""
-    k = len(family.coef_names)
-    p = [float(v) for v in theta[:k]]
-    if data.x is not None:
-        p[family.location] = theta[family.location] + theta[k] * data.x
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        ll_i, g_i = family.terms(p, data.t, data.logt, data.d)
-    ll = float(ll_i @ data.w)
-    grad = g_i @ data.w
-    if data.x is not None:
-        grad = np.append(grad, g_i[family.location] @ (data.w * data.x))
-    if not np.isfinite(ll) or not np.all(np.isfinite(grad)):
-        return -np.inf, np.full(theta.shape, np.nan)
-    return ll, grad
-
-
-def _hessian(family, theta, data, rel_step=1e-4):
-    """Hessian of the log-likelihood: central differences of the analytic score."""
-    k = len(theta)
-    hess = np.empty((k, k))
-    for j in range(k):
-        h = rel_step * max(1.0, abs(theta[j]))
-        up, down = theta.copy(), theta.copy()
-        up[j] += h
-        down[j] -= h
-        with np.errstate(over="ignore", invalid="ignore"):
-            hess[:, j] = (_loglik_and_score(family, up, data)[1]
-                          - _loglik_and_score(family, down, data)[1]) / (2 * h)
-    return 0.5 * (hess + hess.T)
-
-
-# ---------------------------------------------------------------------------------------------
-# Optimisation
-# ---------------------------------------------------------------------------------------------
-
-
-@dataclass
-class _Optimum:
-    theta: np.ndarray
-    loglik: float
-    hessian: np.ndarray | None
-    converged: bool
-    message: str
-
-
-def _newton_polish(family, theta, data, max_iter=30):
-    """Damped Newton steps from a near-optimum; returns (theta, ll, hessian, converged, msg)."""
-    ll, grad = _loglik_and_score(family, theta, data)
-    hess = None
-    for _ in range(max_iter):
-        if not np.isfinite(ll):
-            return theta, ll, None, False, "log-likelihood is not finite at the optimum"
-        hess = _hessian(family, theta, data)
-        if not np.all(np.isfinite(hess)):
-            return theta, ll, None, False, ("the log-likelihood cannot be differentiated at "
-                                            "the optimum (overflow near the parameter edge)")
-        info = -hess
-        try:
-            chol = np.linalg.cholesky(info)
-            step = np.linalg.solve(info, grad)
-            pd_ok = bool(np.all(np.diag(chol) > 0))
-        except np.linalg.LinAlgError:
-            pd_ok = False
-        if not pd_ok:
-            # not a local maximum yet: a regularised step, convergence is judged later
-            shift = max(0.0, -np.linalg.eigvalsh(info).min()) + 1e-3 * max(1.0, np.abs(info).max())
-            step = np.linalg.solve(info + shift * np.eye(len(theta)), grad)
-        decrement = float(grad @ step)  # g' I^-1 g: twice the predicted remaining gain
-        if pd_ok and decrement < 1e-9:
-            return theta, ll, hess, True, "converged"
-        scale = 1.0
-        for _ in range(40):
-            trial = theta + scale * step
-            ll_trial, grad_trial = _loglik_and_score(family, trial, data)
-            if np.isfinite(ll_trial) and ll_trial >= ll - 1e-12 * abs(ll):
-                break
-            scale *= 0.5
-        else:
-            break
-        theta, ll, grad = trial, ll_trial, grad_trial
-    hess = _hessian(family, theta, data) if np.isfinite(ll) else None
-    ok = False
-    if hess is not None and np.all(np.isfinite(hess)) and is_positive_definite(-hess):
-        # judged by eigenvalues, not by whether a Cholesky factorisation happens to succeed
-        ok = float(grad @ np.linalg.solve(-hess, grad)) < 1e-6
-    msg = "converged" if ok else ("the observed information is not positive definite: the "
-                                  "likelihood is flat or unbounded in some direction")
-    return theta, ll, hess, ok, msg
-
-
-def _maximise(family, starts, data) -> _Optimum:
-    """Best of BFGS runs from the given starts, polished by Newton; Nelder-Mead as fallback."""
-    scored = []
-    for s in starts:
-        s = np.asarray(s, dtype=float)
-        ll, _ = _loglik_and_score(family, s, data)
-        if np.isfinite(ll):
-            scored.append((ll, s))
-    if not scored:
-        return _Optimum(np.asarray(starts[0], float), -np.inf, None, False,
-                        "the log-likelihood is not finite at any starting value")
-    scored.sort(key=lambda pair: -pair[0])
-    scale = data.n_obs
-
-    def objective(theta):
-        ll, grad = _loglik_and_score(family, theta, data)
-        if not np.isfinite(ll):
-            return np.inf, np.zeros_like(theta)
-        return -ll / scale, -grad / scale
-
-    def bfgs(start):
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            res = optimize.minimize(objective, start, jac=True, method="BFGS",
-                                    options={"gtol": 1e-7, "maxiter": 500})
-        theta = res.x if np.isfinite(res.fun) else start
-        return _loglik_and_score(family, theta, data)[0], theta
-
-    def refine(theta):
-        """Newton polish; if that fails, Nelder-Mead then Newton again."""
-        if np.any(np.abs(theta) > _COEF_LIMIT):  # diverging: do not chase it further
-            return _Optimum(theta, _loglik_and_score(family, theta, data)[0], None, False, "")
-        result = _Optimum(*_newton_polish(family, theta, data))
-        if result.converged:
-            return result
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            nm = optimize.minimize(lambda th: objective(th)[0], result.theta, method="Nelder-Mead",
-                                   options={"xatol": 1e-9, "fatol": 1e-13,
-                                            "maxiter": 1000 * len(theta)})
-        if np.isfinite(nm.fun) and np.all(np.abs(nm.x) <= _COEF_LIMIT):
-            retry = _Optimum(*_newton_polish(family, nm.x, data))
-            if retry.converged or retry.loglik > result.loglik:
-                result = retry
-        return result
-
-    # multimodality is a practical concern only for the generalised gamma: try all its starts
-    first = len(scored) if family.name == "gengamma" else 1
-    ends = sorted((bfgs(start) for _, start in scored[:first]), key=lambda p: -p[0])
-    best: _Optimum | None = None
-    for ll_end, theta in ends + [bfgs(start) for _, start in scored[first:3]]:
-        result = refine(theta)
-        if best is None or (result.converged, result.loglik) > (best.converged, best.loglik):
-            best = result
-        if best.converged:
-            break
-    if np.any(np.abs(best.theta) > _COEF_LIMIT):
-        names = list(family.coef_names) + (["arm"] if data.x is not None else [])
-        j = int(np.argmax(np.abs(best.theta)))
-        best.converged = False
-        best.message = (f"coefficient '{names[j]}' ran to {best.theta[j]:.3g} (time-normalised "
-                        f"scale): the maximum is at the edge of the parameter space")
-    return best
-
-
-# ---------------------------------------------------------------------------------------------
-# Starting values (normalised time scale: mean follow-up = 1)
-# ---------------------------------------------------------------------------------------------
-
-
-def _moments(data):
-    """Weighted mean and sd of log time (all observations) and the exponential log rate."""
-    w = data.w
-    mean = float(w @ data.logt / w.sum())
-    sd = float(np.sqrt(max(w @ (data.logt - mean) ** 2 / w.sum(), 1e-4)))
-    log_rate = float(np.log(data.n_events / (w @ data.t)))
-    return mean, sd, log_rate
-
-
-def _starts(name, data, fitted) -> list[np.ndarray]:
-    mean, sd, log_rate = _moments(data)
-    log_sd = np.log(sd)
-    if name == "exponential":
-        return [np.array([log_rate])]
-    if name == "weibull":
-        shape = np.pi / (sd * np.sqrt(6.0))  # Gumbel-min sd of log T
-        return [np.array([0.0, -log_rate]),
-                np.array([np.log(shape), mean + 0.5772 / shape - log_rate / 2]),
-                np.array([np.log(shape), -log_rate])]
-    if name == "lognormal":
-        return [np.array([mean - log_rate / 2, log_sd]), np.array([-log_rate, 0.0]),
-                np.array([mean, log_sd])]
-    if name == "loglogistic":
-        shape = np.pi / (sd * np.sqrt(3.0))  # logistic sd of log T
-        return [np.array([np.log(shape), mean - log_rate / 2]), np.array([0.0, -log_rate])]
-    if name == "gompertz":
-        return [np.array([a, log_rate]) for a in (0.0, -0.5, 0.5, -2.0)]
-    if name == "gamma":
-        starts = [np.array([0.0, log_rate])]
-        if "weibull" in fitted:
-            log_a = fitted["weibull"][0]
-            starts.append(np.array([log_a, log_a + log_rate]))
-        return starts
-    if name == "gengamma":
-        starts = []
-        if "lognormal" in fitted:
-            m, ls = fitted["lognormal"]
-            starts += [np.array([m, ls, q]) for q in (0.01, -0.01)]
-        if "weibull" in fitted:  # Q = 1: Weibull(shape = 1/sigma, scale = e^mu)
-            la, lb = fitted["weibull"]
-            starts.append(np.array([lb, -la, 1.0]))
-        if "gamma" in fitted:  # Q = sigma = shape^-1/2, mu = log shape - log rate
-            la, lr = fitted["gamma"]
-            q = np.exp(-la / 2)
-            starts.append(np.array([la - lr, np.log(q), q]))
-        starts += [np.array([mean, log_sd, q]) for q in (0.5, -0.5)]
-        return starts
-    raise AssertionError(name)
-
-
-# ---------------------------------------------------------------------------------------------
-# Results
-# ---------------------------------------------------------------------------------------------
-
-
-class InformationCriteria:
-    """``n_par``, ``aic`` and ``bic`` of a maximum-likelihood fit with ``coef``, ``loglik``,
-    ``n_obs`` and ``converged`` (shared by parametric, spline and cure fits)."""
-
-    @property
-    def n_par(self) -> int:
-        return len(self.coef)
-
-    @property
-    def aic(self) -> float:
-        """-2 loglik + 2 p; NaN when the fit did not converge (so it is never chosen)."""
-        if not self.converged:
-            return float("nan")
-        return -2.0 * self.loglik + 2.0 * self.n_par
-
-    @property
-    def bic(self) -> float:
-        """-2 loglik + log(n_obs) p (n_obs = observations, as flexsurv); NaN if not converged."""
-        if not self.converged:
-            return float("nan")
-        return -2.0 * self.loglik + np.log(self.n_obs) * self.n_par
 
 
 @dataclass
@@ -550,7 +119,7 @@ class FittedModel(InformationCriteria):
                                f"fitted without an arm covariate")
             return coefs
         base = coefs[:, :-1].copy()
-        base[:, _location_index(self.distribution)] += arm * coefs[:, -1]
+        base[:, FAMILIES[self.distribution].location] += arm * coefs[:, -1]
         return base
 
     def curve(self, arm: int = 0):
@@ -604,12 +173,6 @@ class FittedModel(InformationCriteria):
         return make_curve(self.distribution, self._curve_coefs(self.sample_coefficients(n, seed), arm))
 
 
-def _location_index(name: str) -> int:
-    if name == "weibullph":
-        return 1
-    return _FAMILIES[name].location
-
-
 class FitResult(Mapping):
     """Fitted families by name, with a comparison ``table``."""
 
@@ -658,102 +221,21 @@ class FitResult(Mapping):
         return f"FitResult(\n{self.table[['loglik', 'aic', 'bic', 'n_par', 'converged']]}\n)"
 
 
-# ---------------------------------------------------------------------------------------------
-# Public entry points
-# ---------------------------------------------------------------------------------------------
+
+def likelihood(name: str) -> Likelihood:
+    """The :class:`hta.survival.mle.Likelihood` of a registered family (its ``loglik_terms``)."""
+    cls = FAMILIES[name]
+    return Likelihood(name, cls.coef_names, cls.loglik_terms, cls.location, cls.multimodal)
 
 
-def _validate(time, event, weights, arm) -> _Data:
-    t = np.asarray(time, dtype=float)
-    if t.ndim != 1 or t.size == 0:
-        raise HtaError(f"time: expected a non-empty 1-D array; found shape {t.shape}")
-    if not np.all(np.isfinite(t)):
-        raise HtaError(f"time: expected finite values; found {np.sum(~np.isfinite(t))} missing "
-                       "or infinite")
-    if np.any(t <= 0):
-        raise HtaError(f"time: expected times > 0; found {np.sum(t <= 0)} time(s) <= 0 "
-                       f"(minimum {t.min():g}); add a small offset to zero times")
-
-    def indicator(values, name, hint=""):
-        arr = np.asarray(values)
-        if arr.shape != t.shape:
-            raise HtaError(f"{name}: expected shape {t.shape} like time; found {arr.shape}")
-        arr = arr.astype(float)
-        bad = ~np.isin(arr, (0.0, 1.0))
-        if bad.any():
-            raise HtaError(f"{name}: expected 0/1 values{hint}; found "
-                           f"{np.unique(arr[bad])[:5].tolist()}")
-        return arr
-
-    d = indicator(event, "event", " (1 = event, 0 = censored; R's lung codes status 1/2: "
-                                  "pass status == 2)")
-    if weights is None:
-        w = np.ones_like(t)
-    else:
-        w = np.asarray(weights, dtype=float)
-        if w.shape != t.shape or not np.all(np.isfinite(w)) or np.any(w < 0):
-            raise HtaError(f"weights: expected finite non-negative values of shape {t.shape}; "
-                           f"found shape {w.shape}" + (", with negative or missing values"
-                                                       if w.shape == t.shape else ""))
-    n_events = float(w @ d)
-    if n_events <= 0:
-        raise HtaError("event: expected at least one event; found none (all censored), so no "
-                       "parametric curve can be fitted")
-    x = None
-    if arm is not None:
-        x = indicator(arm, "arm", " (0 = reference, 1 = comparator)")
-        for level in (0.0, 1.0):
-            if w @ ((x == level) * d) <= 0:
-                raise HtaError(f"arm: expected at least one event in each arm; found none in "
-                               f"arm {int(level)}")
-    scale = float(w @ t / w.sum())
-    return _Data(t=t / scale, logt=np.log(t) - np.log(scale), d=d, w=w, x=x,
-                 time_scale=scale, n_obs=float(w.sum()), n_events=n_events)
-
-
-def _to_original(family: _Family, opt: _Optimum, data: _Data, names: list[str]):
-    """Coefficients, covariance and log-likelihood in the data's time unit."""
-    k = len(family.coef_names)
-    mult = np.ones(len(opt.theta))
-    mult[:k] = family.scale_mult(data.time_scale)
-    shift = np.zeros(len(opt.theta))
-    shift[:k] = np.array(family.log_shift) * np.log(data.time_scale)
-    coef = opt.theta * mult + shift
-    if opt.converged and opt.hessian is not None:
-        cov_norm = np.linalg.inv(-opt.hessian)
-        cov = cov_norm * np.outer(mult, mult)
-    else:
-        cov = np.full((len(coef), len(coef)), np.nan)
-    loglik = opt.loglik - data.n_events * np.log(data.time_scale)  # f(t) = f'(t/c) / c
-    return (pd.Series(coef, index=names, name="coef"),
-            pd.DataFrame(cov, index=names, columns=names), float(loglik))
-
-
-def _weibull_ph(aft: FittedModel) -> FittedModel:
-    """Re-express a Weibull AFT fit as WeibullPH: log m = -a log b, arm_ph = -a arm_aft."""
-    c = aft.coef.to_numpy()
-    a = np.exp(c[0])
-    coef = [c[0], -a * c[1]]
-    jac = [[1.0, 0.0], [-a * c[1], -a]]
-    if aft.has_arm:
-        coef.append(-a * c[2])
-        jac = [[1.0, 0.0, 0.0], [-a * c[1], -a, 0.0], [-a * c[2], 0.0, -a]]
-    jac = np.array(jac)
-    names = list(aft.coef.index)
-    cov = jac @ aft.cov.to_numpy() @ jac.T
-    return FittedModel("weibullph", pd.Series(coef, index=names, name="coef"),
-                       pd.DataFrame(cov, index=names, columns=names), aft.loglik, aft.n_obs,
-                       aft.n_events, aft.converged, aft.message,
-                       "hazard_ratio" if aft.has_arm else None, 1.0)
-
-
-def _normalise_names(distributions) -> list[str]:
+def normalise_names(distributions) -> list[str]:
+    """Requested family names, lower-case and unique (default: ``DISTRIBUTIONS``)."""
     if distributions is None:
         return list(DISTRIBUTIONS)
     if isinstance(distributions, str):
         distributions = [distributions]
     names = [str(n).strip().lower() for n in distributions]
-    valid = DISTRIBUTIONS + _EXTRA
+    valid = DISTRIBUTIONS + tuple(n for n in FAMILIES if n not in DISTRIBUTIONS)
     unknown = [n for n in names if n not in valid]
     if unknown:
         raise HtaError(f"distributions: expected names from {', '.join(valid)}; found "
@@ -763,13 +245,51 @@ def _normalise_names(distributions) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-# families whose fits serve as starting values for the requested one
-_PREREQUISITES = {"gamma": ["weibull"], "gengamma": ["weibull", "lognormal", "gamma"],
-                  "weibullph": ["weibull"]}
+def fit_order(names: Sequence[str]) -> list[str]:
+    """The families to maximise for ``names``: each family's ``prerequisites`` (whose optima give
+    its starting values) before it, and a ``derived_from`` family's parent instead of it."""
+    order: list[str] = []
+
+    def add(name):
+        cls = FAMILIES[name]
+        for pre in cls.prerequisites + ((cls.derived_from,) if cls.derived_from else ()):
+            add(pre)
+        if cls.derived_from is None and name not in order:
+            order.append(name)
+
+    for name in names:
+        add(name)
+    return order
+
+
+def to_original(cls: type[ParametricCurve], opt: Optimum, data: SurvivalData, names: list[str]):
+    """Coefficients, covariance and log-likelihood in the data's time unit."""
+    k = len(cls.coef_names)
+    mult = np.ones(len(opt.theta))
+    mult[:k] = cls.scale_mult(data.time_scale)
+    shift = np.zeros(len(opt.theta))
+    shift[:k] = np.array(cls.log_shift) * np.log(data.time_scale)
+    coef = opt.theta * mult + shift
+    cov = covariance(opt, mult=mult)
+    loglik = opt.loglik - data.n_events * np.log(data.time_scale)  # f(t) = f'(t/c) / c
+    return (pd.Series(coef, index=names, name="coef"),
+            pd.DataFrame(cov, index=names, columns=names), float(loglik))
+
+
+def _derived(name: str, parent: FittedModel) -> FittedModel:
+    """A ``derived_from`` family re-expressed from its parent's fit (e.g. Weibull PH from AFT)."""
+    cls = FAMILIES[name]
+    coef, jac = cls.from_parent(parent.coef.to_numpy(), parent.has_arm)
+    names = list(parent.coef.index)
+    cov = jac @ parent.cov.to_numpy() @ jac.T
+    return FittedModel(name, pd.Series(coef, index=names, name="coef"),
+                       pd.DataFrame(cov, index=names, columns=names), parent.loglik, parent.n_obs,
+                       parent.n_events, parent.converged, parent.message,
+                       cls.effect if parent.has_arm else None, cls.effect_sign)
 
 
 def fit(time, event, distributions: str | Sequence[str] | None = None, *, weights=None,
-        arm=None) -> FitResult:
+        arm=None, entry=None) -> FitResult:
     """Fit parametric survival models by maximum likelihood with right censoring.
 
     Parameters
@@ -782,6 +302,8 @@ def fit(time, event, distributions: str | Sequence[str] | None = None, *, weight
     weights : optional (N,) non-negative case (frequency) weights.
     arm : optional (N,) 0/1 treatment indicator; adds a covariate on each family's location
         parameter (see the module docstring) and reports its effect.
+    entry : optional (N,) left-truncation (delayed entry) times >= 0 below ``time``, same unit;
+        the log-likelihood is then ``sum w [d log h(t) - H(t) + H(entry)]``.
 
     Returns
     -------
@@ -789,60 +311,35 @@ def fit(time, event, distributions: str | Sequence[str] | None = None, *, weight
     that fails to converge is kept with ``converged = False`` and a message, and a
     :class:`FitWarning` is issued.
     """
-    names = _normalise_names(distributions)
-    data = _validate(time, event, weights, arm)
-    needed = []
-    for name in names:
-        for pre in _PREREQUISITES.get(name, []) + [name]:
-            if pre != "weibullph" and pre not in needed:
-                needed.append(pre)
-    order = [n for n in ("exponential", "weibull", "lognormal", "loglogistic", "gompertz",
-                         "gamma", "gengamma") if n in needed]
-
+    names = normalise_names(distributions)
+    data = validate(time, event, weights, arm, entry)
+    single = data if data.x is None else data.without_arm()
     starts_single: dict[str, np.ndarray] = {}  # single-population optima (normalised scale)
     fitted: dict[str, FittedModel] = {}
-    for name in order:
-        family = _FAMILIES[name]
-        single_data = data if data.x is None else _Data(
-            data.t, data.logt, data.d, data.w, None, data.time_scale, data.n_obs, data.n_events)
-        opt = _maximise(family, _starts(name, single_data, starts_single), single_data)
+    for name in fit_order(names):
+        cls = FAMILIES[name]
+        lik = likelihood(name)
+        if data.entry is not None:
+            lik = left_truncated(lik, data.entry)
+        opt = maximise(lik, cls.fit_starts(single, starts_single), single)
         starts_single[name] = opt.theta
         if data.x is not None:
-            opt = _maximise(family, _arm_starts(family, opt.theta, data), data)
-        coef_names = list(family.coef_names) + (["arm"] if data.x is not None else [])
-        coef, cov, loglik = _to_original(family, opt, data, coef_names)
+            opt = maximise(lik, cls.arm_starts(opt.theta, data), data)
+        coef_names = list(cls.coef_names) + (["arm"] if data.x is not None else [])
+        coef, cov, loglik = to_original(cls, opt, data, coef_names)
         fitted[name] = FittedModel(name, coef, cov, loglik, data.n_obs, data.n_events,
                                    opt.converged, opt.message,
-                                   family.effect if data.x is not None else None,
-                                   family.effect_sign)
-    if "weibullph" in names:
-        fitted["weibullph"] = _weibull_ph(fitted["weibull"])
+                                   cls.effect if data.x is not None else None, cls.effect_sign)
+    for name in names:
+        if FAMILIES[name].derived_from is not None:
+            fitted[name] = _derived(name, fitted[FAMILIES[name].derived_from])
 
     models = {name: fitted[name] for name in names}
     failed = [f"{n} ({m.message})" for n, m in models.items() if not m.converged]
     if failed:
-        warnings.warn("maximum-likelihood fit did not converge for " + "; ".join(failed),
-                      FitWarning, stacklevel=2)
+        what = "maximum-likelihood fit" + (" (left-truncated)" if data.entry is not None else "")
+        warnings.warn(what + " did not converge for " + "; ".join(failed), FitWarning, stacklevel=2)
     return FitResult(models)
-
-
-def _arm_starts(family: _Family, theta_single: np.ndarray, data: _Data) -> list[np.ndarray]:
-    """Starts for the arm model: no effect, and the log ratio of the arms' exponential rates."""
-    rates = []
-    for level in (0.0, 1.0):
-        mask = data.x == level
-        rates.append(np.log((data.w * data.d)[mask].sum() / (data.w * data.t)[mask].sum()))
-    log_hr = rates[1] - rates[0]
-    rate_like = family.log_shift[family.location] < 0  # location is a log rate
-    beta = log_hr if rate_like else -log_hr
-    if family.name == "exponential":
-        return [np.array([rates[0], log_hr])]
-    starts = []
-    for b in (beta, 0.0):
-        s = np.append(theta_single, b)
-        s[family.location] -= b * float(np.mean(data.x))  # keep the pooled fit's centre
-        starts.append(s)
-    return starts
 
 
 def fit_two_arms(time, event, arm, distributions: str | Sequence[str] | None = None, *,

@@ -49,8 +49,14 @@ from scipy import special
 from hta.errors import HtaError
 from hta.numerics import covariance_factor
 from hta.survival.curves import SurvivalCurve
-from hta.survival.fit import InformationCriteria, _Family, _maximise, _validate
 from hta.survival.fit import fit as fit_parametric
+from hta.survival.mle import (
+    InformationCriteria,
+    Likelihood,
+    covariance,
+    maximise,
+    validate,
+)
 
 __all__ = ["SplineCurve", "FittedSpline", "fit_spline", "spline_basis", "default_knots",
            "SCALES", "SplineWarning"]
@@ -374,7 +380,7 @@ def fit_spline(time, event, knots=1, scale: str = "hazard", *, weights=None,
     """
     if scale not in SCALES:
         raise HtaError(f"spline scale: expected one of {', '.join(SCALES)}; found '{scale}'")
-    data = _validate(time, event, weights, None)
+    data = validate(time, event, weights, None)
     t_orig = np.asarray(time, dtype=float)
     d = np.asarray(event, dtype=float)
     if knot_positions is not None:
@@ -391,8 +397,7 @@ def fit_spline(time, event, knots=1, scale: str = "hazard", *, weights=None,
     log_c = np.log(data.time_scale)
     kn_norm = kn - log_c  # the basis is translation-invariant in log time
 
-    family = _Family(f"spline_{scale}", tuple(names), _make_terms(kn_norm, scale), 0,
-                          lambda c: np.ones(m + 2), (0.0,) * (m + 2), "hazard_ratio", 1.0)
+    family = Likelihood(f"spline_{scale}", tuple(names), _make_terms(kn_norm, scale), 0)
     g01 = _zero_knot_start(t_orig, d, scale)  # unweighted: only a starting value
     start = np.zeros(m + 2)
     start[:2] = [g01[0] + g01[1] * log_c, g01[1]]  # eta on the normalised scale
@@ -400,16 +405,13 @@ def fit_spline(time, event, knots=1, scale: str = "hazard", *, weights=None,
     alt = start.copy()
     alt[1] *= 1.2
     starts.append(alt)
-    opt = _maximise(family, starts, data)
+    opt = maximise(family, starts, data)
 
     # back to the data's time unit: eta = gamma0' + gamma1 (x - log c) + ...
     jac = np.eye(m + 2)
     jac[0, 1] = -log_c
     coef = jac @ opt.theta
-    if opt.converged and opt.hessian is not None:
-        cov = jac @ np.linalg.inv(-opt.hessian) @ jac.T
-    else:
-        cov = np.full((m + 2, m + 2), np.nan)
+    cov = covariance(opt, jac=jac)
     loglik = opt.loglik - data.n_events * log_c
     result = FittedSpline(pd.Series(coef, index=names, name="coef"),
                           pd.DataFrame(cov, index=names, columns=names), kn, scale, loglik,
