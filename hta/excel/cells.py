@@ -1,0 +1,299 @@
+"""Cells of an input workbook: opening it, typed access to its cells, and how values are shown.
+
+:class:`Book` is an opened workbook plus the problems found so far; :meth:`Book.records` reads a
+data sheet into :class:`Record` objects (one per non-blank row, cells by column header);
+:class:`Access` reads typed values from them and reports every wrong cell with its coordinate.
+
+Cells are read twice: once for the values Excel cached when it last calculated the workbook and
+once for the formulas. A formula cell with a cached value is read as that value; a formula cell
+without one (a workbook written by a program that does not calculate) is an error, because the
+number the model would use does not exist yet.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hta.errors import Problem
+from hta.excel import schema as S
+from hta.excel.archive import check_archive
+
+NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result: open and "
+             "save the workbook in Excel or LibreOffice")
+
+EXCEL_ERRORS = {"#NULL!", "#DIV/0!", "#VALUE!", "#REF!", "#NAME?", "#NUM!", "#N/A",
+                 "#GETTING_DATA", "#SPILL!", "#CALC!"}
+
+
+
+
+@dataclass
+class Cell:
+    value: Any          # the cached value: stripped text, a number, or None when blank
+    coord: str          # e.g. "C7"
+    bad: bool = False   # a problem was already reported for this cell
+
+
+@dataclass
+class Record:
+    sheet: str
+    row: int
+    cells: dict[str, Cell]
+    bad: bool = False   # a problem was reported on this row; do not build objects from it
+
+    def cell(self, column: str) -> Cell | None:
+        return self.cells.get(column)
+
+    def coord(self, column: str) -> str:
+        c = self.cells.get(column)
+        return c.coord if c is not None else f"row {self.row}"
+
+    def blank(self, column: str) -> bool:
+        c = self.cells.get(column)
+        return c is None or (c.value is None and not c.bad)
+
+
+def show(value: Any) -> str:
+    """How a found value is quoted in a message."""
+    if value is None:
+        return "an empty cell"
+    if isinstance(value, bool):
+        return f"the logical value {str(value).upper()}"
+    if isinstance(value, (int, float)):
+        return f"{value:g}"
+    if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
+        return f"a date/time ({value})"
+    if isinstance(value, str) and value in EXCEL_ERRORS:
+        return f"the Excel error {value} (the cell's formula failed)"
+    return f"text '{value}'"
+
+
+def fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def to_number(value: Any) -> float | None:
+    """A finite float from a cell value, or None if the value is not a number."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        x = float(value)
+    elif isinstance(value, str):
+        try:
+            x = float(value)  # no thousands separators: "1,5" must not become 15
+        except ValueError:
+            return None
+    else:
+        return None
+    return x if math.isfinite(x) else None
+
+
+def to_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    text = str(value).strip()
+    return text or None
+
+
+class Book:
+    """An opened workbook (values and formulas) plus the problems found so far."""
+
+    def __init__(self, path: Path, values, formulas, problems: list[Problem]):
+        self.path = path
+        self.name = path.name
+        self.values = values
+        self.formulas = formulas
+        self.problems = problems
+        self._records: dict[str, list[Record] | None] = {}
+
+    @classmethod
+    def open(cls, path: Path) -> "Book":
+        import openpyxl
+
+        name = path.name
+        if not path.exists():
+            return cls(path, None, None, [Problem(
+                name, "", "", "an existing input workbook (.xlsx)", f"no file at {path}")])
+        if path.is_dir():
+            return cls(path, None, None, [Problem(
+                name, "", "", "an input workbook (.xlsx)", f"a folder at {path}")])
+        from openpyxl.utils.exceptions import InvalidFileException
+
+        unsafe = check_archive(path)
+        if unsafe is not None:
+            return cls(path, None, None, [Problem(
+                name, "", "", "an Excel workbook (.xlsx) that can be opened", unsafe)])
+        try:
+            values = openpyxl.load_workbook(path, data_only=True)
+            formulas = openpyxl.load_workbook(path, data_only=False)
+        except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError,
+                TypeError) as exc:
+            reason = str(exc) or type(exc).__name__
+            return cls(path, None, None, [Problem(
+                name, "", "", "an Excel workbook (.xlsx) that can be opened",
+                f"a file that cannot be read as one ({reason})")])
+        return cls(path, values, formulas, [])
+
+    def problem(self, sheet: str, cell: str, expected: str, found: str) -> None:
+        self.problems.append(Problem(self.name, sheet, cell, expected, found))
+
+    def find_sheet(self, name: str) -> str | None:
+        """The actual sheet name matching ``name`` (exactly, else ignoring case), or None."""
+        if name in self.values.sheetnames:
+            return name
+        matches = [s for s in self.values.sheetnames if s.strip().lower() == name.strip().lower()]
+        return matches[0] if len(matches) == 1 else None
+
+    def records(self, spec: S.Sheet, sheet_name: str | None = None,
+                missing_ok: bool | None = None) -> list[Record] | None:
+        """The non-blank records of a sheet laid out as ``spec``.
+
+        Returns None (after reporting, unless the sheet is optional) when the sheet or one of its
+        required columns is missing. Reports formula cells without cached values.
+        """
+        wanted = sheet_name or spec.name
+        actual = self.find_sheet(wanted)
+        if actual is None:
+            optional = (not spec.required) if missing_ok is None else missing_ok
+            if not optional:
+                self.problem(wanted, "", f"a sheet named '{wanted}'",
+                             "no such sheet (sheets: " + ", ".join(self.values.sheetnames) + ")")
+            return None
+        if actual in self._records:
+            return self._records[actual]
+        result = self._read_records(spec, actual)
+        self._records[actual] = result
+        return result
+
+    def _read_records(self, spec: S.Sheet, sheet: str) -> list[Record] | None:
+        from openpyxl.utils import get_column_letter
+
+        ws_values = self.values[sheet]
+        ws_formulas = self.formulas[sheet]
+        max_col = max(ws_values.max_column, 1)
+        header_range = f"A1:{get_column_letter(max_col)}1"
+        columns: dict[str, int] = {}
+        for j in range(1, max_col + 1):
+            text = to_text(ws_values.cell(row=1, column=j).value)
+            if text is None:
+                continue
+            key = text.lower()
+            if key in spec.headers:
+                if key in columns:
+                    first = get_column_letter(columns[key]) + "1"
+                    self.problem(sheet, f"{first}, {get_column_letter(j)}1",
+                                 f"one column headed '{key}'", "two")
+                    return None
+                columns[key] = j
+        missing = [c.name for c in spec.columns if not c.optional_header and c.name not in columns]
+        if missing:
+            for name in missing:
+                self.problem(sheet, header_range, f"a column headed '{name}' in the header row",
+                             "no such column (headers: " + ", ".join(
+                                 to_text(ws_values.cell(row=1, column=j).value) or "(blank)"
+                                 for j in range(1, max_col + 1)) + ")")
+            return None
+
+        records = []
+        for i in range(2, ws_values.max_row + 1):
+            cells = {}
+            blank = True
+            for name, j in columns.items():
+                cached = ws_values.cell(row=i, column=j)
+                raw = cached.value
+                value = raw.strip() or None if isinstance(raw, str) else raw
+                cell = Cell(value, cached.coordinate)
+                if value is None:
+                    formula_cell = ws_formulas.cell(row=i, column=j)
+                    if formula_cell.data_type == "f":
+                        formula = formula_cell.value
+                        text = getattr(formula, "text", formula)  # ArrayFormula keeps .text
+                        expected, found = NO_CACHE
+                        self.problem(sheet, cell.coord, expected, found.format(formula=text))
+                        cell.bad = True
+                if value is not None or cell.bad:
+                    blank = False
+                cells[name] = cell
+            if blank:
+                continue
+            record = Record(sheet, i, cells, bad=any(c.bad for c in cells.values()))
+            records.append(record)
+        return records
+
+
+class Access:
+    """Typed, reporting access to the cells of records."""
+
+    def __init__(self, book: Book):
+        self.book = book
+
+    def fail(self, rec: Record, column: str, expected: str, found: str) -> None:
+        cell = rec.cell(column)
+        self.book.problem(rec.sheet, rec.coord(column), expected, found)
+        if cell is not None:
+            cell.bad = True
+        rec.bad = True
+
+    def missing(self, rec: Record, column: str, expected: str) -> None:
+        """Report an empty cell that is needed, unless its cell was already reported."""
+        cell = rec.cell(column)
+        if cell is None:
+            self.book.problem(rec.sheet, f"row {rec.row}",
+                              f"{expected} in a column headed '{column}'", "no such column")
+            rec.bad = True
+        elif not cell.bad:
+            self.fail(rec, column, expected, "an empty cell")
+        else:
+            rec.bad = True
+
+    def text(self, rec: Record, column: str, required: bool = False,
+             expected: str = "text") -> str | None:
+        cell = rec.cell(column)
+        value = None if cell is None or cell.bad else to_text(cell.value)
+        if value is None and required:
+            self.missing(rec, column, expected)
+        return value
+
+    def choice(self, rec: Record, column: str, choices: tuple[str, ...],
+               required: bool = False) -> str | None:
+        text = self.text(rec, column, required, "one of " + ", ".join(choices))
+        if text is None:
+            return None
+        for c in choices:
+            if text.lower() == c.lower():
+                return c
+        self.fail(rec, column, "one of " + ", ".join(choices), show(text))
+        return None
+
+    def number(self, rec: Record, column: str, required: bool = False, *,
+               expected: str = "a number", minimum: float | None = None,
+               maximum: float | None = None, exclusive_min: bool = False,
+               integer: bool = False) -> float | None:
+        cell = rec.cell(column)
+        if cell is None or cell.bad or cell.value is None:
+            if required:
+                self.missing(rec, column, expected)
+            return None
+        x = to_number(cell.value)
+        if x is None or (integer and not float(x).is_integer()):
+            self.fail(rec, column, expected, show(cell.value))
+            return None
+        too_low = minimum is not None and (x <= minimum if exclusive_min else x < minimum)
+        too_high = maximum is not None and x > maximum
+        if too_low or too_high:
+            self.fail(rec, column, expected, fmt(x))
+            return None
+        return x
+
+
+def strip_who(message: str) -> str:
+    """Drop a leading "parameter 'x': " from an engine error message."""
+    return re.sub(r"^(parameter|distribution) ?('[^']*')?:\s*", "", message)
