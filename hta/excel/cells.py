@@ -22,7 +22,9 @@ from typing import Any
 
 from hta.errors import Problem
 from hta.excel import schema as S
+from hta.excel import xlsx
 from hta.excel.archive import check_archive
+from hta.excel.xlsx import column_letter
 
 NO_CACHE = ("a calculated value", "a formula ({formula}) with no cached result: open and "
              "save the workbook in Excel or LibreOffice")
@@ -59,19 +61,43 @@ class Record:
         return c is None or (c.value is None and not c.bad)
 
 
+#: The most characters of one problem's message, and of its found part; the expected part is cut
+#: to what is left, but never below EXPECTED_CHARS (long text is shown cut, with its length).
+MESSAGE_CHARS, FOUND_CHARS, EXPECTED_CHARS = 250, 140, 80
+EXPECTED_WORKBOOK = "an Excel workbook (.xlsx) that can be opened"
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, saying how long it was."""
+    text = " ".join(str(text).split()) if len(str(text)) > limit else str(text)
+    if len(text) <= limit:
+        return text
+    tail = f"... ({len(text):,} characters)"
+    return text[: max(limit - len(tail), 10)] + tail
+
+
+def damaged(exc: "xlsx.Damaged") -> str:
+    """The found text for a damaged part of the archive."""
+    return clip(f"this part of the file is damaged: {exc.part} ({exc.detail})", FOUND_CHARS)
+
+
 def show(value: Any) -> str:
     """How a found value is quoted in a message."""
     if value is None:
         return "an empty cell"
     if isinstance(value, bool):
         return f"the logical value {str(value).upper()}"
+    if isinstance(value, float) and not math.isfinite(value):
+        return f"a non-finite number ({value}) stored in the file"
     if isinstance(value, (int, float)):
         return f"{value:g}"
     if isinstance(value, (_dt.datetime, _dt.date, _dt.time, _dt.timedelta)):
         return f"a date/time ({value})"
     if isinstance(value, str) and value in EXCEL_ERRORS:
         return f"the Excel error {value} (the cell's formula failed)"
-    return f"text '{value}'"
+    if isinstance(value, xlsx.BadDate):
+        return str(value)
+    return f"text '{clip(value, 40)}'"
 
 
 def fmt(x: float) -> str:
@@ -104,52 +130,54 @@ def to_text(value: Any) -> str | None:
 
 
 class Book:
-    """An opened workbook (values and formulas) plus the problems found so far."""
+    """An opened workbook (its sheets, read through :mod:`hta.excel.xlsx`) plus the problems found so far."""
 
-    def __init__(self, path: Path, values, formulas, problems: list[Problem]):
+    def __init__(self, path: Path, workbook: "xlsx.Workbook | None", problems: list[Problem]):
         self.path = path
         self.name = path.name
-        self.values = values
-        self.formulas = formulas
+        self.workbook = workbook
         self.problems = problems
         self._records: dict[str, list[Record] | None] = {}
 
     @classmethod
     def open(cls, path: Path) -> "Book":
-        import openpyxl
-
         name = path.name
+        opened = EXPECTED_WORKBOOK
         if not path.exists():
-            return cls(path, None, None, [Problem(
-                name, "", "", "an existing input workbook (.xlsx)", f"no file at {path}")])
+            return cls(path, None, [Problem(
+                name, "", "", "an existing input workbook (.xlsx)", f"no file at {clip(str(path), 120)}")])
         if path.is_dir():
-            return cls(path, None, None, [Problem(
-                name, "", "", "an input workbook (.xlsx)", f"a folder at {path}")])
-        from openpyxl.utils.exceptions import InvalidFileException
-
+            return cls(path, None, [Problem(
+                name, "", "", "an input workbook (.xlsx)", f"a folder at {clip(str(path), 120)}")])
         unsafe = check_archive(path)
         if unsafe is not None:
-            return cls(path, None, None, [Problem(
-                name, "", "", "an Excel workbook (.xlsx) that can be opened", unsafe)])
+            return cls(path, None, [Problem(name, "", "", opened, clip(unsafe, FOUND_CHARS))])
         try:
-            values = openpyxl.load_workbook(path, data_only=True)
-            formulas = openpyxl.load_workbook(path, data_only=False)
-        except (InvalidFileException, zipfile.BadZipFile, OSError, KeyError, ValueError,
-                TypeError) as exc:
-            reason = str(exc) or type(exc).__name__
-            return cls(path, None, None, [Problem(
-                name, "", "", "an Excel workbook (.xlsx) that can be opened",
-                f"a file that cannot be read as one ({reason})")])
-        return cls(path, values, formulas, [])
+            archive = zipfile.ZipFile(path)
+            workbook = xlsx.Workbook(archive)
+        except xlsx.Damaged as exc:
+            return cls(path, None, [Problem(name, "", "", opened, damaged(exc))])
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+            return cls(path, None, [Problem(name, "", "", opened, clip(
+                f"a file that cannot be read as one ({type(exc).__name__}: {exc})", FOUND_CHARS))])
+        return cls(path, workbook, [])
+
+    @property
+    def sheetnames(self) -> list[str]:
+        return self.workbook.sheetnames if self.workbook is not None else []
 
     def problem(self, sheet: str, cell: str, expected: str, found: str) -> None:
-        self.problems.append(Problem(self.name, sheet, cell, expected, found))
+        """Record one problem; long texts are cut so that each message stays short."""
+        name, sheet, cell = clip(self.name, 60), clip(sheet, 31), clip(cell, 40)
+        found = clip(found, FOUND_CHARS)
+        room = MESSAGE_CHARS - len(name) - len(sheet) - len(cell) - 40 - len(found)
+        self.problems.append(Problem(name, sheet, cell, clip(expected, max(room, EXPECTED_CHARS)), found))
 
     def find_sheet(self, name: str) -> str | None:
         """The actual sheet name matching ``name`` (exactly, else ignoring case), or None."""
-        if name in self.values.sheetnames:
+        if name in self.sheetnames:
             return name
-        matches = [s for s in self.values.sheetnames if s.strip().lower() == name.strip().lower()]
+        matches = [s for s in self.sheetnames if s.strip().lower() == name.strip().lower()]
         return matches[0] if len(matches) == 1 else None
 
     def records(self, spec: S.Sheet, sheet_name: str | None = None,
@@ -165,7 +193,7 @@ class Book:
             optional = (not spec.required) if missing_ok is None else missing_ok
             if not optional:
                 self.problem(wanted, "", f"a sheet named '{wanted}'",
-                             "no such sheet (sheets: " + ", ".join(self.values.sheetnames) + ")")
+                             "no such sheet (sheets: " + ", ".join(self.sheetnames) + ")")
             return None
         if actual in self._records:
             return self._records[actual]
@@ -174,51 +202,56 @@ class Book:
         return result
 
     def _read_records(self, spec: S.Sheet, sheet: str) -> list[Record] | None:
-        from openpyxl.utils import get_column_letter
-
-        ws_values = self.values[sheet]
-        ws_formulas = self.formulas[sheet]
-        max_col = max(ws_values.max_column, 1)
-        header_range = f"A1:{get_column_letter(max_col)}1"
+        try:
+            used = self.workbook.cells(sheet)
+        except xlsx.Damaged as exc:
+            kind = self.workbook.kind(sheet)
+            if kind != "worksheet":
+                self.problem(sheet, "", f"a worksheet named '{sheet}'", f"a {kind or 'non-worksheet'} part")
+            else:
+                self.problem(sheet, "", EXPECTED_WORKBOOK, damaged(exc))
+            return None
+        except xlsx.TooLarge as exc:
+            self.problem(sheet, "", f"a sheet of at most {xlsx.MAX_ROWS:,} used rows and "
+                         f"{xlsx.MAX_CELLS:,} cells (docs/robustness.md)", str(exc))
+            return None
+        rows = used.by_row()
+        header = rows.pop(1, {})
+        max_col = max(header, default=1)
+        header_range = f"A1:{column_letter(max_col)}1"
         columns: dict[str, int] = {}
-        for j in range(1, max_col + 1):
-            text = to_text(ws_values.cell(row=1, column=j).value)
-            if text is None:
+        for j in sorted(header):
+            text = to_text(header[j][0])
+            if text is None or not isinstance(header[j][0], str):
                 continue
             key = text.lower()
             if key in spec.headers:
                 if key in columns:
-                    first = get_column_letter(columns[key]) + "1"
-                    self.problem(sheet, f"{first}, {get_column_letter(j)}1",
+                    first = column_letter(columns[key]) + "1"
+                    self.problem(sheet, f"{first}, {column_letter(j)}1",
                                  f"one column headed '{key}'", "two")
                     return None
                 columns[key] = j
         missing = [c.name for c in spec.columns if not c.optional_header and c.name not in columns]
         if missing:
+            found = [to_text(header[j][0]) for j in sorted(header) if to_text(header[j][0])]
             for name in missing:
                 self.problem(sheet, header_range, f"a column headed '{name}' in the header row",
-                             "no such column (headers: " + ", ".join(
-                                 to_text(ws_values.cell(row=1, column=j).value) or "(blank)"
-                                 for j in range(1, max_col + 1)) + ")")
+                             "no such column (headers: " + (", ".join(found) or "none") + ")")
             return None
 
         records = []
-        for i in range(2, ws_values.max_row + 1):
+        for i, row in rows.items():
             cells = {}
             blank = True
             for name, j in columns.items():
-                cached = ws_values.cell(row=i, column=j)
-                raw = cached.value
+                raw, formula = row.get(j, (None, None))
                 value = raw.strip() or None if isinstance(raw, str) else raw
-                cell = Cell(value, cached.coordinate)
-                if value is None:
-                    formula_cell = ws_formulas.cell(row=i, column=j)
-                    if formula_cell.data_type == "f":
-                        formula = formula_cell.value
-                        text = getattr(formula, "text", formula)  # ArrayFormula keeps .text
-                        expected, found = NO_CACHE
-                        self.problem(sheet, cell.coord, expected, found.format(formula=text))
-                        cell.bad = True
+                cell = Cell(value, f"{column_letter(j)}{i}")
+                if value is None and formula is not None:
+                    expected, found = NO_CACHE
+                    self.problem(sheet, cell.coord, expected, found.format(formula=clip("=" + formula, 30) if formula else "a shared formula"))
+                    cell.bad = True
                 if value is not None or cell.bad:
                     blank = False
                 cells[name] = cell
