@@ -26,6 +26,7 @@ from hta.excel.budget_reader import BudgetReader
 from hta.excel.cells import Access, Book, Record, fmt, show, strip_who, to_number, to_text
 from hta.excel.survival_reader import SurvivalReader
 from hta.inputs import BudgetInputs, DirichletBlock, ModelInputs, Settings, SurvivalInput
+from hta.inputs.kinds import domain, infer_kind, suitable, support
 from hta.params import ParameterTable
 from hta.params.distributions import from_spec
 
@@ -61,6 +62,8 @@ class Reader:
         self.book = book
         self.cells = Access(book)
         self.parameter_cells: dict[str, tuple[str, str]] = {}  # lower name -> (sheet, coord)
+        self.kinds: dict[str, str] = {}       # parameter name -> kind
+        self.kind_notes: dict[str, str] = {}  # parameter name -> how its kind was inferred
 
     def read(self) -> ModelInputs | None:
         settings = self.read_settings()
@@ -82,6 +85,8 @@ class Reader:
             lifetable=lifetable,
             dirichlet=dirichlet,
             budget=budget,
+            kinds=dict(self.kinds),
+            kind_notes=dict(self.kind_notes),
         )
 
     # -- Settings ---------------------------------------------------------------------------
@@ -239,6 +244,7 @@ class Reader:
             value = self.cells.number(rec, "value", required=True)
             unit = self.cells.text(rec, "unit") or ""
             kind = self.cells.choice(rec, "distribution", S.PARAMETER_DISTRIBUTIONS) or "fixed"
+            declared = self.cells.choice(rec, "kind", S.PARAMETER_KINDS)
             se = self.cells.number(rec, "se")
             a = self.cells.number(rec, "param_a")
             b = self.cells.number(rec, "param_b")
@@ -249,12 +255,20 @@ class Reader:
             source = self.source(rec)
             if rec.bad or name is None or value is None:
                 continue
+            if declared is None:
+                declared, why = infer_kind(name, unit, S.is_cost(name, unit))
+                self.kind_notes[name] = f"{declared}: {why}"
+            self.kinds[name] = declared
+            dom = domain(declared, unit)
+            for x, column in ((value, "value"), (low, "low"), (high, "high")):
+                if x is not None and not dom.contains(x):
+                    self.cells.fail(rec, column, f"{dom.describe(x)} for '{name}' (its kind)", fmt(x))
+            if rec.bad:
+                continue
             spec = self._distribution_arguments(rec, kind, value, se, a, b)
             if spec is None:
                 continue
-            if S.is_cost(name, unit):
-                self._check_cost(rec, name, value, low, a if kind in ("uniform", "triangular")
-                                 else None)
+            self._check_support(rec, name, declared, dom, kind, spec)
             for bound, column in ((low, "low"), (high, "high")):
                 if bound is None:
                     continue
@@ -266,9 +280,14 @@ class Reader:
             if rec.bad:
                 continue
             try:
-                dist = from_spec(kind, name=name, **spec)
+                with np.errstate(all="ignore"):
+                    dist = from_spec(kind, name=name, **spec)
             except HtaError as exc:
                 self._report_distribution_error(rec, kind, exc)
+                continue
+            except (ArithmeticError, ValueError) as exc:
+                self.cells.fail(rec, "se" if spec.get("se") or spec.get("sd") else "distribution",
+                                f"a {kind} distribution that can be computed", f"{type(exc).__name__}: {exc}")
                 continue
             if not self._finite_draws(rec, kind, dist):
                 continue
@@ -348,8 +367,11 @@ class Reader:
     def _finite_draws(self, rec: Record, kind: str, dist) -> bool:
         """False (reported at the distribution cell) if the extreme quantiles a PSA or a
         Sobol design can reach are not finite numbers (parameters so large they overflow)."""
-        with np.errstate(all="ignore"):
-            q = np.asarray(dist._marginal_ppf(np.array([1e-12, 0.5, 1.0 - 1e-12])), dtype=float)
+        try:
+            with np.errstate(all="ignore"):
+                q = np.asarray(dist._marginal_ppf(np.array([1e-12, 0.5, 1.0 - 1e-12])), dtype=float)
+        except (ArithmeticError, ValueError):
+            q = np.array([np.nan])
         if np.isfinite(q).all():
             return True
         self.cells.fail(rec, "distribution", f"a {kind} distribution whose draws are finite numbers",
@@ -374,11 +396,20 @@ class Reader:
         self.cells.fail(rec, column, f"a valid {kind} distribution: {expected}",
                         found or "an invalid specification")
 
-    def _check_cost(self, rec: Record, name: str, value: float, low, lower) -> None:
-        for x, column in ((value, "value"), (low, "low"), (lower, "param_a")):
-            if x is not None and x < 0:
-                self.cells.fail(rec, column, f"a cost >= 0 for '{name}' (costs cannot be "
-                                "negative)", fmt(x))
+    def _check_support(self, rec: Record, name: str, declared: str, dom, kind: str, spec: dict) -> None:
+        """Report a distribution that can draw values outside the parameter's kind."""
+        if kind in ("uniform", "triangular"):
+            for column, x in (("param_a", spec["low"]), ("param_b", spec["high"])):
+                if not dom.contains(x):
+                    self.cells.fail(rec, column, f"{dom.describe(x)} for '{name}' (its kind)", fmt(x))
+            return
+        lo, hi = support(kind, spec)
+        if declared == "free":
+            return
+        if lo < dom.low or (dom.high_structural and hi > dom.high):
+            self.cells.fail(rec, "distribution", f"a distribution that draws only {dom.describe()} "
+                            f"values for '{name}' ({suitable(declared)}; kind free allows any)",
+                            f"{kind} (draws from {fmt(lo)} to {fmt(hi)})")
 
     # -- Dirichlet --------------------------------------------------------------------------
 
@@ -392,7 +423,8 @@ class Reader:
             block = self.cells.text(rec, "block", required=True, expected="a block name")
             name = self._parameter_name(rec)
             count = self.cells.number(rec, "count", required=True,
-                                      expected="a count > 0", minimum=0.0, exclusive_min=True)
+                                      expected="a count > 0 and <= 1e9", minimum=0.0,
+                                      exclusive_min=True, maximum=1e9)
             description = self.cells.text(rec, "description") or ""
             source = self.source(rec)
             if block is None:

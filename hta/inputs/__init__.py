@@ -7,7 +7,7 @@ the budget impact inputs (:class:`BudgetInputs`). Nothing here reads Excel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -34,3 +34,7 @@ class ModelInputs:
     dirichlet: dict[str, DirichletBlock]
     #: Budget impact inputs (Budget and BudgetShares sheets), or None when the workbook has none.
     budget: BudgetInputs | None = None
+    #: Kind of each parameter of the Parameters sheet (hta.inputs.kinds), by name.
+    kinds: dict[str, str] = field(default_factory=dict)
+    #: Parameters whose kind was not declared: how it was inferred (listed by ``hta validate``).
+    kind_notes: dict[str, str] = field(default_factory=dict)
