@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,30 +27,46 @@ from hta.excel.budget_reader import BudgetReader
 from hta.excel.cells import Access, Book, Record, fmt, show, strip_who, to_number, to_text
 from hta.excel.survival_reader import SurvivalReader
 from hta.inputs import BudgetInputs, DirichletBlock, ModelInputs, Settings, SurvivalInput
+from hta.inputs.requirements import Requirements, model_requirements
 from hta.inputs.kinds import domain, infer_kind, suitable, support
 from hta.params import ParameterTable
 from hta.params.distributions import from_spec
 
-def read_inputs(path: str | Path) -> ModelInputs:
-    """Read and validate an input workbook; raise :class:`InputError` listing every problem."""
-    inputs, problems = _read(Path(path))
+#: ``requirements`` default: look up the model named by the workbook's ``model`` setting.
+AUTO = "auto"
+
+
+def read_inputs(path: str | Path, requirements: Requirements | str | None = AUTO) -> ModelInputs:
+    """Read and validate an input workbook; raise :class:`InputError` listing every problem.
+
+    ``requirements``: what the model needs (:class:`hta.inputs.requirements.Requirements`),
+    checked at the cells; by default the ``REQUIREMENTS`` of ``models/<model>.py`` when the
+    workbook's ``model`` setting names one; None to check none.
+    """
+    inputs, problems = _read(Path(path), requirements)
     if problems:
         raise InputError(problems)
     assert inputs is not None
     return inputs
 
 
-def validate(path: str | Path) -> list[Problem]:
+def validate(path: str | Path, requirements: Requirements | str | None = AUTO) -> list[Problem]:
     """Every problem in an input workbook (an empty list when it is valid)."""
-    return _read(Path(path))[1]
+    return _read(Path(path), requirements)[1]
 
 
-def _read(path: Path) -> tuple[ModelInputs | None, list[Problem]]:
-    book = Book.open(path)
-    if book.problems:
-        return None, book.problems
-    reader = Reader(book)
-    inputs = reader.read()
+def _read(path: Path, requirements=AUTO) -> tuple[ModelInputs | None, list[Problem]]:
+    with warnings.catch_warnings():  # no library warning is ever printed around the messages
+        warnings.simplefilter("ignore")
+        book = Book.open(path)
+        if book.problems:
+            return None, book.problems
+        reader = Reader(book, requirements)
+        try:
+            inputs = reader.read()
+        finally:
+            if book.workbook is not None:
+                book.workbook.archive.close()
     return (None if book.problems else inputs), book.problems
 
 
@@ -58,8 +75,12 @@ def _read(path: Path) -> tuple[ModelInputs | None, list[Problem]]:
 
 
 class Reader:
-    def __init__(self, book: Book):
+    def __init__(self, book: Book, requirements=AUTO):
         self.book = book
+        self.requirements = requirements
+        self.strategy_cells: dict[str, tuple[str, str]] = {}   # lower name -> (name, coord)
+        self.survival_cells: dict[tuple[str, str], tuple] = {}  # (strategy, lower endpoint) -> (rec, endpoint, input)
+        self.parameter_names: dict[str, str] = {}               # lower name -> name
         self.cells = Access(book)
         self.parameter_cells: dict[str, tuple[str, str]] = {}  # lower name -> (sheet, coord)
         self.kinds: dict[str, str] = {}       # parameter name -> kind
@@ -73,6 +94,8 @@ class Reader:
         survival = self.read_survival(strategies)
         lifetable = self.read_lifetable(settings)
         budget = self.read_budget(strategies, parameters)
+        self.check_consistency(settings, lifetable, budget)
+        self.check_requirements(settings)
         if self.book.problems:
             return None
         return ModelInputs(
@@ -184,7 +207,7 @@ class Reader:
         records = self.book.records(S.STRATEGIES_SHEET)
         if records is None:
             return None
-        rows, seen = [], {}
+        rows, seen, labels = [], {}, {}
         for rec in records:
             name = self.cells.text(rec, "strategy", required=True, expected="a strategy name")
             if name is None:
@@ -194,8 +217,15 @@ class Reader:
                                   "unique strategy names", f"'{name}' twice")
                 continue
             seen[name.lower()] = rec.coord("strategy")
-            rows.append({"strategy": name,
-                         "label": self.cells.text(rec, "label") or name,
+            self.strategy_cells[name.lower()] = (name, rec.coord("strategy"))
+            label = self.cells.text(rec, "label") or name
+            if label.lower() in labels:
+                self.book.problem(rec.sheet, f"{labels[label.lower()]}, {rec.coord('label')}",
+                                  "a different label for each strategy (results are shown by label)",
+                                  f"'{label}' twice")
+                continue
+            labels[label.lower()] = rec.coord("label")
+            rows.append({"strategy": name, "label": label,
                          "description": self.cells.text(rec, "description") or ""})
         if not rows and not records:
             self.book.problem(S.STRATEGIES_SHEET.name, "A2", "at least one strategy",
@@ -222,6 +252,7 @@ class Reader:
             rec.bad = True
             return None
         self.parameter_cells[key] = (rec.sheet, rec.coord(column))
+        self.parameter_names[key] = name
         return name
 
     def source(self, rec: Record) -> str | None:
@@ -496,3 +527,70 @@ class Reader:
             return None
         return pd.DataFrame(rows).sort_values(["sex", "age"], ignore_index=True)
 
+    # -- Consistency and the model's requirements ----------------------------------------------
+
+    def check_consistency(self, settings: Settings | None, lifetable, budget) -> None:
+        """Settings that conflict with each other (each reported at the cell to change)."""
+        if settings is None:
+            return
+        if lifetable is not None and settings.life_table == "sheet":
+            sexes = set(lifetable["sex"])
+            needed = {s for s, share in (("male", settings.male_share),
+                                         ("female", 1.0 - settings.male_share)) if share > 0}
+            for sex in sorted(needed - sexes):
+                self.book.problem(S.LIFETABLE_SHEET.name, "", f"rows for {sex} (male_share is "
+                                  f"{fmt(settings.male_share)}, so the cohort has {sex} members)",
+                                  f"only {', '.join(sorted(sexes))} rows")
+        if budget is not None and budget.entry == "mid-year" and settings.cycle == "year":
+            entry = self.book.records(S.BUDGET_SHEET) or []
+            cell = next((r.coord("value") for r in entry
+                         if (r.cells.get("item") and str(r.cells["item"].value).lower() == "entry")), "")
+            self.book.problem(S.BUDGET_SHEET.name, cell, "entry = start with yearly cycles (mid-year "
+                              "entry needs the costs by half-year: cycles of at most half a year)",
+                              "entry mid-year" + ("" if cell else " (the default)") + " and cycle year")
+
+    def check_requirements(self, settings: Settings | None) -> None:
+        """Refuse, at the cell, what the model will refuse (see hta.inputs.requirements)."""
+        req = self.requirements
+        if req == AUTO:
+            model = settings.model if settings is not None else None
+            req, _ = model_requirements(model, self.book.path)
+        if req is None:
+            return
+        model = (settings.model if settings is not None else None) or "the model"
+        for name in req.parameters:
+            actual = self.parameter_names.get(name.lower())
+            if actual == name:
+                continue
+            if actual is not None:
+                sheet, coord = self.parameter_cells[name.lower()]
+                self.book.problem(sheet, coord, f"the parameter name '{name}' that {model} reads "
+                                  "(names are case-sensitive)", f"'{actual}'")
+            else:
+                self.book.problem(S.PARAMETERS_SHEET.name, "", f"a row for the parameter '{name}' "
+                                  f"that {model} reads", "no such row")
+        for strategy in req.strategies:
+            actual, coord = self.strategy_cells.get(strategy.lower(), (None, ""))
+            if actual == strategy:
+                pass
+            elif actual is not None:
+                self.book.problem(S.STRATEGIES_SHEET.name, coord, f"the strategy name '{strategy}' "
+                                  f"that {model} uses (names are case-sensitive)", f"'{actual}'")
+                continue
+            else:
+                self.book.problem(S.STRATEGIES_SHEET.name, "", f"a row for the strategy '{strategy}' "
+                                  f"that {model} compares", "no such row")
+                continue
+            for endpoint in req.endpoints:
+                found = self.survival_cells.get((strategy, endpoint.lower()))
+                if found is None:
+                    self.book.problem(S.SURVIVAL_SHEET.name, "", f"a {endpoint} curve for strategy "
+                                      f"'{strategy}' ({model} needs {', '.join(req.endpoints)})", "no such row")
+                    continue
+                rec, actual_endpoint, kind = found
+                if actual_endpoint != endpoint:
+                    self.book.problem(rec.sheet, rec.coord("endpoint"), f"the endpoint name '{endpoint}' "
+                                      f"that {model} uses (names are case-sensitive)", f"'{actual_endpoint}'")
+                if kind is not None and kind not in req.survival_inputs:
+                    self.book.problem(rec.sheet, rec.coord("input"), f"input {' or '.join(req.survival_inputs)}"
+                                      f" ({model} takes only these; fit km/ipd data with hta fit)", f"'{kind}'")

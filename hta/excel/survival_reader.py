@@ -69,6 +69,7 @@ class SurvivalReader:
                                   f"{strategy} {endpoint} twice")
                 continue
             seen[key] = rec.coord("endpoint")
+            self.r.survival_cells[(strategy, endpoint.lower())] = (rec, endpoint, kind)
             if events is not None and n0 is not None and events > n0:
                 self.cells.fail(rec, "total_events", f"at most n_at_risk_0 = {int(n0)} events",
                                 fmt(events))
