@@ -71,6 +71,11 @@ SURVIVAL_COEFFICIENTS = {
 }
 SURVIVAL_DISTRIBUTIONS = tuple(SURVIVAL_COEFFICIENTS)
 MAX_COEFFICIENTS = max(len(names) for names in SURVIVAL_COEFFICIENTS.values())
+#: Bounds on survival coefficients and their covariances: exp(50) is about 5e21, far beyond any
+#: time scale or rate in days, and a variance of 100 on the log scale is already no information;
+#: beyond these the curves overflow to infinity or zero.
+MAX_COEFFICIENT = 50.0
+MAX_COVARIANCE = 100.0
 
 CYCLES = ("week", "28 days", "month", "year")
 WITHIN_CYCLE = ("half-cycle", "simpson", "start", "end")

@@ -147,7 +147,10 @@ class SurvivalReader:
         for rec in rows:
             names.append(self.cells.text(rec, "coefficient", required=True,
                                          expected="a coefficient name"))
-            estimates.append(self.cells.number(rec, "estimate", required=True))
+            estimates.append(self.cells.number(
+                rec, "estimate", required=True, minimum=-S.MAX_COEFFICIENT, maximum=S.MAX_COEFFICIENT,
+                expected=f"a coefficient from -{S.MAX_COEFFICIENT:g} to {S.MAX_COEFFICIENT:g} (on the log "
+                         "scale; beyond it the curve overflows)"))
             self.r.source(rec)
         if any(r.bad for r in rows):
             return None
@@ -163,7 +166,8 @@ class SurvivalReader:
         any_given = False
         for i, rec in enumerate(rows):
             for j, column in enumerate(cov_columns):
-                x = self.cells.number(rec, column)
+                x = self.cells.number(rec, column, minimum=-S.MAX_COVARIANCE, maximum=S.MAX_COVARIANCE,
+                                      expected=f"a covariance from -{S.MAX_COVARIANCE:g} to {S.MAX_COVARIANCE:g}")
                 if x is None:
                     continue
                 any_given = True
