@@ -138,6 +138,7 @@ class Book:
         self.workbook = workbook
         self.problems = problems
         self._records: dict[str, list[Record] | None] = {}
+        self._damaged: set[str] = set()
 
     @classmethod
     def open(cls, path: Path) -> "Book":
@@ -168,10 +169,10 @@ class Book:
 
     def problem(self, sheet: str, cell: str, expected: str, found: str) -> None:
         """Record one problem; long texts are cut so that each message stays short."""
-        name, sheet, cell = clip(self.name, 60), clip(sheet, 31), clip(cell, 40)
-        found = clip(found, FOUND_CHARS)
-        room = MESSAGE_CHARS - len(name) - len(sheet) - len(cell) - 40 - len(found)
-        self.problems.append(Problem(name, sheet, cell, clip(expected, max(room, EXPECTED_CHARS)), found))
+        name, sheet, cell = self.name, clip(sheet, 31), clip(cell, 40)
+        room = MESSAGE_CHARS - len(name) - len(sheet) - len(cell) - 40
+        found = clip(found, max(min(FOUND_CHARS, room - min(len(expected), EXPECTED_CHARS)), 40))
+        self.problems.append(Problem(name, sheet, cell, clip(expected, max(room - len(found), 60)), found))
 
     def find_sheet(self, name: str) -> str | None:
         """The actual sheet name matching ``name`` (exactly, else ignoring case), or None."""
@@ -208,8 +209,10 @@ class Book:
             kind = self.workbook.kind(sheet)
             if kind != "worksheet":
                 self.problem(sheet, "", f"a worksheet named '{sheet}'", f"a {kind or 'non-worksheet'} part")
-            else:
-                self.problem(sheet, "", EXPECTED_WORKBOOK, damaged(exc))
+            elif exc.part not in self._damaged:  # a shared part (strings, styles) is reported once
+                self._damaged.add(exc.part)
+                self.problem(sheet if exc.part == self.workbook.sheets[sheet][1] else "", "",
+                             EXPECTED_WORKBOOK, damaged(exc))
             return None
         except xlsx.TooLarge as exc:
             self.problem(sheet, "", f"a sheet of at most {xlsx.MAX_ROWS:,} used rows and "

@@ -317,8 +317,10 @@ class Reader:
                 self._report_distribution_error(rec, kind, exc)
                 continue
             except (ArithmeticError, ValueError) as exc:
-                self.cells.fail(rec, "se" if spec.get("se") or spec.get("sd") else "distribution",
-                                f"a {kind} distribution that can be computed", f"{type(exc).__name__}: {exc}")
+                column = "se" if se is not None else "distribution"
+                self.cells.fail(rec, column, f"a {kind} distribution that can be computed from these "
+                                "numbers", (f"se {fmt(se)}" if se is not None else kind)
+                                + f" (the computation fails: {type(exc).__name__})")
                 continue
             if not self._finite_draws(rec, kind, dist):
                 continue
