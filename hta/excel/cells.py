@@ -181,6 +181,11 @@ class Book:
         matches = [s for s in self.sheetnames if s.strip().lower() == name.strip().lower()]
         return matches[0] if len(matches) == 1 else None
 
+    def was_read(self, name: str) -> bool:
+        """True if the sheet ``name`` exists and its records were read (no sheet-level problem)."""
+        actual = self.find_sheet(name)
+        return actual is not None and self._records.get(actual) is not None
+
     def records(self, spec: S.Sheet, sheet_name: str | None = None,
                 missing_ok: bool | None = None) -> list[Record] | None:
         """The non-blank records of a sheet laid out as ``spec``.

@@ -560,7 +560,13 @@ class Reader:
         if req is None:
             return
         model = (settings.model if settings is not None else None) or "the model"
-        for name in req.parameters:
+        # A sheet that could not be read was reported already; do not list everything it holds.
+        parameters = req.parameters if self.book.was_read(S.PARAMETERS_SHEET.name) else ()
+        if not self.book.was_read(S.STRATEGIES_SHEET.name):
+            return
+        if not self.book.was_read(S.SURVIVAL_SHEET.name):
+            req = Requirements(parameters=req.parameters, strategies=req.strategies)
+        for name in parameters:
             actual = self.parameter_names.get(name.lower())
             if actual == name:
                 continue
