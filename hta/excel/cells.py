@@ -76,7 +76,7 @@ def clip(text: str, limit: int) -> str:
     return text[: max(limit - len(tail), 10)] + tail
 
 
-def damaged(exc: "xlsx.Damaged") -> str:
+def damaged(exc: xlsx.Damaged) -> str:
     """The found text for a damaged part of the archive."""
     return clip(f"this part of the file is damaged: {exc.part} ({exc.detail})", FOUND_CHARS)
 
@@ -132,7 +132,7 @@ def to_text(value: Any) -> str | None:
 class Book:
     """An opened workbook (its sheets, read through :mod:`hta.excel.xlsx`) plus the problems found so far."""
 
-    def __init__(self, path: Path, workbook: "xlsx.Workbook | None", problems: list[Problem]):
+    def __init__(self, path: Path, workbook: xlsx.Workbook | None, problems: list[Problem]):
         self.path = path
         self.name = path.name
         self.workbook = workbook
@@ -141,7 +141,7 @@ class Book:
         self._damaged: set[str] = set()
 
     @classmethod
-    def open(cls, path: Path) -> "Book":
+    def open(cls, path: Path) -> Book:
         name = path.name
         opened = EXPECTED_WORKBOOK
         if not path.exists():

@@ -223,8 +223,7 @@ class Reader:
                 self.book.problem(rec.sheet, f"{labels[label.lower()]}, {rec.coord('label')}",
                                   "a different label for each strategy (results are shown by label)",
                                   f"'{label}' twice")
-                continue
-            labels[label.lower()] = rec.coord("label")
+            labels.setdefault(label.lower(), rec.coord("label"))
             rows.append({"strategy": name, "label": label,
                          "description": self.cells.text(rec, "description") or ""})
         if not rows and not records:

@@ -23,6 +23,7 @@ like an input sheet is reported as such.
 from __future__ import annotations
 
 import datetime as _dt
+import math
 import posixpath
 import re
 import warnings
@@ -401,13 +402,14 @@ class Workbook:
             x: float | int = float(v) if any(ch in v for ch in ".eEnNiI") else int(v)
         except ValueError:
             fail(f"cell {coord} holds {v[:20]!r} as a number")
-        if s and isinstance(x, (int, float)) and x == x and abs(x) != float("inf"):
+        if s and math.isfinite(x):
             if s >= len(dates):
                 if self._styles_part is not None:
                     fail(f"cell {coord} uses style {s}, but the workbook defines {len(dates)}")
                 return x
             if dates[s]:
-                from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
+                from openpyxl.utils.datetime import (CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900,
+                                                     from_excel)
 
                 epoch = CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900
                 try:

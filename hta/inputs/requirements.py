@@ -53,7 +53,7 @@ def model_requirements(model: str | None, workbook: Path) -> tuple[Requirements 
                 sys.modules[name] = module
                 try:
                     spec.loader.exec_module(module)
-                except Exception:  # a broken model module is the model's problem, not the workbook's
+                except Exception:  # noqa: BLE001 - a broken model module is the model's problem, not the workbook's
                     del sys.modules[name]
                     return None, f"{path} could not be imported"
             found = getattr(module, "REQUIREMENTS", None)
