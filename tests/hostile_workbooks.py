@@ -621,7 +621,7 @@ XML_DAMAGE: dict[str, Callable[[Package], None]] = {
 #: The most characters of one problem line (docs/robustness.md: about 200, long text cut).
 MAX_MESSAGE = 260
 FILE_LEVEL = ("an Excel workbook (.xlsx) that can be opened", "an existing input workbook (.xlsx)",
-              "an input workbook (.xlsx)")
+              "an input workbook (.xlsx)", "a workbook of at most 1,000,000 distinct texts (docs/robustness.md)")
 
 
 def judge(path: Path, expect: str, timeout: float = 10.0) -> tuple[str, str]:

@@ -220,8 +220,14 @@ class Book:
                              EXPECTED_WORKBOOK, damaged(exc))
             return None
         except xlsx.TooLarge as exc:
-            self.problem(sheet, "", f"a sheet of at most {xlsx.MAX_ROWS:,} used rows and "
-                         f"{xlsx.MAX_CELLS:,} cells (docs/robustness.md)", str(exc))
+            if "shared strings" in str(exc):
+                if "strings" not in self._damaged:
+                    self._damaged.add("strings")
+                    self.problem("", "", f"a workbook of at most {xlsx.MAX_STRINGS:,} distinct texts "
+                                 "(docs/robustness.md)", str(exc))
+                return None
+            self.problem(sheet, "", f"a sheet of at most {xlsx.MAX_ROWS:,} rows and "
+                         f"{xlsx.MAX_CELLS:,} filled cells (docs/robustness.md)", str(exc))
             return None
         rows = used.by_row()
         header = rows.pop(1, {})

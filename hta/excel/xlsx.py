@@ -31,9 +31,12 @@ import zipfile
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
-#: The most used rows read from one sheet, and the most cells (filled or formatted).
+#: The most rows read from one sheet, the most filled cells of one sheet, and the most shared
+#: strings of a workbook: at these limits a read takes about 4 s of CPU and 0.3 GB on the shared
+#: 2-core machine (docs/robustness.md), so any workbook within them is read within 10 s and 1 GB.
 MAX_ROWS = 100_000
-MAX_CELLS = 1_000_000
+MAX_CELLS = 500_000
+MAX_STRINGS = 1_000_000
 #: Excel's own limits: a cell beyond them means the part is damaged.
 EXCEL_ROWS, EXCEL_COLUMNS = 1_048_576, 16_384
 _CHUNK = 1 << 20
@@ -65,30 +68,33 @@ class BadDate:
 
 @dataclass
 class SheetCells:
-    """The used cells of one worksheet: ``cells[(row, column)] = (value, formula or None)``."""
+    """The used cells of one worksheet: ``rows[row][column] = (value, formula or None)``."""
 
     name: str
     part: str
-    cells: dict[tuple[int, int], tuple[object, str | None]] = field(default_factory=dict)
+    rows: dict[int, dict[int, tuple[object, str | None]]] = field(default_factory=dict)
 
     def by_row(self) -> dict[int, dict[int, tuple[object, str | None]]]:
         """The used cells grouped by row, rows in increasing order."""
-        rows: dict[int, dict[int, tuple[object, str | None]]] = {}
-        for (r, c), v in sorted(self.cells.items()):
-            rows.setdefault(r, {})[c] = v
-        return rows
+        return {r: self.rows[r] for r in sorted(self.rows)}
 
     @property
     def max_column(self) -> int:
-        return max((c for _, c in self.cells), default=0)
+        return max((max(cols) for cols in self.rows.values() if cols), default=0)
+
+
+_LETTERS: dict[int, str] = {}
 
 
 def column_letter(j: int) -> str:
     """'A' for 1, 'AA' for 27."""
-    letters = ""
-    while j > 0:
-        j, rem = divmod(j - 1, 26)
-        letters = chr(65 + rem) + letters
+    letters = _LETTERS.get(j)
+    if letters is None:
+        letters, k = "", j
+        while k > 0:
+            k, rem = divmod(k - 1, 26)
+            letters = chr(65 + rem) + letters
+        _LETTERS[j] = letters
     return letters
 
 
@@ -96,11 +102,21 @@ def _column_number(letters: str) -> int:
     n = 0
     for ch in letters:
         n = n * 26 + ord(ch) - 64
+    _COLUMNS[letters] = n
     return n
 
 
+_COLUMNS: dict[str, int] = {}
+
+
+_LOCAL: dict[str, str] = {}
+
+
 def _local(name: str) -> str:
-    return name.rsplit(" ", 1)[-1].rsplit(":", 1)[-1]
+    local = _LOCAL.get(name)
+    if local is None:
+        local = _LOCAL[name] = name.rsplit(" ", 1)[-1].rsplit(":", 1)[-1]
+    return local
 
 
 def _no_dtd(*_args) -> None:
@@ -163,6 +179,7 @@ class Workbook:
         self._shared: list[str] | None = None
         self._date_styles: list[bool] | None = None
         self._cache: dict[str, SheetCells] = {}
+        self._failed: dict[str, Exception] = {}
         rels = self._relationships("xl/_rels/workbook.xml.rels", "xl")
         self._shared_part = next((t for t, kind in rels.values() if kind == "sharedStrings"), None)
         self._styles_part = next((t for t, kind in rels.values() if kind == "styles"), None)
@@ -202,6 +219,15 @@ class Workbook:
     # -- shared strings and styles (read once, when a sheet first needs them) -----------------
 
     def shared_strings(self) -> list[str]:
+        if self._failed.get("strings") is not None:
+            raise self._failed["strings"]
+        try:
+            return self._read_shared_strings()
+        except (Damaged, TooLarge) as exc:
+            self._failed["strings"] = exc
+            raise
+
+    def _read_shared_strings(self) -> list[str]:
         if self._shared is None:
             strings: list[str] = []
             if self._shared_part is not None:
@@ -221,6 +247,8 @@ class Workbook:
                     if name == "si":
                         strings.append("".join(state["buf"]))
                         state["in_si"] = False
+                        if len(strings) > MAX_STRINGS:
+                            raise TooLarge(f"more than {MAX_STRINGS:,} shared strings")
                     elif name == "rPh":
                         state["depth_rph"] -= 1
                     elif name == "t":
@@ -236,6 +264,15 @@ class Workbook:
 
     def date_styles(self) -> list[bool]:
         """For each cell style (``s`` attribute of a cell), whether its number format is a date."""
+        if self._failed.get("styles") is not None:
+            raise self._failed["styles"]
+        try:
+            return self._read_date_styles()
+        except (Damaged, TooLarge) as exc:
+            self._failed["styles"] = exc
+            raise
+
+    def _read_date_styles(self) -> list[bool]:
         if self._date_styles is None:
             from openpyxl.styles.numbers import BUILTIN_FORMATS, is_date_format
 
@@ -279,106 +316,126 @@ class Workbook:
         if sheet in self._cache:
             return self._cache[sheet]
         kind, part = self.sheets[sheet]
+        if kind != "worksheet":
+            raise Damaged(part, f"'{sheet[:31]}' is a {kind or 'non-worksheet'} part, not a worksheet")
         result = SheetCells(sheet, part)
         shared = self.shared_strings()
         dates = self.date_styles()
-        cells = result.cells
+        rows = result.rows
         merges: list[str] = []
-        state = {"row": 0, "col": 0, "rows": 0, "ref": None, "t": "n", "s": 0,
-                 "v": None, "f": None, "in": None, "buf": [], "is": False, "rph": 0}
+        # row, column, rows seen, cells kept, type, style, value, formula, collecting, buffer, in rPh
+        st = {"row": 0, "col": 0, "rows": 0, "cells": 0, "t": "n", "s": 0, "v": None, "f": None,
+              "in": None, "buf": [], "rph": 0}
+        local = _local
+        ref_match = _REF.match
 
         def fail(detail):
             raise Damaged(part, detail)
 
         def start(name, attrs):
-            name = _local(name)
+            name = local(name)
             if name == "c":
-                a = _attrs(attrs)
-                ref = a.get("r")
+                ref = attrs.get("r")
                 if ref is not None:
-                    m = _REF.match(ref)
+                    m = ref_match(ref)
                     if m is None:
                         fail(f"a cell reference {ref[:20]!r} that is not a cell")
-                    col, row = _column_number(m.group(1)), int(m.group(2))
+                    letters = m.group(1)
+                    col = _COLUMNS.get(letters) or _column_number(letters)
+                    row = int(m.group(2))
+                    if row != st["row"] or not 1 <= row <= EXCEL_ROWS:
+                        if not 1 <= row <= EXCEL_ROWS:
+                            fail(f"a cell outside Excel's grid (row {row})")
+                        st["row"] = row
                 else:
-                    row, col = state["row"], state["col"] + 1
-                if not (1 <= row <= EXCEL_ROWS and 1 <= col <= EXCEL_COLUMNS):
-                    fail(f"a cell outside Excel's grid (row {row}, column {col})")
-                state.update(row=row, col=col, t=a.get("t", "n"), v=None, f=None)
-                try:
-                    state["s"] = int(a.get("s", "0"))
-                except ValueError:
-                    fail(f"cell {column_letter(col)}{row} has a style {a.get('s')[:20]!r} that is not a number")
+                    row, col = st["row"], st["col"] + 1
+                if col > EXCEL_COLUMNS:
+                    fail(f"a cell outside Excel's grid (column {col})")
+                st["col"] = col
+                st["t"] = attrs.get("t", "n")
+                s = attrs.get("s")
+                if s is None:
+                    st["s"] = 0
+                else:
+                    try:
+                        st["s"] = int(s)
+                    except ValueError:
+                        fail(f"cell {column_letter(col)}{row} has a style {s[:20]!r} that is not a number")
+                st["v"] = st["f"] = None
+            elif name == "v":
+                st["in"], st["buf"] = "v", []
+            elif name == "f":
+                st["in"], st["buf"], st["f"] = "f", [], ""
             elif name == "row":
-                a = _attrs(attrs)
+                r = attrs.get("r")
                 try:
-                    r = int(a["r"]) if "r" in a else state["row"] + 1
+                    r = int(r) if r is not None else st["row"] + 1
                 except ValueError:
-                    fail(f"a row number {a.get('r')[:20]!r} that is not a number")
+                    fail(f"a row number {r[:20]!r} that is not a number")
                 if not 1 <= r <= EXCEL_ROWS:
                     fail(f"a row outside Excel's grid ({r})")
-                state.update(row=r, col=0)
-                state["rows"] += 1
-                if state["rows"] > MAX_ROWS:
+                st["row"], st["col"] = r, 0
+                st["rows"] += 1
+                if st["rows"] > MAX_ROWS:
                     raise TooLarge(f"more than {MAX_ROWS:,} rows")
-            elif name in ("v", "f"):
-                state["in"], state["buf"] = name, []
-                if name == "f":
-                    state["f"] = ""
             elif name == "rPh":
-                state["rph"] += 1
-            elif name == "t" and state["t"] == "inlineStr" and not state["rph"]:
-                if state["in"] != "is":
-                    state["buf"] = []
-                state["in"] = "is"
+                st["rph"] += 1
+            elif name == "t" and st["t"] == "inlineStr" and not st["rph"]:
+                if st["in"] != "is":
+                    st["buf"] = []
+                st["in"] = "is"
             elif name == "mergeCell":
-                merges.append(_attrs(attrs).get("ref", ""))
+                merges.append(attrs.get("ref", ""))
 
         def end(name):
-            name = _local(name)
-            if name in ("v", "f"):
-                state[name] = "".join(state["buf"])
-                state["in"] = None
-            elif name == "rPh":
-                state["rph"] -= 1
-            elif name == "is":
-                state["v"] = "".join(state["buf"])
-                state["in"] = None
-            elif name == "c":
-                row, col = state["row"], state["col"]
-                value = self._value(state["t"], state["v"], state["s"], shared, dates,
-                                    f"{column_letter(col)}{row}", fail)
-                if value is not None or state["f"] is not None:
-                    cells[(row, col)] = (value, state["f"])
-                    if len(cells) > MAX_CELLS:
+            name = local(name)
+            if name == "c":
+                row, col = st["row"], st["col"]
+                v = st["v"]
+                t = st["t"]
+                if t == "n" and v and not st["s"]:  # the common case: a plain number
+                    try:
+                        value = float(v)
+                    except ValueError:
+                        value = self._value(t, v, 0, shared, dates, row, col, fail)
+                else:
+                    value = self._value(t, v, st["s"], shared, dates, row, col, fail)
+                if value is not None or st["f"] is not None:
+                    cols = rows.get(row)
+                    if cols is None:
+                        cols = rows[row] = {}
+                    cols[col] = (value, st["f"])
+                    st["cells"] += 1
+                    if st["cells"] > MAX_CELLS:
                         raise TooLarge(f"more than {MAX_CELLS:,} filled cells")
+            elif name == "v" or name == "f":
+                st[name] = "".join(st["buf"])
+                st["in"] = None
+            elif name == "is":
+                st["v"] = "".join(st["buf"])
+                st["in"] = None
+            elif name == "rPh":
+                st["rph"] -= 1
 
         def text(data):
-            if state["in"] is not None:
-                state["buf"].append(data)
+            if st["in"] is not None:
+                st["buf"].append(data)
 
-        if kind != "worksheet":
-            raise Damaged(part, f"'{sheet[:31]}' is a {kind or 'non-worksheet'} part, not a worksheet")
         _parse(self.archive, part, start, end, text)
         for ref in merges:  # Excel shows only the top-left cell of a merged range
             first, _, last = ref.partition(":")
             m1, m2 = _REF.match(first), _REF.match(last or first)
             if m1 is None or m2 is None:
                 continue
-            r1, r2 = int(m1.group(2)), int(m2.group(2))
-            c1, c2 = _column_number(m1.group(1)), _column_number(m2.group(1))
-            if (r2 - r1 + 1) * (c2 - c1 + 1) > len(cells):
-                for key in [k for k in cells if r1 <= k[0] <= r2 and c1 <= k[1] <= c2 and k != (r1, c1)]:
-                    del cells[key]
-            else:
-                for r in range(r1, r2 + 1):
-                    for c in range(c1, c2 + 1):
-                        if (r, c) != (r1, c1):
-                            cells.pop((r, c), None)
+            r1, r2 = sorted((int(m1.group(2)), int(m2.group(2))))
+            c1, c2 = sorted((_column_number(m1.group(1)), _column_number(m2.group(1))))
+            for r in [r for r in rows if r1 <= r <= r2]:
+                for c in [c for c in rows[r] if c1 <= c <= c2 and (r, c) != (r1, c1)]:
+                    del rows[r][c]
         self._cache[sheet] = result
         return result
 
-    def _value(self, t, v, s, shared, dates, coord, fail):
+    def _value(self, t, v, s, shared, dates, row, col, fail):
         if t == "inlineStr" or t == "str":
             return v
         if v is None or v == "":
@@ -387,7 +444,7 @@ class Workbook:
             try:
                 return shared[int(v)]
             except (ValueError, IndexError):
-                fail(f"cell {coord} refers to shared string {v[:20]!r}, but the workbook has "
+                fail(f"cell {column_letter(col)}{row} refers to shared string {v[:20]!r}, but the workbook has "
                      f"{len(shared)}")
         if t == "b":
             return v.strip() in ("1", "true")
@@ -399,13 +456,13 @@ class Workbook:
             except ValueError:
                 return v
         try:
-            x: float | int = float(v) if any(ch in v for ch in ".eEnNiI") else int(v)
+            x = float(v)
         except ValueError:
-            fail(f"cell {coord} holds {v[:20]!r} as a number")
+            fail(f"cell {column_letter(col)}{row} holds {v[:20]!r} as a number")
         if s and math.isfinite(x):
             if s >= len(dates):
                 if self._styles_part is not None:
-                    fail(f"cell {coord} uses style {s}, but the workbook defines {len(dates)}")
+                    fail(f"cell {column_letter(col)}{row} uses style {s}, but the workbook defines {len(dates)}")
                 return x
             if dates[s]:
                 from openpyxl.utils.datetime import (CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900,
