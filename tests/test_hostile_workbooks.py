@@ -83,3 +83,17 @@ def test_kind_inference_is_listed(tmp_path, capsys):
     assert main(["validate", str(case.build(tmp_path))]) == 0
     out = capsys.readouterr().out
     assert "c_x: cost: inferred from its name" in out
+
+
+def test_check_finite_outputs_names_table_column_and_row():
+    import numpy as np
+    import pandas as pd
+
+    from hta.errors import HtaError
+    from hta.excel.finite import check_finite_outputs
+
+    ok = pd.DataFrame({"strategy": ["cc", "eqcel"], "cost": [1.0, 2.0]})
+    check_finite_outputs({"Results": ok})
+    bad = pd.DataFrame({"strategy": ["cc", "eqcel"], "cost": [1.0, np.inf], "qaly": [np.nan, 1.0]})
+    with pytest.raises(HtaError, match=r"'Budget'.*nan in column 'qaly', row 0, and 1 other"):
+        check_finite_outputs({"Results": ok, "Budget": bad})
