@@ -377,7 +377,9 @@ def cases() -> list[Case]:
                 ("shares not summing", [("BudgetShares", "C2", 0.5)], ERROR),
                 ("share negative", [("BudgetShares", "C2", -1)], ERROR),
                 ("price parameter unknown", [(BUD, b("price_parameter"), "c_price")], ERROR),
-                ("growth 0.001", [(BUD, b("population_growth"), 0.001)], VALID)):
+                ("growth 0.001", [(BUD, b("population_growth"), 0.001)], VALID),
+                ("price range 1e300", [(BUD, "C" + b("price_parameter")[1:], 1e6), (BUD, "D" + b("price_parameter")[1:], 1e300)], ERROR),
+                ("price range within", [(BUD, "C" + b("price_parameter")[1:], 1e6), (BUD, "D" + b("price_parameter")[1:], 2e6)], VALID)):
             if all(ref[1] != "B999" for ref in edits):
                 out.append(_case("budget", f"{tag} {label}", expect, base, *edits))
 
@@ -424,7 +426,11 @@ def cases() -> list[Case]:
                                  ("one category", [("Dirichlet", "A3", "other"), ("Dirichlet", "A4", "other2")], ERROR),
                                  ("name clash", [("Dirichlet", "B2", "c_drug")], ERROR),
                                  ("counts 1e6", [("Dirichlet", "C2", 1e6)], VALID),
-                                 ("block name blank", [("Dirichlet", "A2", None)], ERROR)):
+                                 ("block name blank", [("Dirichlet", "A2", None)], ERROR),
+                                 ("KM time 1e300", [("KM_cart_PFS", "A3", 1e300)], ERROR),
+                                 ("KM time NaN", [("KM_cart_PFS", "A3", Raw("", "<v>NaN</v>"))], ERROR),
+                                 ("IPD time 1e300", [("IPD_cart_OS", "A2", 1e300)], ERROR),
+                                 ("IPD event 2", [("IPD_cart_OS", "B2", 2)], ERROR)):
         out.append(_case("blocks", label, expect, fx, *edits))
     out.append(Case("blocks", "life table one sex", ERROR, _lifetable(("male",))))
     out.append(Case("blocks", "life table both sexes", VALID, _lifetable(("male", "female"))))

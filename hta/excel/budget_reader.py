@@ -13,6 +13,10 @@ from hta.excel import schema as S
 from hta.excel.cells import Record, fmt, show
 from hta.inputs import BudgetInputs
 from hta.inputs import budget as bia
+from hta.inputs.kinds import domain
+
+#: The largest price of the one-way price range: the sanity bound of a cost (hta.inputs.kinds).
+MAX_PRICE = domain("cost").high
 
 
 class BudgetReader:
@@ -136,9 +140,9 @@ class BudgetReader:
                 bad = ((spec.minimum is not None and x < spec.minimum)
                        or (spec.maximum is not None and x > spec.maximum))
                 if key == "price_parameter":
-                    bad = x < 0
+                    bad = not 0 <= x <= MAX_PRICE
                 if bad:
-                    self.cells.fail(rec, column, f"{spec.expected() if key != 'price_parameter' else 'a price >= 0'} "
+                    self.cells.fail(rec, column, f"{spec.expected() if key != 'price_parameter' else 'a price from 0 to 1e10'} "
                                     f"for '{key}'", fmt(x))
             if not rec.bad:
                 values["ranges"][key] = (low, high)

@@ -75,6 +75,9 @@ MAX_COEFFICIENTS = max(len(names) for names in SURVIVAL_COEFFICIENTS.values())
 #: time scale or rate in days, and a variance of 100 on the log scale is already no information;
 #: beyond these the curves overflow to infinity or zero.
 MAX_COEFFICIENT = 50.0
+#: The largest time of digitised or patient-level survival data, in its own unit (1e6 days is
+#: 2,700 years): larger times are typing errors that overflow the reconstruction and fits.
+MAX_DATA_TIME = 1e6
 MAX_COVARIANCE = 100.0
 
 CYCLES = ("week", "28 days", "month", "year")

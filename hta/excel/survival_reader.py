@@ -216,7 +216,8 @@ class SurvivalReader:
         for rec in records:
             if not (rec.blank("time") and rec.blank("survival")):
                 # Slightly negative digitised times are checked below, against the last time.
-                t = self.cells.number(rec, "time", required=True, expected="a time >= 0")
+                t = self.cells.number(rec, "time", required=True, expected=f"a time <= {S.MAX_DATA_TIME:g}",
+                                      maximum=S.MAX_DATA_TIME)
                 s = self.cells.number(rec, "survival", required=True,
                                       expected="a survival from 0 to 1 (or 0 to 100 percent)",
                                       minimum=0.0, maximum=100.0)
@@ -224,9 +225,11 @@ class SurvivalReader:
                     points.append((t, s, rec))
             if not (rec.blank("at_risk_time") and rec.blank("n_at_risk")):
                 t = self.cells.number(rec, "at_risk_time", required=True,
-                                      expected="a time >= 0", minimum=0.0)
+                                      expected=f"a time from 0 to {S.MAX_DATA_TIME:g}", minimum=0.0,
+                                      maximum=S.MAX_DATA_TIME)
                 n = self.cells.number(rec, "n_at_risk", required=True,
-                                      expected="a whole number >= 0", minimum=0.0, integer=True)
+                                      expected="a whole number from 0 to 1e9", minimum=0.0, maximum=1e9,
+                                      integer=True)
                 if t is not None and n is not None:
                     at_risk.append((t, int(n), rec))
         if any(r.bad for r in records):
@@ -318,8 +321,8 @@ class SurvivalReader:
             return None
         times, events = [], []
         for rec in records:
-            t = self.cells.number(rec, "time", required=True, expected="a time >= 0",
-                                  minimum=0.0)
+            t = self.cells.number(rec, "time", required=True, expected=f"a time from 0 to {S.MAX_DATA_TIME:g}",
+                                  minimum=0.0, maximum=S.MAX_DATA_TIME)
             e = self.cells.number(rec, "event", required=True, expected="1 (event) or 0 "
                                   "(censored)", minimum=0.0, maximum=1.0, integer=True)
             times.append(t)
