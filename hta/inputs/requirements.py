@@ -51,11 +51,18 @@ def model_requirements(model: str | None, workbook: Path) -> tuple[Requirements 
                 spec = importlib.util.spec_from_file_location(name, path)
                 module = importlib.util.module_from_spec(spec)
                 sys.modules[name] = module
+                root = str(path.parent.parent)  # the model imports its siblings as models.<name>
+                added = root not in sys.path
+                if added:
+                    sys.path.insert(0, root)
                 try:
                     spec.loader.exec_module(module)
                 except Exception:  # noqa: BLE001 - a broken model module is the model's problem, not the workbook's
                     del sys.modules[name]
                     return None, f"{path} could not be imported"
+                finally:
+                    if added:
+                        sys.path.remove(root)
             found = getattr(module, "REQUIREMENTS", None)
             if isinstance(found, Requirements) or type(found).__name__ == "Requirements":
                 return found, str(path)
