@@ -374,6 +374,27 @@ add("pps_rate_month", float(np.log(2) / (13.8 - 4.6)), "per month", "lognormal",
     source="D: difference of LocoMMotion mean OS and mean PFS under exponential curves: 1/((13.8-4.6)/ln 2) per month (Leukemia 2024; P); SE assumption 20%")
 
 
+#: Kind of each parameter (the Parameters sheet's kind column, issue 25; domains in hta.inputs.kinds).
+KINDS = {
+    **{n: "cost" for n in ("c_eqcel_price", "c_ward_day", "c_icu_day", "c_sopc", "c_apheresis_session",
+                           "c_lymphodepletion_drugs", "c_ivig_month", "c_tocilizumab_dose", "c_ltfu_year",
+                           "c_cc_regimen_month", "c_subsequent_month_cc", "c_subsequent_month_eqcel")},
+    **{n: "probability" for n in ("p_bridging", "p_not_infused", "p_death_if_not_infused", "p_crs_g3_eqcel",
+                                  "p_crs_g12_eqcel", "p_icans_eqcel", "p_ivig", "p_tocilizumab_eqcel",
+                                  "p_infection_g34_eqcel", "p_pd_on_subsequent_cc", "p_pd_on_subsequent_eqcel",
+                                  "p_teae_g34_cc")},
+    **{n: "duration" for n in ("bridging_months", "los_cart_days", "icu_days_crs_g3", "extra_ward_days_icans",
+                               "ivig_months", "ward_days_infection", "ltfu_years", "ward_days_ae_cc",
+                               "terminal_care_days", "ae_duration_days")},
+    **{n: "count" for n in ("n_apheresis_sessions", "n_lymphodepletion_visits", "n_tocilizumab_doses",
+                            "n_monitoring_visits", "n_visits_on_treatment_month", "n_visits_followup_month")},
+    "u_pf": "utility",
+    **{n: "utility decrement" for n in ("du_pre_infusion", "du_pd", "du_crs_g12", "du_crs_g3", "du_icans",
+                                        "du_infection_g34", "du_ae_cc")},
+    "pps_rate_month": "rate",
+    "rho_pfs_os_eqcel": "free",  # a correlation, -1 to 1: no kind of its own
+}
+
 # ---------------------------------------------------------------------------------------------
 # Budget impact (sheets Budget and BudgetShares; docs/bia.md)
 # ---------------------------------------------------------------------------------------------
@@ -600,7 +621,7 @@ def _write(path: Path) -> None:
         fill("Strategies", [dict(strategy=s, label=lab, description=d) for s, lab, d in STRATEGIES])
         fill("Parameters", [dict(name=n, value=v, unit=u, distribution=d, se=se, param_a=a, param_b=b, group=g,
                                  low=LOW_HIGH.get(n, (None, None))[0], high=LOW_HIGH.get(n, (None, None))[1],
-                                 description=desc, source=src) for (n, v, u, d, se, a, b, g, desc, src) in P])
+                                 description=desc, source=src, kind=KINDS[n]) for (n, v, u, d, se, a, b, g, desc, src) in P])
         fill("Survival", [dict(strategy=s, endpoint=e, input="parametric", distribution=d, time_unit="months",
                                description=desc, source=src) for (s, e, d, desc, src) in SURVIVAL])
         coef_rows = []

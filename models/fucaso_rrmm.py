@@ -40,6 +40,7 @@ import numpy as np
 from hta.engine import markov, outcomes, psm
 from hta.params.distributions import MultivariateNormal
 from hta.errors import HtaError
+from hta.inputs.requirements import Requirements
 from hta.population.lifetables import LifeTable
 from hta.numerics import coupled_covariance
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
@@ -569,6 +570,22 @@ def crossing_report(model: FucasoModel, *, psa_draws: int | None = None, seed=No
     out = pd.concat(frames, ignore_index=True)
     return out[["batch"] + [c for c in out.columns if c != "batch"]]
 
+
+#: What the model reads from its workbook: `hta validate` refuses a workbook without it, at the cell (issue 25).
+REQUIREMENTS = Requirements(
+    parameters=("c_eqcel_price", "c_ward_day", "c_icu_day", "c_sopc", "n_apheresis_sessions",
+                "c_apheresis_session", "p_bridging", "bridging_months", "p_not_infused",
+                "c_lymphodepletion_drugs", "n_lymphodepletion_visits", "los_cart_days",
+                "p_death_if_not_infused", "du_pre_infusion", "p_crs_g3_eqcel", "p_crs_g12_eqcel",
+                "p_icans_eqcel", "icu_days_crs_g3", "extra_ward_days_icans", "p_ivig", "c_ivig_month",
+                "ivig_months", "p_tocilizumab_eqcel", "n_tocilizumab_doses", "c_tocilizumab_dose",
+                "p_infection_g34_eqcel", "ward_days_infection", "du_infection_g34", "ltfu_years",
+                "c_ltfu_year", "n_monitoring_visits", "c_cc_regimen_month", "n_visits_on_treatment_month",
+                "n_visits_followup_month", "p_pd_on_subsequent_cc", "p_pd_on_subsequent_eqcel",
+                "c_subsequent_month_cc", "c_subsequent_month_eqcel", "p_teae_g34_cc", "ward_days_ae_cc",
+                "terminal_care_days", "u_pf", "du_pd", "du_crs_g12", "du_crs_g3", "du_icans",
+                "ae_duration_days", "du_ae_cc", "rho_pfs_os_eqcel", "pps_rate_month"),
+    strategies=FucasoModel.strategies, endpoints=("PFS", "OS"), survival_inputs=("parametric",))
 
 def _n(batch) -> int:
     n = getattr(batch, "n", None)

@@ -317,7 +317,7 @@ BROKEN: dict[str, Broken] = {b.build.__name__: b for b in [
     Broken(empty_required_cell, "Parameters", "L5", "a source", "an empty cell"),
     Broken(unknown_distribution, "Parameters", "D3", "one of fixed, normal, lognormal, beta",
            "text 'betta'"),
-    Broken(beta_mean_above_1, "Parameters", "B2", "beta mean must be in (0, 1)", "1.2"),
+    Broken(beta_mean_above_1, "Parameters", "B2", "a probability <= 1", "1.2"),
     Broken(negative_cost, "Parameters", "B4", "a cost >= 0", "-1200"),
     Broken(duplicate_parameter_names, "Parameters", "A3, A7", "unique parameter names",
            "'u_pfs' twice"),

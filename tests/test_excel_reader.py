@@ -400,3 +400,116 @@ def test_distribution_whose_draws_overflow_is_reported_at_its_cell(tmp_path):
     problems = validate(bw.write_workbook(tmp_path / "normal.xlsx", sheets))
     assert [(p.sheet, p.cell) for p in problems] == [("Parameters", "D7")], problems
     assert "finite" in problems[0].expected
+
+
+# ---------------------------------------------------------------------------------------------
+# Issue 25: parameter kinds, the model's requirements, finite numbers, located and short messages
+# (the rules checked are those of docs/inputs.md, "Parameter kinds", and docs/robustness.md)
+
+
+def _with(tmp_path, name, change):
+    sheets = bw.valid_rows()
+    change(sheets)
+    return bw.write_workbook(tmp_path / f"{name}.xlsx", sheets)
+
+
+def _add_kind_column(sheets, kinds: dict[str, str]):
+    rows = sheets["Parameters"]
+    rows[0].append("kind")
+    for row in rows[1:]:
+        row.extend([None] * (len(rows[0]) - 1 - len(row)))
+        row.append(kinds.get(row[0]))
+
+
+@pytest.mark.parametrize("kind, value, found", [
+    ("probability", 1.5, "a probability <= 1"), ("probability", -0.1, "a probability >= 0"),
+    ("utility", -3, "a utility >= -1"), ("utility decrement", 5, "a utility decrement <= 1"),
+    ("count", -12, "a count >= 0"), ("duration", -15, "a duration >= 0"), ("rate", -0.07, "a rate >= 0"),
+    ("relative effect", 0, "a relative effect > 0"),
+])
+def test_a_fixed_value_outside_its_kind_is_refused_at_its_cell(tmp_path, kind, value, found):
+    # t_mode (row 9) is a triangular in the fixture; make it fixed, declare its kind.
+    def change(s):
+        bw.set_cell(s["Parameters"], "B9", value)
+        for col in "DEFG":
+            bw.set_cell(s["Parameters"], f"{col}9", None)
+        _add_kind_column(s, {"t_mode": kind})
+    problems = validate(_with(tmp_path, "kind", change))
+    assert [(p.sheet, p.cell) for p in problems] == [("Parameters", "B9")]
+    assert found in problems[0].expected
+
+
+def test_a_normal_on_a_cost_or_probability_is_refused_unless_free(tmp_path):
+    def change(kind):
+        def apply(s):
+            bw.set_cell(s["Parameters"], "A7", "c_scale")  # rr_scale -> a cost by its name
+            _add_kind_column(s, {"c_scale": kind})
+        return apply
+    problems = validate(_with(tmp_path, "normal_cost", change(None)))
+    assert [(p.cell, p.found) for p in problems] == [("D7", "normal (draws from -inf to inf)")]
+    assert "a cost >= 0" in problems[0].expected
+    assert validate(_with(tmp_path, "normal_free", change("free"))) == []
+
+
+def test_uniform_limits_outside_a_probability_are_refused(tmp_path):
+    def change(s):
+        bw.set_cell(s["Parameters"], "G8", 1.2)  # p_uniform: uniform(0.2, 1.2), unit probability
+    problems = validate(_with(tmp_path, "uniform", change))
+    assert [(p.cell, p.found) for p in problems] == [("G8", "1.2")]
+
+
+def test_inferred_kinds_are_recorded(valid):
+    assert valid.kinds["c_drug"] == "cost" and valid.kinds["p_response"] == "probability"
+    assert valid.kinds["u_pfs"] == "utility" and valid.kinds["rr_scale"] == "free"
+    assert valid.kind_notes["c_drug"] == "cost: inferred from its name"
+    assert valid.kind_notes["u_pfs"] == "utility: inferred from its unit 'annual utility'"
+    assert "treated as free" in valid.kind_notes["rr_scale"]
+
+
+def test_requirements_are_checked_with_the_models_spelling(tmp_path):
+    from hta.inputs.requirements import Requirements
+
+    path = bw.valid_workbook(tmp_path)
+    ok = Requirements(parameters=("c_drug", "hr_os"), strategies=("soc",))
+    assert validate(path, ok) == []
+    wrong = Requirements(parameters=("C_drug", "c_missing"), strategies=("SOC", "other"))
+    found = {(p.sheet, p.cell, p.found) for p in validate(path, wrong)}
+    assert ("Parameters", "A4", "'c_drug'") in found          # case differs: the row's cell
+    assert ("Parameters", "", "no such row") in found          # absent: the sheet
+    assert ("Strategies", "A2", "'soc'") in found
+    assert ("Strategies", "", "no such row") in found
+
+
+def test_nan_stored_as_a_number_is_refused_at_its_cell(tmp_path):
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).parent))
+    import hostile_workbooks as hw
+
+    pkg = hw.fixture().copy().set("Parameters", "B4", hw.Raw("", "<v>NaN</v>"))
+    problems = validate(pkg.write(tmp_path / "nan.xlsx"))
+    assert [(p.cell, p.found) for p in problems] == [("B4", "a non-finite number (nan) stored in the file")]
+
+
+def test_long_text_is_cut_and_every_message_is_short(tmp_path):
+    problems = validate(_with(tmp_path, "long", lambda s: bw.set_cell(s["Parameters"], "B3", "x" * 1_000_000)))
+    assert len(problems) == 1 and problems[0].cell == "B3"
+    # openpyxl stores at most Excel's 32,767 characters of a cell
+    assert "(32,767 characters)" in problems[0].found and len(str(problems[0])) <= 260
+
+
+def test_horizon_under_a_year_is_refused_clearly(tmp_path):
+    problems = validate(_with(tmp_path, "short", lambda s: bw.set_cell(s["Settings"], "B3", 0.5)))
+    assert [(p.sheet, p.cell, p.found) for p in problems] == [("Settings", "B3", "0.5")]
+    assert "from 1 to 120" in problems[0].expected
+
+
+def test_duplicate_labels_and_one_sex_life_table(tmp_path):
+    def change(s):
+        bw.set_cell(s["Strategies"], "B3", "Standard of care")
+        s["LifeTable"] = [["age", "sex", "mx"]] + [[a, "male", 0.01] for a in range(0, 101)]
+        for row in s["Settings"]:
+            if row[0] == "life_table":
+                row[1] = "sheet"
+    found = {(p.sheet, p.cell) for p in validate(_with(tmp_path, "labels", change))}
+    assert found == {("Strategies", "B2, B3"), ("LifeTable", "")}

@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from hta.analysis import voi
+from hta.analysis import regression, voi
 from hta.errors import HtaError
 
 REFDATA = Path(__file__).resolve().parents[2] / "shared" / "refdata"
@@ -389,7 +389,7 @@ def test_solver_gives_minimum_norm_fit_on_a_singular_design():
     x = rng.standard_normal((300, 3))
     design = np.column_stack([x, x[:, 0] + x[:, 1], np.ones(300)])  # rank 4 of 5 columns
     y = design @ np.array([1.0, -2.0, 0.5, 0.0, 3.0]) + 0.1 * rng.standard_normal(300)
-    problem = voi._PenalisedProblem(design, [], y)
+    problem = regression.PenalisedProblem(design, [], y)
     coef, rss, edf, factor = problem.solve(np.zeros(0))
     expected, residual, rank, _ = np.linalg.lstsq(design, y, rcond=None)
     assert rank == 4
@@ -401,9 +401,9 @@ def test_solver_gives_minimum_norm_fit_on_a_singular_design():
 
 def test_fast_and_stable_solvers_agree_on_a_well_conditioned_problem(monkeypatch):
     rng = np.random.default_rng(2)
-    design, penalties = voi._tensor_spline(rng.uniform(size=(2000, 2)), 5)
+    design, penalties = regression.tensor_spline(rng.uniform(size=(2000, 2)), 5)
     y = rng.standard_normal(2000)
-    problem = voi._PenalisedProblem(design, penalties, y)
+    problem = regression.PenalisedProblem(design, penalties, y)
     log_lambda = np.array([0.5, -1.0])
     stable = problem._solve_stable(np.exp(log_lambda))
     with monkeypatch.context() as m:  # the fast route must be the one taken here
@@ -420,10 +420,10 @@ def test_huge_smoothing_parameters_leave_the_unpenalised_fit():
     # multilinear (2^4 = 16 unpenalised functions). This is where Cholesky of the normal
     # matrix failed on one BLAS kernel and not on others.
     nb, inputs = _skewed_group()
-    design, penalties = voi._tensor_spline(inputs.to_numpy(), 4)
+    design, penalties = regression.tensor_spline(inputs.to_numpy(), 4)
     y = nb[:, 1]
-    problem = voi._PenalisedProblem(design, penalties, y)
-    coef, rss, edf, _ = problem.solve(np.full(4, voi._LOG_LAMBDA_BOUNDS[1]))
+    problem = regression.PenalisedProblem(design, penalties, y)
+    coef, rss, edf, _ = problem.solve(np.full(4, regression.LOG_LAMBDA_BOUNDS[1]))
     assert np.all(np.isfinite(coef))
     assert edf == pytest.approx(16.0, abs=0.05)
     # The multilinear least-squares fit, computed directly, has the same residual sum of squares.
@@ -460,7 +460,7 @@ def test_gp_equals_the_exact_gaussian_process_posterior_mean(chemo):
     z = (x - x.mean(0)) / x.std(0)
     delta = np.array(result.smoothing[0]["length_scales"]) / x.std(0)
     nugget = result.smoothing[0]["nugget"]
-    a = np.exp(-voi._sq_distances(z, z, delta))
+    a = np.exp(-regression.sq_distances(z, z, delta))
     k_inv = np.linalg.inv(a + nugget * np.eye(100))
     h = np.column_stack([np.ones(100), z])
     beta = np.linalg.solve(h.T @ k_inv @ h, h.T @ k_inv @ y)

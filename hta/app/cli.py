@@ -79,6 +79,11 @@ def _validate(args) -> None:
     print(f"  {len(inputs.parameters.names)} parameters, {len(inputs.strategies)} strategies, "
           f"{len(inputs.survival)} survival inputs; horizon {s.horizon_years:g} years, cycle {s.cycle}, "
           f"discounting {s.discount_costs:.1%} costs / {s.discount_outcomes:.1%} outcomes")
+    notes = getattr(inputs, "kind_notes", {})
+    if notes:
+        print(f"  {len(notes)} parameter kinds not declared (column 'kind'):")
+        for name, note in notes.items():
+            print(f"    {name}: {note}")
     unsourced = [n for n in inputs.parameters.names if not str(inputs.parameters[n].source).strip()]
     if unsourced:
         print(f"  parameters without a source: {', '.join(unsourced)}")

@@ -1,4 +1,4 @@
-"""Is this file a workbook we can safely open? Checks made before openpyxl sees it.
+"""Is this file a workbook we can safely open? Checks made before any part is parsed.
 
 An .xlsx workbook is a zip archive of XML parts. Workbooks arrive from companies, colleagues
 and old versions of ourselves, so before the reader parses one it checks, in order:
@@ -11,10 +11,14 @@ and old versions of ourselves, so before the reader parses one it checks, in ord
    is inflated once, in bounded chunks, and reading stops at the limit, so a zip bomb (a small
    file that expands enormously, or one whose directory lies about its sizes) is refused
    without ever being expanded;
+0. before anything else, the file is at most ``MAX_FILE_BYTES`` (64 MiB) on disk; a file that
+   is not a zip archive is identified from its first and last 64 KiB only, never read whole
+   (an encrypted, password-protected workbook is an OLE2 file with an ``EncryptedPackage``
+   stream, and is named as such);
 4. it has the parts of a spreadsheet (``[Content_Types].xml`` and ``xl/workbook.xml``).
 
 Macro-enabled workbooks (.xlsm, or any workbook with ``xl/vbaProject.bin``) are read for their
-data; their macros are never run (openpyxl does not execute VBA, and the reader keeps none).
+data; their macros are never run (the reader (hta.excel.xlsx) never parses xl/vbaProject.bin).
 
 ``check_archive`` returns None for an acceptable file, or a short description of what was found
 for the reader to put in its one-line problem report.
@@ -26,11 +30,19 @@ import zipfile
 from pathlib import Path
 
 #: The largest total uncompressed size of a workbook's parts, in bytes (50 MiB). The flagship
-#: input workbook is about 0.1 MiB unzipped; openpyxl needs roughly ten times the XML size in
-#: memory, twice (values and formulas), so this keeps a read below about 1 GiB.
+#: input workbook is about 0.1 MiB unzipped; the reader (hta.excel.xlsx) streams each part and
+#: bounds what it keeps by rows and cells; this limit bounds the time spent inflating and checking
+#: the parts (about 0.3 s for 50 MiB).
 MAX_UNCOMPRESSED_BYTES = 50 * 1024 * 1024
 #: The largest number of parts in a workbook archive.
 MAX_MEMBERS = 10_000
+#: The largest workbook file read, in bytes (64 MiB): larger files are refused from their size
+#: alone, before any byte is read (a workbook within MAX_UNCOMPRESSED_BYTES is never larger).
+MAX_FILE_BYTES = 64 * 1024 * 1024
+#: How much of a file is read to tell what it is (its first bytes, and for an OLE2 file the
+#: stream names of its directory, which say whether it is an encrypted workbook).
+_SNIFF_BYTES = 64 * 1024
+_ENCRYPTED = ("EncryptedPackage".encode("utf-16-le"), "EncryptionInfo".encode("utf-16-le"))
 _CHUNK = 1024 * 1024
 _OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy .xls (and other OLE2 files)
 
@@ -39,11 +51,28 @@ def _size(n: int) -> str:
     return f"{n / 2**20:,.0f} MiB" if n >= 2**20 else f"{n / 1024:,.1f} KiB"
 
 
+def _sniff(path: Path) -> tuple[bytes, bytes]:
+    """The first and last :data:`_SNIFF_BYTES` of a file (never the whole of a large file)."""
+    size = path.stat().st_size
+    with open(path, "rb") as f:
+        head = f.read(_SNIFF_BYTES)
+        if size > 2 * _SNIFF_BYTES:
+            f.seek(size - _SNIFF_BYTES)
+            tail = f.read(_SNIFF_BYTES)
+        else:
+            tail = b""
+    return head, tail
+
+
 def _describe_start(path: Path) -> str:
-    head = path.read_bytes()[:64] if path.stat().st_size else b""
+    data, tail = _sniff(path)
+    head = data[:64]
     if not head:
         return "an empty file"
     if head.startswith(_OLE_MAGIC):
+        if any(marker in data or marker in tail for marker in _ENCRYPTED):
+            return ("a password-protected (encrypted) workbook: remove the password in Excel "
+                    "(File > Info > Protect Workbook) and save it again as .xlsx")
         return "a legacy Excel 97-2003 (.xls) or other OLE2 file: save it as .xlsx"
     if head.startswith(b"PK"):
         return "a damaged or truncated zip archive (no central directory)"
@@ -58,9 +87,19 @@ def _describe_start(path: Path) -> str:
 
 
 def check_archive(path: Path) -> str | None:
-    """None if ``path`` is a zip archive safe to hand to openpyxl; else what was found instead."""
+    """None if ``path`` is a zip archive safe to parse; else what was found instead."""
     path = Path(path)
-    if not zipfile.is_zipfile(path):
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        return f"a file that cannot be read ({type(exc).__name__})"
+    if size > MAX_FILE_BYTES:
+        return f"a file of {_size(size)} (at most {_size(MAX_FILE_BYTES)} are read)"
+    try:
+        is_zip = zipfile.is_zipfile(path)
+    except OSError as exc:
+        return f"a file that cannot be read ({type(exc).__name__})"
+    if not is_zip:
         return _describe_start(path)
     try:
         with zipfile.ZipFile(path) as archive:

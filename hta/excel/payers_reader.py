@@ -20,7 +20,7 @@ import math
 import re
 from typing import Any
 
-from hta.errors import Problem
+from hta.excel import xlsx
 from hta.inputs.negotiation import AgreementTerms, CapacityTerms, NegotiationInputs
 
 __all__ = ["AGREEMENT_ITEMS", "CAPACITY_ITEMS", "PAYER_COLUMNS", "read_negotiation"]
@@ -54,33 +54,42 @@ def _show(value: Any) -> str:
 
 
 class _Sheet:
+    """One optional sheet, read through the streaming reader of :mod:`hta.excel.xlsx`."""
+
     def __init__(self, book, name: str):
         self.book = book
         self.name = book.find_sheet(name)
-        self.ws = None if self.name is None else book.values[self.name]
+        self.ws = None  # {row: {column: (value, formula)}} of the used cells, or None
+        if self.name is not None:
+            try:
+                self.ws = book.workbook.cells(self.name).by_row()
+            except (xlsx.Damaged, xlsx.TooLarge) as exc:
+                book.problem(self.name, "", f"a readable worksheet named '{self.name}'", str(exc))
 
     def problem(self, cell: str, expected: str, found: str) -> None:
-        self.book.problems.append(Problem(self.book.name, self.name, cell, expected, found))
+        self.book.problem(self.name, cell, expected, found)
 
     def rows(self, columns: tuple) -> list[dict]:
         """Non-blank rows as ``{column: (value, coord)}``; a missing required header is a problem."""
         header = {}
-        for cell in self.ws[1]:
-            if isinstance(cell.value, str) and cell.value.strip():
-                header[cell.value.strip().lower()] = cell.column_letter
+        for j, (value, _formula) in self.ws.get(1, {}).items():
+            if isinstance(value, str) and value.strip():
+                header[value.strip().lower()] = j
         missing = [c for c in columns[:-1] if c.lower() not in header]
         if missing:
             self.problem("row 1", f"the columns {', '.join(columns)}", f"no column '{missing[0]}'")
             return []
         out = []
-        for r in range(2, self.ws.max_row + 1):
+        for r, cells in self.ws.items():
+            if r == 1:
+                continue
             rec = {}
             for c in columns:
-                letter = header.get(c.lower())
-                if letter is None:
+                j = header.get(c.lower())
+                if j is None:
                     continue
-                v = self.ws[f"{letter}{r}"].value
-                rec[c] = (v.strip() if isinstance(v, str) else v, f"{letter}{r}")
+                v = cells.get(j, (None, None))[0]
+                rec[c] = (v.strip() if isinstance(v, str) else v, f"{xlsx.column_letter(j)}{r}")
             first = rec[columns[0]][0]
             if first is None or first == "":
                 continue
@@ -229,12 +238,12 @@ def _capacity(book) -> CapacityTerms | None:
 
 
 def read_negotiation(book, inputs):
-    """Read the Payers, Agreements and Capacity sheets of ``book`` (a reader ``_Book``).
+    """Read the Payers, Agreements and Capacity sheets of ``book`` (a :class:`hta.excel.cells.Book`).
 
     Returns ``inputs`` with :attr:`ModelInputs.negotiation` set (unchanged when none of the
     sheets exists; None when ``inputs`` is None). Problems go to ``book.problems``.
     """
-    if book.values is None:
+    if book.workbook is None or book.problems:  # the main sheets already failed: nothing to add
         return inputs
     horizon = None
     if inputs is not None and getattr(inputs, "settings", None) is not None:

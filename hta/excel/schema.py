@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from hta.inputs import budget as _bia
 from hta.survival.curves import DISTRIBUTIONS as SURVIVAL_FAMILIES
+from hta.inputs.kinds import KINDS as PARAMETER_KINDS
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
 from hta.units import TIME_UNITS
 
@@ -63,6 +64,14 @@ SURVIVAL_INPUTS = ("parametric", "km", "ipd")
 SURVIVAL_COEFFICIENTS = {name: family.coef_names for name, family in SURVIVAL_FAMILIES.items()}
 SURVIVAL_DISTRIBUTIONS = tuple(SURVIVAL_COEFFICIENTS)
 MAX_COEFFICIENTS = max(len(names) for names in SURVIVAL_COEFFICIENTS.values())
+#: Bounds on survival coefficients and their covariances: exp(50) is about 5e21, far beyond any
+#: time scale or rate in days, and a variance of 100 on the log scale is already no information;
+#: beyond these the curves overflow to infinity or zero.
+MAX_COEFFICIENT = 50.0
+#: The largest time of digitised or patient-level survival data, in its own unit (1e6 days is
+#: 2,700 years): larger times are typing errors that overflow the reconstruction and fits.
+MAX_DATA_TIME = 1e6
+MAX_COVARIANCE = 100.0
 
 CYCLES = ("week", "28 days", "month", "year")
 WITHIN_CYCLE = ("half-cycle", "simpson", "start", "end")
@@ -72,6 +81,14 @@ UTILITY_NORMS = ("none", "hk-eq5d5l-2019", "uk-ara-brazier-2010")
 SEXES = ("male", "female")
 
 MAX_DISCOUNT_RATE = 0.2
+#: Bounds that keep every array the model allocates, and every sum it forms, small and finite:
+#: a horizon of 1 to 120 years (a cohort's lifetime; under a year, survival extrapolation has no
+#: yearly grid to select on), a willingness to pay of at most 1e9 per QALY, populations of at most
+#: 1e10 persons and at most 10 million PSA draws.
+MAX_HORIZON_YEARS = 120.0
+MAX_WTP = 1e9
+MAX_POPULATION = 1e10
+MAX_PSA_DRAWS = 10_000_000
 
 
 @dataclass(frozen=True)
@@ -151,8 +168,8 @@ def _fmt(x: float) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("model", TEXT, "Name of the decision model (a module in models/).", default=None),
-    Setting("horizon_years", NUMBER, "Time horizon of the model.", required=True, unit="years",
-            minimum=0.0, minimum_exclusive=True),
+    Setting("horizon_years", NUMBER, "Time horizon of the model (1 to 120 years).", required=True,
+            unit="years", minimum=1.0, maximum=MAX_HORIZON_YEARS),
     Setting("cycle", CHOICE, "Cycle length.", required=True, choices=CYCLES),
     Setting("discount_costs", NUMBER,
             "Discount rate for costs, per annum, as a fraction (3% is 0.03).", required=True,
@@ -181,11 +198,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("annual_population", NUMBER,
             "Patients eligible each year (population EVPI; the budget impact uses the Budget "
             "sheet).", unit="patients per year",
-            minimum=0.0),
+            minimum=0.0, maximum=MAX_POPULATION),
     Setting("population_years", NUMBER, "Years over which the decision applies (population EVPI).",
-            unit="years", minimum=0.0),
-    Setting("seed", INTEGER, "Seed of the probabilistic sensitivity analysis.", minimum=0.0),
-    Setting("psa_draws", INTEGER, "Number of PSA draws.", minimum=1.0),
+            unit="years", minimum=0.0, maximum=MAX_HORIZON_YEARS),
+    Setting("seed", INTEGER, "Seed of the probabilistic sensitivity analysis.", minimum=0.0,
+            maximum=2.0**63 - 1),
+    Setting("psa_draws", INTEGER, "Number of PSA draws.", minimum=1.0, maximum=MAX_PSA_DRAWS),
 )
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 
@@ -193,7 +211,8 @@ SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
 WTP = Setting("wtp_N", NUMBER,
               "Willingness-to-pay threshold per QALY; the description column is its label "
               "(e.g. '1x HK GDP per capita'). At least wtp_1 is required.",
-              required=True, unit="currency per QALY", minimum=0.0, minimum_exclusive=True)
+              required=True, unit="currency per QALY", minimum=0.0, minimum_exclusive=True,
+              maximum=MAX_WTP)
 
 SOURCE_HELP = ("Citation for the number (author, year, table/figure, page), or the word "
                "'assumption' followed by the rationale.")
@@ -241,6 +260,12 @@ PARAMETERS_SHEET = Sheet(
                optional_header=True),
         Column("description", TEXT, "What the parameter is.", optional_header=True, width=40),
         Column("source", TEXT, SOURCE_HELP, required=True, width=40),
+        Column("kind", CHOICE, "What the number is: " + ", ".join(PARAMETER_KINDS) + ". Its "
+               "domain is enforced on value, low/high and the distribution's support (a "
+               "probability 0-1, a utility -1 to 1, a cost >= 0, ...; see docs/inputs.md); "
+               "'free' allows any finite value and any distribution. Blank: inferred from a c_ "
+               "name or the unit where unambiguous, else free (hta validate lists which).",
+               choices=PARAMETER_KINDS, optional_header=True, width=18),
     ),
 )
 
@@ -376,19 +401,21 @@ BUDGET_ITEMS: tuple[Setting, ...] = (
     Setting("new_strategy", TEXT, "The strategy of the Strategies sheet that is the new drug.",
             required=True),
     Setting("population", NUMBER, "Population of the budget holder's catchment in population_year.",
-            required=True, unit="persons", minimum=0.0, minimum_exclusive=True),
+            required=True, unit="persons", minimum=0.0, minimum_exclusive=True, maximum=MAX_POPULATION),
     Setting("population_year", INTEGER, "Calendar year of population and incidence_per_100000.",
             required=True, unit="calendar year", minimum=1900.0, maximum=2200.0),
     Setting("population_growth", NUMBER, "Projected population growth per annum, as a fraction "
             "(may be negative). Default 0.", unit="per annum", minimum=-MAX_GROWTH, maximum=MAX_GROWTH,
             default=0.0),
     Setting("incidence_per_100000", NUMBER, "New cases of the disease per 100,000 persons a year in "
-            "population_year.", required=True, unit="per 100,000 per year", minimum=0.0),
+            "population_year.", required=True, unit="per 100,000 per year", minimum=0.0,
+            maximum=100_000.0),
     Setting("incidence_growth", NUMBER, "Projected change of the incidence rate per annum, as a "
             "fraction (ageing, trends). Default 0.", unit="per annum", minimum=-MAX_GROWTH,
             maximum=MAX_GROWTH, default=0.0),
     Setting("prevalent_patients", NUMBER, "Patients already eligible at listing (a prevalent pool), "
-            "starting in budget year 1. Default 0.", unit="patients", minimum=0.0, default=0.0),
+            "starting in budget year 1. Default 0.", unit="patients", minimum=0.0, maximum=MAX_POPULATION,
+            default=0.0),
     Setting("uptake_curve", CHOICE, "Share of the new drug by year: explicit (share_with of the new "
             "strategy in BudgetShares, per year), linear (uptake_year_1 to uptake_peak at "
             "uptake_peak_year) or s-shaped (logistic: uptake_peak, uptake_midpoint, "
@@ -398,13 +425,14 @@ BUDGET_ITEMS: tuple[Setting, ...] = (
     Setting("uptake_peak", NUMBER, "linear, s-shaped: peak share of the new drug.", unit="proportion",
             minimum=0.0, maximum=1.0),
     Setting("uptake_peak_year", NUMBER, "linear: budget year in which the peak is reached.",
-            unit="budget year", minimum=1.0),
+            unit="budget year", minimum=1.0, maximum=float(MAX_BUDGET_YEARS)),
     Setting("uptake_midpoint", NUMBER, "s-shaped: budget year at which half the peak is reached.",
-            unit="budget year"),
+            unit="budget year", minimum=-100.0, maximum=100.0),
     Setting("uptake_steepness", NUMBER, "s-shaped: steepness of the logistic curve (per year).",
-            unit="per year", minimum=0.0, minimum_exclusive=True),
+            unit="per year", minimum=0.0, minimum_exclusive=True, maximum=100.0),
     Setting("uptake_scale", NUMBER, "Factor on the uptake curve (1 = as given); its low/high give a "
-            "one-way range for any curve. Default 1.", unit="factor", minimum=0.0, default=1.0),
+            "one-way range for any curve. Default 1.", unit="factor", minimum=0.0, maximum=100.0,
+            default=1.0),
     Setting("entry", CHOICE, "When in its year a cohort starts treatment: mid-year (patients start "
             "through the year, on average at mid-year) or start (1 January). Default mid-year.",
             choices=BUDGET_ENTRY, default="mid-year"),

@@ -7,7 +7,7 @@ the budget impact inputs (:class:`BudgetInputs`). Nothing here reads Excel.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -37,3 +37,7 @@ class ModelInputs:
     budget: BudgetInputs | None = None
     #: Payers, managed-entry agreement terms and capacity (sheets Payers, Agreements, Capacity), or None.
     negotiation: NegotiationInputs | None = None
+    #: Kind of each parameter of the Parameters sheet (hta.inputs.kinds), by name.
+    kinds: dict[str, str] = field(default_factory=dict)
+    #: Parameters whose kind was not declared: how it was inferred (listed by ``hta validate``).
+    kind_notes: dict[str, str] = field(default_factory=dict)
