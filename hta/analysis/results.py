@@ -72,12 +72,19 @@ def _incremental(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _nmb(summary: pd.DataFrame, wtp) -> pd.DataFrame:
+def wtp_column(label: str, value: float, settings=None) -> str:
+    """Name of the NMB column at one WTP, e.g. ``NMB at 1x GDP (HK$406,000/QALY)``."""
+    symbol = getattr(settings, "currency_symbol", "HK$")
+    effect = getattr(settings, "effect", "QALY")
+    return f"NMB at {label} ({symbol}{value:,.0f}/{effect})"
+
+
+def _nmb(summary: pd.DataFrame, wtp, settings=None) -> pd.DataFrame:
     rows = []
     for _, r in summary.iterrows():
         row = {"structure": r["structure"], "strategy": r["strategy"], "label": r["label"]}
         for label, value in wtp:
-            row[f"NMB at {label} (HK${value:,.0f}/QALY)"] = value * r["qalys"] - r["cost"]
+            row[wtp_column(label, value, settings)] = value * r["qalys"] - r["cost"]
         rows.append(row)
     frame = pd.DataFrame(rows)
     # incremental NMB against the comparator (first strategy) of each structure
@@ -133,7 +140,7 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
     dis.insert(1, "label", dis["strategy"].map(lambda s: labels.get(s, s)))
 
     inc = _incremental(summary)
-    nmb = _nmb(summary, wtp)
+    nmb = _nmb(summary, wtp, model.settings)
     keys = ["structure", "strategy"]
     summary = (summary.merge(inc[keys + ["inc_cost", "inc_qalys", "icer", "status"]], on=keys, how="left")
                .merge(nmb.drop(columns=["label"]), on=keys, how="left"))
@@ -145,6 +152,8 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
         survival=survival, survival_specs=pd.DataFrame(specs), inputs=params.to_frame(),
         structure_label=label,
     )
+    outside = getattr(params, "outside_range", None)
+    results.notes.extend(outside() if callable(outside) else [])
     for st in model.strategies:
         cohort = base_out[st].cohort
         capped = cohort.report.get("capped") if cohort is not None else None
