@@ -20,9 +20,11 @@ def console_table(results, sections: dict) -> str:
     symbol, effect = getattr(settings, "currency_symbol", "HK$"), getattr(settings, "effect", "QALY")
     for structure, block in s.groupby("structure", sort=False):
         lines.append(f"{structure}")
-        lines.append(f"  {'strategy':<26}{f'cost ({symbol.strip()})':>14}{effect + 's':>9}{'LYs':>9}")
+        both = effect == "QALY"  # otherwise the effect is the life-year: one column
+        lines.append(f"  {'strategy':<26}{f'cost ({symbol.strip()})':>14}{'QALYs' if both else '':>9}{'LYs':>9}")
         for _, r in block.iterrows():
-            lines.append(f"  {r['label']:<26}{r['cost']:>14,.0f}{r['qalys']:>9.3f}{r['lys']:>9.3f}")
+            lines.append(f"  {r['label']:<26}{r['cost']:>14,.0f}{format(r['qalys'], '>9.3f') if both else '':>9}"
+                         f"{r['lys']:>9.3f}")
         for _, r in inc[inc["structure"] == structure].iterrows():
             if r["status"] == "frontier" and not np.isnan(r["icer"]):
                 lines.append(f"  {r['label']} vs {labels.get(r['comparator'], r['comparator'])}: "

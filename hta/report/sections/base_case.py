@@ -27,6 +27,8 @@ def base_case(results) -> Section:
     notes.append(f"Settings: horizon {st.horizon_years:g} years; cycle {st.cycle}; discounting {st.discount_costs:.1%} costs, "
                  f"{st.discount_outcomes:.1%} outcomes ({st.discount_method}); {st.within_cycle} correction; "
                  f"{cohort}currency {st.currency}")
+    if effect != "QALY":
+        notes.append(f"Effect: {effect}s (the columns named qalys hold {effect}s); ICER and NMB per {effect}")
     notes += list(results.notes)
     sheets = [
         Sheet("Summary", results.summary, _only(results.summary, {**money_cols, **qaly_cols})
