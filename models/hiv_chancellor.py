@@ -216,6 +216,13 @@ class HivModel:
         return evaluate(batch, n_cycles=self.grid.n_cycles, discount_costs=s.discount_costs,
                         discount_outcomes=s.discount_outcomes, keep_cohort=keep_cohort)
 
+    def excel_book(self):
+        """The base case as a formula-live workbook (``hta export-excel scenarios/hiv_chancellor.py``)."""
+        s = self.settings
+        values = {name: float(v[0]) for name, v in self.parameters.base().items()}
+        return excel_book(values, n_cycles=self.grid.n_cycles, discount_costs=s.discount_costs,
+                          discount_outcomes=s.discount_outcomes)
+
 
 def model() -> HivModel:
     """The HIV model with its PSA parameter table (Briggs et al. 2006 Exercise 4.7)."""

@@ -239,6 +239,10 @@ class ThrModel:
     def evaluate(self, batch, keep_cohort: bool = False) -> outcomes.Outcomes:
         return evaluate(batch, q_bg=_BACKGROUND.get(), keep_cohort=keep_cohort)
 
+    def excel_book(self):
+        """The base case as a formula-live workbook (``hta export-excel scenarios/thr_briggs.py``)."""
+        return excel_book(self.parameters)
+
 
 class _Cached:
     """The background death probabilities, read from the life table once per process."""
