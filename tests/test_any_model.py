@@ -151,3 +151,28 @@ def test_a_copied_scenario_script_runs_from_the_repository_root(tmp_path):
                            str(tmp_path / "out"), "--quiet"], cwd=REPO, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / "cure_model.xlsx").is_file()
+
+
+def linear_outcomes(batch):
+    """Closed form: cost = c + (price for the new strategy), QALYs = q (+ gain for it)."""
+    from types import SimpleNamespace
+
+    costs = np.column_stack([batch["c"], batch["c"] + batch["price"]])
+    qalys = np.column_stack([batch["q"], batch["q"] + batch["gain"]])
+    return SimpleNamespace(costs=costs, qalys=qalys, lys=qalys,
+                           costs_undiscounted=costs, qalys_undiscounted=qalys, lys_undiscounted=qalys)
+
+
+def test_a_function_model_without_grid_or_cohorts_publishes(tmp_path, capsys):
+    """FunctionModel (no grid, no traces, no curves): Summary with the ICER price / gain."""
+    from hta import FunctionModel
+
+    t = ParameterTable().add("c", 1000.0).add("price", 5000.0).add("q", 4.0).add("gain", 0.25)
+    model = FunctionModel(name="linear", strategies=("old", "new"), parameters=t, evaluate=linear_outcomes,
+                          settings=Settings.simple(10, "year", 0.0, wtp=[30_000]))
+    results = analyse(model, name="linear")
+    assert results.summary.set_index("strategy").loc["new", "icer"] == pytest.approx(5000 / 0.25)
+    publish(results, tmp_path, quiet=True)
+    book = openpyxl.load_workbook(tmp_path / "linear.xlsx", read_only=True)
+    assert book.sheetnames == ["Summary", "Incremental", "NMB", "Disaggregated", "Inputs", "Run info"]
+    assert "ICER HK$20,000 per QALY" in capsys.readouterr().out

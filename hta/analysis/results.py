@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from hta.analysis.cea import incremental
-from hta.protocol import capabilities, strategy_labels
+from hta.engine.outcomes import Outcomes, StrategyOutcome
+from hta.protocol import capabilities, model_grid, strategy_labels
 
 #: Labels of the structure codes of :class:`hta.protocol.HasStructure`.
 STRUCTURE_LABELS = {"psm": "partitioned survival", "stm": "state-transition (TSD 19)"}
@@ -47,6 +49,24 @@ class Results:
 def structure_label(model) -> str:
     code = getattr(model, "structure", "") if capabilities(model).structure else ""
     return STRUCTURE_LABELS.get(code, code or "model")
+
+
+def as_outcomes(out, strategies) -> Outcomes:
+    """``out`` as :class:`hta.engine.outcomes.Outcomes`: a model may return any object with
+    ``costs``, ``qalys`` and ``lys`` arrays ``(n, S)`` (and optionally ``*_undiscounted``, else
+    taken equal); its totals become one line per measure (category "total", no state)."""
+    if isinstance(out, Outcomes):
+        return out
+    arrays = {}
+    for measure, attr in (("cost", "costs"), ("qaly", "qalys"), ("ly", "lys")):
+        discounted = np.asarray(getattr(out, attr), dtype=float)
+        undiscounted = np.asarray(getattr(out, f"{attr}_undiscounted", discounted), dtype=float)
+        arrays[measure] = (discounted, undiscounted)
+    results = []
+    for j, s in enumerate(strategies):
+        lines = {(m, "total", ""): np.stack([d[:, j], u[:, j]]) for m, (d, u) in arrays.items()}
+        results.append(StrategyOutcome(strategy=s, states=(), n=arrays["cost"][0].shape[0], lines=lines))
+    return Outcomes.from_list(results)
 
 
 def _summary_rows(model, outcomes, label: str) -> pd.DataFrame:
@@ -94,6 +114,8 @@ def _nmb(summary: pd.DataFrame, wtp, settings=None) -> pd.DataFrame:
 
 
 def _trace_frame(model, outcomes, grid) -> pd.DataFrame:
+    if grid is None:
+        return pd.DataFrame({"time_years": []})
     frame = pd.DataFrame({"time_years": grid.times})
     labels = strategy_labels(model)
     for s in model.strategies:
@@ -116,16 +138,17 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
     caps = capabilities(model)
     params = model.parameters
     base = params.base()
-    base_out = model.evaluate(base, keep_cohort=True) if caps.keeps_cohort else model.evaluate(base)
+    base_out = as_outcomes(model.evaluate(base, keep_cohort=True) if caps.keeps_cohort else model.evaluate(base),
+                           model.strategies)
     label = structure_label(model)
     summaries = [_summary_rows(model, base_out, label)]
     for alt_label, alt in (alternatives or {}).items():
-        summaries.append(_summary_rows(alt, alt.evaluate(alt.parameters.base()), alt_label))
+        summaries.append(_summary_rows(alt, as_outcomes(alt.evaluate(alt.parameters.base()), alt.strategies), alt_label))
     summary = pd.concat(summaries, ignore_index=True)
-    grid = model.grid
+    grid = model_grid(model)
     labels = strategy_labels(model)
 
-    survival = pd.DataFrame({"time_years": grid.times})
+    survival = pd.DataFrame({"time_years": grid.times if grid is not None else []})
     if caps.survival_curves:
         for (s, e), values in model.survival_curves(base).items():
             survival[f"{labels.get(s, s)}: {e}"] = values[0]
