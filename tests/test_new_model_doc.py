@@ -85,3 +85,16 @@ def test_the_template_workbook_filled_in_gives_the_same_model(tmp_path):
     code = g.ThreeState()
     np.testing.assert_allclose(model.evaluate(model.parameters.base()).costs,
                                code.evaluate(code.parameters.base()).costs, rtol=1e-13)
+
+
+def test_psm_without_survival_specs_publishes_its_curves(tmp_path):
+    """A partitioned-survival model with survival_curves but no parametric specs: the Survival
+    sheet and figure appear, the Survival models sheet does not."""
+    from hta import analyse, publish
+
+    results = analyse(g.psm_model(), name="psm")
+    publish(results, tmp_path, quiet=True)
+    names = openpyxl.load_workbook(tmp_path / "psm.xlsx", read_only=True).sheetnames
+    assert "Survival" in names and "Trace" in names and "Survival models" not in names
+    assert (tmp_path / "psm_survival.png").is_file()
+    assert results.structure_label == "partitioned survival"
