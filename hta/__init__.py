@@ -13,6 +13,7 @@ from hta.analysis.evaluate import FunctionModel
 from hta.analysis.plan import Execution, analyse
 from hta.analysis.results import Results
 from hta.app.cli import run_file
+from hta.app.paths import inputs_path
 from hta.engine.outcomes import Outcomes
 from hta.engine.timegrid import CycleGrid
 from hta.errors import HtaError, InputError
@@ -24,6 +25,6 @@ from hta.report.publish import publish
 
 __all__ = [
     "__version__", "Batch", "CycleGrid", "Execution", "FunctionModel", "HtaError", "InputError", "Model",
-    "ModelInputs", "Outcomes", "ParameterTable", "Results", "Settings", "analyse", "publish", "read_inputs",
+    "ModelInputs", "Outcomes", "ParameterTable", "Results", "Settings", "analyse", "inputs_path", "publish", "read_inputs",
     "run_file",
 ]

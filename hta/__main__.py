@@ -4,4 +4,5 @@ import sys
 
 from hta.app.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":  # importing the module (e.g. walking every module of hta) runs nothing
+    sys.exit(main())

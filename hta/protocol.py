@@ -20,12 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from hta.engine.timegrid import CycleGrid
 from hta.errors import HtaError
 
 __all__ = ["Model", "Capabilities", "capabilities", "check_model", "model_label", "strategy_labels",
            "KeepsCohort", "Reconfigurable", "HasSurvivalCurves", "HasSurvivalSpecs", "HasStructure",
            "HasFormulaWorkbook", "HasIdenticalEfficacy", "HasGeneralPopulation", "HasTransitionMatrices",
-           "HasParameterRoles", "HasInputsPath", "HasCrossing"]
+           "HasParameterRoles", "HasInputsPath", "HasCrossing", "HasGrid", "model_grid"]
 
 
 @runtime_checkable
@@ -188,6 +189,25 @@ def capabilities(model) -> Capabilities:
         inputs_path=bool(getattr(model, "inputs_path", "")),
         crossing=isinstance(model, HasCrossing),
     )
+
+
+@runtime_checkable
+class HasGrid(Protocol):
+    """``grid``: the model's cycle grid (:class:`hta.engine.timegrid.CycleGrid`, times in years)."""
+
+    grid: Any
+
+
+def model_grid(model):
+    """The model's cycle grid: ``model.grid``, else the grid of ``settings.horizon_years`` and
+    ``settings.cycle`` (:meth:`CycleGrid.from_horizon`), else None (e.g. a FunctionModel without
+    settings: the report then has no time axis for traces or curves)."""
+    if isinstance(model, HasGrid) and model.grid is not None:
+        return model.grid
+    settings = getattr(model, "settings", None)
+    if settings is None or getattr(settings, "horizon_years", None) is None:
+        return None
+    return CycleGrid.from_horizon(settings.horizon_years, settings.cycle)
 
 
 def strategy_labels(model) -> dict:

@@ -48,7 +48,7 @@ from hta.survival.curves import make_curve
 from hta.engine.timegrid import CycleGrid, discount_factors
 from hta.population.utility_norms import UtilityNorms, age_multiplier
 from hta.units import DAYS_PER_YEAR, months_per_unit
-from models.fucaso_common import STATES
+from .fucaso_common import STATES
 
 STRUCTURES = ("psm", "stm")
 
@@ -443,7 +443,7 @@ class FucasoModel:
 
     def excel_book(self):
         """The base case as a formula-live Excel workbook (``hta export-excel``; models/fucaso_excel.py)."""
-        from models import fucaso_excel
+        from . import fucaso_excel
 
         return fucaso_excel.build_book(self)
 

@@ -16,11 +16,13 @@ discounted at 6% a year, life-years undiscounted.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hta.engine import markov, outcomes
 from hta.engine.timegrid import CycleGrid
+from hta.inputs import Settings
 
 STATES = ("A", "B", "C", "D")
 STRATEGIES = ("monotherapy", "combination")
@@ -180,3 +182,48 @@ def excel_book(values: Mapping | None = None, *, n_cycles: int = 20, discount_co
                 "lamivudine", {s: f"IF({{k}}<={RR_YEARS},c_lamivudine,0)" for s in STATES[:3]}))
     book.strategies = [(s, s) for s in STRATEGIES]
     return book
+
+
+#: Willingness to pay per life-year (GBP, 1995 prices): illustrative values (assumption; the
+#: book reports the ICER only). Used for NMB, the CEAC and the threshold price of lamivudine.
+WTP_PER_LY = (("lower (assumption)", 10_000.0), ("upper (assumption)", 20_000.0))
+
+
+@dataclass(frozen=True)
+class HivModel:
+    """The HIV model on the model protocol (:class:`hta.protocol.Model`), for scenario scripts.
+
+    The effect is the life-year: utilities are 1 in every living state and outcomes are not
+    discounted, so ``qalys`` equal ``lys`` and ``settings.effect`` is ``"LY"`` (the report's
+    headline reads "per LY"). Costs in GBP (1995), discounted at 6% a year; 20 annual cycles,
+    end-of-cycle counting (Briggs et al. 2006 Exercise 2.5).
+    """
+
+    name: str = "hiv_chancellor"
+    strategies: tuple = STRATEGIES
+    strategy_labels: dict = field(default_factory=lambda: {"monotherapy": "Zidovudine",
+                                                           "combination": "Zidovudine + lamivudine"})
+    settings: Settings = field(default_factory=lambda: Settings.simple(
+        20, "year", (0.06, 0.0), wtp=WTP_PER_LY, within_cycle="end", currency="GBP", effect="LY"))
+    parameters: object = field(default_factory=parameter_table)
+
+    @property
+    def grid(self) -> CycleGrid:
+        return CycleGrid(1.0, 20)
+
+    def evaluate(self, batch, keep_cohort: bool = False) -> outcomes.Outcomes:
+        s = self.settings
+        return evaluate(batch, n_cycles=self.grid.n_cycles, discount_costs=s.discount_costs,
+                        discount_outcomes=s.discount_outcomes, keep_cohort=keep_cohort)
+
+    def excel_book(self):
+        """The base case as a formula-live workbook (``hta export-excel scenarios/hiv_chancellor.py``)."""
+        s = self.settings
+        values = {name: float(v[0]) for name, v in self.parameters.base().items()}
+        return excel_book(values, n_cycles=self.grid.n_cycles, discount_costs=s.discount_costs,
+                          discount_outcomes=s.discount_outcomes)
+
+
+def model() -> HivModel:
+    """The HIV model with its PSA parameter table (Briggs et al. 2006 Exercise 4.7)."""
+    return HivModel()

@@ -29,11 +29,13 @@ costs discounted at 6% and QALYs at 1.5% a year (the book's rates).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from hta.engine import markov, outcomes
 from hta.engine.timegrid import CycleGrid
+from hta.inputs import Settings
 
 STATES = ("primary THR", "successful primary", "revision THR", "successful revision", "dead")
 STRATEGIES = ("standard", "np1")
@@ -139,10 +141,11 @@ def evaluate(batch: Mapping, *, q_bg: np.ndarray | None = None, keep_cohort: boo
     for strategy in STRATEGIES:
         P = markov.transitions(STATES, transition_probabilities(batch, strategy, q_bg), strategy=strategy)
         c = markov.cohort(P, start, grid.n_cycles, states=STATES, strategy=strategy, dead_states=("dead",))
+        prosthesis = batch[f"c_prosthesis_{strategy}"] if f"c_prosthesis_{strategy}" in batch else PROSTHESIS_COST[strategy]
         results.append(outcomes.account(
             c, grid, within_cycle="half-cycle", discount_costs=DISCOUNT_COSTS, discount_outcomes=DISCOUNT_OUTCOMES,
             utilities=utilities, state_costs={"revision": costs},
-            one_off_costs={"primary operation": PRIMARY_COST, "prosthesis": PROSTHESIS_COST[strategy]},
+            one_off_costs={"primary operation": PRIMARY_COST, "prosthesis": prosthesis},
             keep_cohort=keep_cohort))
     return outcomes.Outcomes.from_list(results)
 
@@ -195,3 +198,66 @@ def excel_book(table=None):
         book.line(strategy, "cost", "prosthesis", f"c_prosthesis_{strategy}")
     book.strategies = [(st, st) for st in STRATEGIES]
     return book
+
+
+#: Willingness to pay per QALY (GBP): NICE's 20,000-30,000 range (NICE methods manual 2022, 4.10).
+WTP_PER_QALY = (("NICE lower", 20_000.0), ("NICE upper", 30_000.0))
+
+
+def model_parameters():
+    """:func:`parameter_table` plus the prosthesis prices as fixed parameters (GBP; Briggs et al.
+    2006), so that a threshold analysis can vary the new prosthesis's price."""
+    table = parameter_table()
+    for strategy, price in PROSTHESIS_COST.items():
+        table.add(f"c_prosthesis_{strategy}", price, unit="GBP", group="prosthesis prices",
+                  description=f"prosthesis price, {strategy}", source="Briggs et al. 2006")
+    return table
+
+
+@dataclass(frozen=True)
+class ThrModel:
+    """The THR model on the model protocol (:class:`hta.protocol.Model`), for scenario scripts.
+
+    60 annual cycles from age 60 (``START_AGE``; share of men ``MALE_SHARE``), half-cycle
+    correction, costs discounted at 6% and QALYs at 1.5% a year; costs in GBP. Illustrative
+    values (module docstring): not for decisions.
+    """
+
+    name: str = "thr_briggs"
+    strategies: tuple = STRATEGIES
+    strategy_labels: dict = field(default_factory=lambda: {"standard": "Standard prosthesis",
+                                                           "np1": "New prosthesis (NP1)"})
+    settings: Settings = field(default_factory=lambda: Settings.simple(
+        N_CYCLES, "year", (DISCOUNT_COSTS, DISCOUNT_OUTCOMES), wtp=WTP_PER_QALY, currency="GBP",
+        start_age=START_AGE, male_share=MALE_SHARE))
+    parameters: object = field(default_factory=model_parameters)
+
+    @property
+    def grid(self) -> CycleGrid:
+        return CycleGrid(1.0, N_CYCLES)
+
+    def evaluate(self, batch, keep_cohort: bool = False) -> outcomes.Outcomes:
+        return evaluate(batch, q_bg=_BACKGROUND.get(), keep_cohort=keep_cohort)
+
+    def excel_book(self):
+        """The base case as a formula-live workbook (``hta export-excel scenarios/thr_briggs.py``)."""
+        return excel_book(self.parameters)
+
+
+class _Cached:
+    """The background death probabilities, read from the life table once per process."""
+
+    value = None
+
+    def get(self):
+        if self.value is None:
+            self.value = background_death()
+        return self.value
+
+
+_BACKGROUND = _Cached()
+
+
+def model() -> ThrModel:
+    """The THR model with its PSA parameter table."""
+    return ThrModel()

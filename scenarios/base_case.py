@@ -15,15 +15,13 @@ Copy this file to make a new scenario: change the model (``model.with_settings(.
 ``model.with_structure(...)``, ``model.with_survival(...)``) or the list of analyses, and the name.
 """
 
-from pathlib import Path
-
-from hta import analyse, read_inputs, run_file
+from hta import analyse, inputs_path, read_inputs, run_file
 from hta.analysis import (BudgetImpact, CapacityBudget, Cheers, CrossingReport, Evsi, FormulaWorkbook, OneWay,
                           PayerResults, PriceNegotiation, Psa, Scenario, Scenarios, Sobol, StructuralPsa,
                           SurvivalSelection, Threshold, TwoWay, Verification)
 from models import fucaso_rrmm, fucaso_scenarios
 
-INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+INPUTS = inputs_path("fucaso_hk.xlsx")  # $HTA_INPUTS, ./inputs, or the repository's inputs/ (docs/scenarios.md)
 NAME = "base_case"
 TITLE = "Eque-cel (Fucaso) vs conventional care in triple-class-exposed RRMM: HA perspective, base case"
 

@@ -5,13 +5,11 @@ Costs and outcomes undiscounted (0%), a scenario for the 3% base case.
 Run: ``hta run scenarios/discount_0_percent.py``. Copy this file to make a new scenario.
 """
 
-from pathlib import Path
-
-from hta import analyse, read_inputs, run_file
+from hta import analyse, inputs_path, read_inputs, run_file
 from hta.analysis import Threshold
 from models import fucaso_rrmm
 
-INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+INPUTS = inputs_path("fucaso_hk.xlsx")  # $HTA_INPUTS, ./inputs, or the repository's inputs/ (docs/scenarios.md)
 
 
 def build_model():

@@ -6,13 +6,11 @@ The definition, its rationale and sources are in ``models/fucaso_scenarios.py`` 
 Run: ``hta run scenarios/pfs_lognormal.py``. Copy this file to make a new scenario.
 """
 
-from pathlib import Path
-
-from hta import analyse, read_inputs, run_file
+from hta import analyse, inputs_path, read_inputs, run_file
 from hta.analysis import Threshold
 from models import fucaso_rrmm, fucaso_scenarios
 
-INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+INPUTS = inputs_path("fucaso_hk.xlsx")  # $HTA_INPUTS, ./inputs, or the repository's inputs/ (docs/scenarios.md)
 SCENARIO = "eque-cel PFS log-normal"
 
 

@@ -6,13 +6,11 @@ Source: South China Morning Post 2023: "US companies charge HK hospitals HK$4 mi
 Run: ``hta run scenarios/price_imported_4m.py``. Copy this file to test another price.
 """
 
-from pathlib import Path
-
-from hta import analyse, read_inputs, run_file
+from hta import analyse, inputs_path, read_inputs, run_file
 from hta.analysis import Threshold
 from models import fucaso_rrmm
 
-INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
+INPUTS = inputs_path("fucaso_hk.xlsx")  # $HTA_INPUTS, ./inputs, or the repository's inputs/ (docs/scenarios.md)
 PRICE = 4_000_000
 
 

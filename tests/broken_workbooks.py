@@ -197,7 +197,7 @@ def libreoffice_resave(path, out_dir: Path):
 
     soffice = shutil.which("soffice")
     if soffice is None:
-        pytest.skip("LibreOffice (soffice) is not installed")
+        pytest.skip("needs LibreOffice (soffice on PATH; Debian: apt-get install libreoffice-calc-nogui)")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     # One LibreOffice profile per test process: creating one is slow, sharing one between

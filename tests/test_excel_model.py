@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 INPUTS = ROOT / "inputs" / "fucaso_hk.xlsx"
 
 pytestmark = [pytest.mark.libreoffice,
-              pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")]
+              pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice on PATH; Debian: apt-get install libreoffice-calc-nogui)")]
 
 
 @pytest.fixture(scope="module")

@@ -412,7 +412,7 @@ def _soffice(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not on PATH")
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice on PATH; Debian: apt-get install libreoffice-calc-nogui)")
 def test_libreoffice_opens_the_workbook_and_prints_the_charts(tmp_path):
     t = np.linspace(0, 10, 41)
     rng = np.random.default_rng(7)

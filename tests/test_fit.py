@@ -108,7 +108,7 @@ def test_fit_warns_when_a_family_fails():
 
 @pytest.mark.parametrize("dataset", ["lung", "veteran"])
 def test_loglik_matches_lifelines(fits, dataset):
-    lifelines = pytest.importorskip("lifelines")
+    lifelines = pytest.importorskip("lifelines", reason="needs lifelines (pip install lifelines; it requires pandas < 3)")
     t, e, _ = DATA[dataset]
     table = fits[dataset, "none"].table
     fitters = {"exponential": lifelines.ExponentialFitter, "weibull": lifelines.WeibullFitter,

@@ -174,7 +174,7 @@ def test_published_figures_exist(published):
 
 
 @pytest.mark.libreoffice
-@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice (soffice) not installed")
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="needs LibreOffice (soffice on PATH; Debian: apt-get install libreoffice-calc-nogui)")
 def test_libreoffice_opens_results_workbook(published, tmp_path):
     # LibreOffice loads the whole workbook (all sheets, the 5,000 PSA draws, every chart) and
     # saves it again, as a reviewer's spreadsheet would. Printing it to PDF as well checks

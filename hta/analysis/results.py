@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from hta.analysis.cea import incremental
-from hta.protocol import capabilities, strategy_labels
+from hta.engine.outcomes import Outcomes, StrategyOutcome
+from hta.protocol import capabilities, model_grid, strategy_labels
 
 #: Labels of the structure codes of :class:`hta.protocol.HasStructure`.
 STRUCTURE_LABELS = {"psm": "partitioned survival", "stm": "state-transition (TSD 19)"}
@@ -49,6 +51,24 @@ def structure_label(model) -> str:
     return STRUCTURE_LABELS.get(code, code or "model")
 
 
+def as_outcomes(out, strategies) -> Outcomes:
+    """``out`` as :class:`hta.engine.outcomes.Outcomes`: a model may return any object with
+    ``costs``, ``qalys`` and ``lys`` arrays ``(n, S)`` (and optionally ``*_undiscounted``, else
+    taken equal); its totals become one line per measure (category "total", no state)."""
+    if isinstance(out, Outcomes):
+        return out
+    arrays = {}
+    for measure, attr in (("cost", "costs"), ("qaly", "qalys"), ("ly", "lys")):
+        discounted = np.asarray(getattr(out, attr), dtype=float)
+        undiscounted = np.asarray(getattr(out, f"{attr}_undiscounted", discounted), dtype=float)
+        arrays[measure] = (discounted, undiscounted)
+    results = []
+    for j, s in enumerate(strategies):
+        lines = {(m, "total", ""): np.stack([d[:, j], u[:, j]]) for m, (d, u) in arrays.items()}
+        results.append(StrategyOutcome(strategy=s, states=(), n=arrays["cost"][0].shape[0], lines=lines))
+    return Outcomes.from_list(results)
+
+
 def _summary_rows(model, outcomes, label: str) -> pd.DataFrame:
     labels = strategy_labels(model)
     rows = []
@@ -72,12 +92,19 @@ def _incremental(summary: pd.DataFrame) -> pd.DataFrame:
     return pd.concat(parts, ignore_index=True)
 
 
-def _nmb(summary: pd.DataFrame, wtp) -> pd.DataFrame:
+def wtp_column(label: str, value: float, settings=None) -> str:
+    """Name of the NMB column at one WTP, e.g. ``NMB at 1x GDP (HK$406,000/QALY)``."""
+    symbol = getattr(settings, "currency_symbol", "HK$")
+    effect = getattr(settings, "effect", "QALY")
+    return f"NMB at {label} ({symbol}{value:,.0f}/{effect})"
+
+
+def _nmb(summary: pd.DataFrame, wtp, settings=None) -> pd.DataFrame:
     rows = []
     for _, r in summary.iterrows():
         row = {"structure": r["structure"], "strategy": r["strategy"], "label": r["label"]}
         for label, value in wtp:
-            row[f"NMB at {label} (HK${value:,.0f}/QALY)"] = value * r["qalys"] - r["cost"]
+            row[wtp_column(label, value, settings)] = value * r["qalys"] - r["cost"]
         rows.append(row)
     frame = pd.DataFrame(rows)
     # incremental NMB against the comparator (first strategy) of each structure
@@ -87,6 +114,8 @@ def _nmb(summary: pd.DataFrame, wtp) -> pd.DataFrame:
 
 
 def _trace_frame(model, outcomes, grid) -> pd.DataFrame:
+    if grid is None:
+        return pd.DataFrame({"time_years": []})
     frame = pd.DataFrame({"time_years": grid.times})
     labels = strategy_labels(model)
     for s in model.strategies:
@@ -109,16 +138,17 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
     caps = capabilities(model)
     params = model.parameters
     base = params.base()
-    base_out = model.evaluate(base, keep_cohort=True) if caps.keeps_cohort else model.evaluate(base)
+    base_out = as_outcomes(model.evaluate(base, keep_cohort=True) if caps.keeps_cohort else model.evaluate(base),
+                           model.strategies)
     label = structure_label(model)
     summaries = [_summary_rows(model, base_out, label)]
     for alt_label, alt in (alternatives or {}).items():
-        summaries.append(_summary_rows(alt, alt.evaluate(alt.parameters.base()), alt_label))
+        summaries.append(_summary_rows(alt, as_outcomes(alt.evaluate(alt.parameters.base()), alt.strategies), alt_label))
     summary = pd.concat(summaries, ignore_index=True)
-    grid = model.grid
+    grid = model_grid(model)
     labels = strategy_labels(model)
 
-    survival = pd.DataFrame({"time_years": grid.times})
+    survival = pd.DataFrame({"time_years": grid.times if grid is not None else []})
     if caps.survival_curves:
         for (s, e), values in model.survival_curves(base).items():
             survival[f"{labels.get(s, s)}: {e}"] = values[0]
@@ -133,7 +163,7 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
     dis.insert(1, "label", dis["strategy"].map(lambda s: labels.get(s, s)))
 
     inc = _incremental(summary)
-    nmb = _nmb(summary, wtp)
+    nmb = _nmb(summary, wtp, model.settings)
     keys = ["structure", "strategy"]
     summary = (summary.merge(inc[keys + ["inc_cost", "inc_qalys", "icer", "status"]], on=keys, how="left")
                .merge(nmb.drop(columns=["label"]), on=keys, how="left"))
@@ -145,6 +175,8 @@ def base_case(model, *, name: str, title: str, wtp, alternatives: dict | None = 
         survival=survival, survival_specs=pd.DataFrame(specs), inputs=params.to_frame(),
         structure_label=label,
     )
+    outside = getattr(params, "outside_range", None)
+    results.notes.extend(outside() if callable(outside) else [])
     for st in model.strategies:
         cohort = base_out[st].cohort
         capped = cohort.report.get("capped") if cohort is not None else None

@@ -69,9 +69,15 @@ def load_script(path: Path):
     if not path.is_file() or path.suffix != ".py":
         raise HtaError(f"scenario script '{path}': expected an existing .py file; found "
                        f"{'nothing there' if not path.exists() else 'something else'}")
+    # `from models import ...` resolves to the repository's models/ folder: the script's
+    # repository (scenarios/..) first, then the current directory (a copied script run from the
+    # repository root). Installed, the same package is `hta_models` (docs/scenarios.md).
     root = path.resolve().parent.parent
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
+    cwd = str(Path.cwd())
+    if cwd not in sys.path and str(Path(cwd).resolve()) not in sys.path:
+        sys.path.append(cwd)
     spec = importlib.util.spec_from_file_location(f"hta_scenario_{path.stem}", path)
     module = importlib.util.module_from_spec(spec)
     try:

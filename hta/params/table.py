@@ -119,6 +119,8 @@ class ParameterTable:
     def __init__(self) -> None:
         self._params: dict[str, Parameter] = {}
         self._entries: list[_Entry] = []
+        #: What-if notes of parameters fixed by with_overrides outside their PSA range, by name.
+        self._fixed_outside: dict[str, str] = {}
 
     # Building ---------------------------------------------------------------------------------
     def _check_new_name(self, name: Any) -> str:
@@ -478,7 +480,22 @@ class ParameterTable:
         new = ParameterTable()
         new._params = dict(self._params)
         new._entries = list(self._entries)
+        new._fixed_outside = dict(getattr(self, "_fixed_outside", {}))
         return new
+
+    def outside_range(self) -> list[str]:
+        """What-if notes: every parameter whose base value lies outside its one-way range / PSA
+        interval ``[low, high]`` (set by :meth:`replace` or :meth:`with_overrides` for a scenario),
+        one sentence each, in table order. The PSA distributions are unchanged by such values."""
+        notes = []
+        fixed = getattr(self, "_fixed_outside", {})
+        for name, p in self._params.items():
+            if name in fixed and p.is_fixed:
+                notes.append(fixed[name])
+            elif not p.is_fixed and not (p.low <= p.base <= p.high):
+                notes.append(f"parameter '{name}': base {p.base:g} lies outside its range [{p.low:g}, {p.high:g}] "
+                             f"(a what-if value; the PSA distribution {p.dist.describe()} is unchanged)")
+        return notes
 
     def replace(
         self,
@@ -518,10 +535,17 @@ class ParameterTable:
             new_base = old.base if base is _KEEP else _finite(name, "base value", base)
             lo = old.low if low is _KEEP else _finite(name, "low", low)
             hi = old.high if high is _KEEP else _finite(name, "high", high)
+            # a new base alone may lie outside [low, high] (a what-if, listed by outside_range())
             _check_range(name, new_base, lo, hi, (low is not _KEEP, high is not _KEEP))
             param = dataclasses.replace(old, base=new_base, low=lo, high=hi, **text)
             return self._with_param(param, entry=None)
 
+        if (dist is _KEEP and low is _KEEP and high is _KEEP and base is not _KEEP and not old.is_fixed
+                and not old.low <= _finite(name, "base value", base) <= old.high):
+            # a what-if outside the range: the distribution and one-way range stay as they are
+            # (outside_range() lists it, so the report says so)
+            param = dataclasses.replace(old, base=_finite(name, "base value", base), **text)
+            return self._with_param(param, entry=None)
         if dist is _KEEP:
             new_dist = None if old.is_fixed else old.dist
             new_base = old.base if base is _KEEP else base
@@ -563,7 +587,14 @@ class ParameterTable:
                     "base value"
                 )
             else:
+                old = table[name]
                 table = table.replace(name, dist=None, base=value)
+                if not old.is_fixed and not old.low <= table[name].base <= old.high:
+                    table._fixed_outside[name] = (
+                        f"parameter '{name}': fixed at {table[name].base:g}, outside its PSA range "
+                        f"[{old.low:g}, {old.high:g}] (a what-if value)")
+                else:
+                    table._fixed_outside.pop(name, None)
         return table
 
 

@@ -75,7 +75,8 @@ def _automatic(results) -> dict[int, tuple[str, str]]:
     structures = ", ".join(dict.fromkeys(results.summary["structure"]))
     n_params = len(results.inputs)
     found = {
-        5: (PARTLY, f"cohort starting age {s.start_age:g}, {s.male_share:.1%} male (Summary notes; Run info)"),
+        5: (PARTLY, f"cohort starting age {s.start_age:g}, {s.male_share:.1%} male (Summary notes; Run info)"
+            if s.start_age is not None and s.male_share is not None else "describe the population (not a model setting)"),
         7: (REPORTED, f"strategies compared: {strategies} (Summary, Incremental)"),
         9: (REPORTED, f"{s.horizon_years:g} years, {s.cycle}ly cycles (Summary notes; Run info)"),
         10: (REPORTED, f"{s.discount_costs:.1%} costs, {s.discount_outcomes:.1%} outcomes per year ({s.discount_method}); "

@@ -20,10 +20,15 @@ def base_case(results) -> Section:
     qaly_cols = {c: QALY for c in ("qalys", "qalys_undiscounted", "lys", "lys_undiscounted", "inc_qalys")}
     model = results.model
     st = model.settings
-    notes = [f"WTP: {label} = HK${v:,.0f} per QALY" for label, v in st.wtp]
+    symbol, effect = getattr(st, "currency_symbol", "HK$"), getattr(st, "effect", "QALY")
+    notes = [f"WTP: {label} = {symbol}{v:,.0f} per {effect}" for label, v in st.wtp]
+    cohort = (f"start age {st.start_age:g}, {st.male_share:.1%} male; life table {st.life_table}; "
+              if st.start_age is not None and st.male_share is not None else "")
     notes.append(f"Settings: horizon {st.horizon_years:g} years; cycle {st.cycle}; discounting {st.discount_costs:.1%} costs, "
-                 f"{st.discount_outcomes:.1%} outcomes ({st.discount_method}); {st.within_cycle} correction; start age "
-                 f"{st.start_age:g}, {st.male_share:.1%} male; life table {st.life_table}; currency {st.currency}")
+                 f"{st.discount_outcomes:.1%} outcomes ({st.discount_method}); {st.within_cycle} correction; "
+                 f"{cohort}currency {st.currency}")
+    if effect != "QALY":
+        notes.append(f"Effect: {effect}s (the columns named qalys hold {effect}s); ICER and NMB per {effect}")
     notes += list(results.notes)
     sheets = [
         Sheet("Summary", results.summary, _only(results.summary, {**money_cols, **qaly_cols})
