@@ -49,7 +49,7 @@ from openpyxl.utils.exceptions import CellCoordinatesException
 
 from hta.errors import HtaError
 
-__all__ = ["Chart", "Sheet", "FORMATS", "excel_sheet_name", "write_workbook", "read_back"]
+__all__ = ["Block", "Chart", "Sheet", "FORMATS", "excel_sheet_name", "write_workbook", "read_back"]
 
 #: Number-format keys accepted in ``Sheet.formats`` (``{currency}`` is ``currency_symbol``).
 FORMATS: dict[str, str] = {
@@ -57,7 +57,7 @@ FORMATS: dict[str, str] = {
     "money2": '"{currency}"#,##0.00',
     "qaly": "0.000",
     "ly": "0.000",
-    "prob": "0.000",
+    "prob": "0.0%",
     "pct": "0.0%",
     "int": "#,##0",
     "float": "0.0000",
@@ -135,6 +135,20 @@ class Chart:
     x_max: float | None = None
     y_min: float | None = None
     y_max: float | None = None
+    #: extra straight-line series ``(x column, y column)`` (e.g. WTP lines on a CE plane); their
+    #: legend entries are the y column names
+    lines: list = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    """One part of a free-layout sheet (:attr:`Sheet.blocks`, e.g. a dashboard): a heading, text
+    lines and an optional small table with per-column formats (keys of :data:`FORMATS`)."""
+
+    heading: str
+    frame: pd.DataFrame | None = None
+    formats: dict = field(default_factory=dict)
+    lines: list = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +174,17 @@ class Sheet:
     index: bool = False
     wrap: list[str] = field(default_factory=list)
     fills: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: a data sheet (draws, traces, long listings): only its title rows are printed
+    data: bool = False
+    #: format of float columns given no format (None: Excel's "General")
+    default_format: str | None = None
+    #: print on one page (fit to width and height)
+    one_page: bool = False
+    #: columns whose text names a sheet of the workbook: each cell links to that sheet
+    links: list[str] = field(default_factory=list)
+    #: free layout instead of one table (a dashboard): blocks stacked down columns A.., charts
+    #: at their anchors; printed on one page
+    blocks: list | None = None
 
 
 #: Background fills of the status column of a verification sheet.
@@ -292,9 +317,10 @@ class _Table:
     n_rows: int
     columns: list[str]
     number_formats: dict[str, str]
+    offset: int = 0  # columns the table was moved right by (a dashboard's chart data)
 
     def col(self, name: str) -> int:
-        return self.columns.index(name) + 1
+        return self.columns.index(name) + 1 + self.offset
 
     @property
     def last_row(self) -> int:
@@ -316,8 +342,89 @@ def _build_workbook(sheets: list[Sheet], currency_symbol: str) -> Workbook:
         ws = workbook.create_sheet(name)
         frame = _table_frame(sheet, name)
         table = _write_table(ws, sheet, frame, name, currency_symbol)
+        if sheet.blocks is not None:
+            if table.columns:  # the chart data move right, out of the printed page
+                ws.move_range(f"A{table.header_row}:{get_column_letter(len(table.columns))}{table.last_row}",
+                              cols=BLOCK_DATA_OFFSET)
+                table.offset = BLOCK_DATA_OFFSET
+            _write_blocks(ws, sheet, name, currency_symbol)
         _add_charts(ws, sheet, frame, table, name, currency_symbol)
+        if sheet.data:
+            _data_print_area(ws, sheet, table)
+        elif sheet.one_page:
+            ws.page_setup.fitToHeight = 1
+        for column in sheet.links:
+            j = table.col(str(column))
+            for i in range(table.header_row + 1, table.last_row + 1):
+                cell = ws.cell(i, j)
+                if isinstance(cell.value, str) and cell.value:
+                    cell.hyperlink = f"#'{excel_sheet_name(cell.value)}'!A1"
+                    cell.font = Font(color="0563C1", underline="single")
     return workbook
+
+
+def _data_print_area(ws, sheet: Sheet, table: "_Table") -> None:
+    """A data sheet is not printed: its print area is one empty cell below the table, and
+    spreadsheets skip empty pages (the rows stay in the workbook)."""
+    ws.print_area = f"A{table.last_row + 2}"
+    ws.print_title_rows = None
+    ws.page_setup.orientation = "portrait"
+
+
+_BLOCK_HEADING_FONT = Font(bold=True, size=11, color="1F4E79")
+BLOCK_DATA_OFFSET = 30  # a free-layout sheet's own table (chart data) starts in column AE
+BLOCK_TEXT_COLUMNS = 9  # text lines of blocks wrap across columns A..I
+
+
+def _write_blocks(ws, sheet: Sheet, name: str, currency_symbol: str) -> None:
+    """Write the blocks of a free-layout sheet below its title and notes (one page, landscape)."""
+    row = 1 + (1 if sheet.title else 0) + len(sheet.notes) + 1
+    widths: dict[int, float] = {}
+    for block in sheet.blocks:
+        if not isinstance(block, Block):
+            raise HtaError(f"sheet '{name}': expected Block objects in blocks; found {type(block).__name__}")
+        _put_text(ws.cell(row, 1), block.heading, name).font = _BLOCK_HEADING_FONT
+        row += 1
+        for line in block.lines:
+            cell = _put_text(ws.cell(row, 1), str(line), name)
+            cell.alignment = _WRAP_ALIGNMENT
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=BLOCK_TEXT_COLUMNS)
+            ws.row_dimensions[row].height = 15 * max(1, math.ceil(len(str(line)) / 150))
+            row += 1
+        if block.frame is not None and len(block.frame.columns):
+            frame = block.frame
+            for j, column in enumerate(frame.columns, start=1):
+                cell = _put_text(ws.cell(row, j), str(column), name)
+                cell.font, cell.fill, cell.border = _HEADER_FONT, _HEADER_FILL, _HEADER_BORDER
+                cell.alignment = _HEADER_ALIGNMENT
+                key = block.formats.get(column)
+                fmt = _resolve_format(key, currency_symbol, f"sheet '{name}', block {block.heading!r}") if key else None
+                values, default = _column_values(frame[column], name, str(column))
+                fmt = fmt or default
+                cap = 46 if j == 1 else 17
+                for i, value in enumerate(values, start=row + 1):
+                    if value is None:
+                        continue
+                    cell = _put_value(ws.cell(i, j), value, name)
+                    if fmt:
+                        cell.number_format = fmt
+                    if isinstance(value, str) and len(value) > cap:
+                        cell.alignment = _WRAP_ALIGNMENT
+                        ws.row_dimensions[i].height = 15 * math.ceil(len(value) / cap)
+                content = _content_width(values, fmt, key, currency_symbol)
+                widths[j] = max(widths.get(j, 0), min(max(content + 1.5, min(len(str(column)), 40) * 0.5 + 1, 10), cap))
+            ws.row_dimensions[row].height = 42
+            row += len(frame) + 1
+        row += 1
+    for j, width in widths.items():
+        ws.column_dimensions[get_column_letter(j)].width = round(width, 1)
+    _set_page_setup(ws, 1)
+    ws.auto_filter.ref = None
+    ws.freeze_panes = None
+    ws.print_title_rows = None
+    ws.print_area = f"A1:Q{max(row, 40)}"
+    ws.page_setup.fitToHeight = 1
+    ws.sheet_view.showGridLines = False
 
 
 def _table_frame(sheet: Sheet, name: str) -> pd.DataFrame:
@@ -397,6 +504,10 @@ def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
         values, default_format = _column_values(frame[column], name, column)
         fmt = number_formats.setdefault(column, default_format) if default_format else \
             number_formats.get(column)
+        if fmt is None and sheet.default_format and any(
+                isinstance(v, float) and not float(v).is_integer() for v in values):
+            fmt = number_formats[column] = _resolve_format(sheet.default_format, currency_symbol,
+                                                           f"sheet '{name}', default_format")
         cell = _put_text(ws.cell(header_row, j), column, name)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.border, cell.alignment = _HEADER_BORDER, _HEADER_ALIGNMENT
@@ -667,6 +778,21 @@ def _build_chart(ws, spec: Chart, frame: pd.DataFrame, table: _Table, where: str
                     solidFill=colour, ln=LineProperties(solidFill=colour)))
                 series.graphicalProperties = GraphicalProperties(ln=LineProperties(noFill=True))
             chart.series.append(series)
+        for k, (lx, ly) in enumerate(spec.lines):
+            for column in (lx, ly):
+                if column not in table.columns:
+                    raise HtaError(f"{where}: line column {column!r} is not in the table; "
+                                   f"columns are {table.columns}")
+            n = int(frame[ly].notna().sum())
+            line = Series(Reference(ws, min_col=table.col(ly), min_row=table.header_row,
+                                    max_row=table.header_row + n),
+                          Reference(ws, min_col=table.col(lx), min_row=first,
+                                    max_row=table.header_row + n), title_from_data=True)
+            line.smooth = False
+            line.marker = Marker(symbol="none")
+            line.graphicalProperties = GraphicalProperties(ln=LineProperties(
+                solidFill=("C00000", "7F7F7F", "548235")[k % 3], prstDash="dash", w=19050))
+            chart.series.append(line)
 
     chart.title = spec.title
     chart.x_axis.title = spec.x_title or spec.x

@@ -18,6 +18,18 @@ def psa(r, results) -> Section:
         draws[f"QALYs: {x}"] = res.qalys[:, j]
     draws["incremental QALYs"] = res.qalys[:, -1] - res.qalys[:, 0]
     draws["incremental cost"] = res.costs[:, -1] - res.costs[:, 0]
+    # WTP lines of the CE plane (two points each: cost = WTP x QALYs over the plotted QALY range)
+    q = draws["incremental QALYs"].to_numpy(float)
+    ends = np.array([min(0.0, float(q.min())), max(0.0, float(q.max()))])
+    line_x = np.full(n, np.nan)
+    line_x[:2] = ends
+    draws["WTP line: incremental QALYs"] = line_x
+    lines = []
+    for label, k in wtp:
+        y = np.full(n, np.nan)
+        y[:2] = k * ends
+        draws[f"WTP {label} (HK${k:,.0f}/QALY)"] = y
+        lines.append(("WTP line: incremental QALYs", f"WTP {label} (HK${k:,.0f}/QALY)"))
     ceac_sheet = r.ceac.reset_index()
     evpi_curve = r.evpi_curve
     evpi_sheet = evpi_curve.reset_index() if "wtp" not in evpi_curve.columns else evpi_curve
@@ -39,10 +51,11 @@ def psa(r, results) -> Section:
               charts=[Chart("line", "Cost-effectiveness acceptability curves", "wtp", names, "WTP (HK$ per QALY)",
                             "Probability cost-effective", y_min=0, y_max=1)],
               title="Probability that each strategy has the highest net monetary benefit"),
-        Sheet("PSA draws", draws, {c: "money" for c in draws.columns if "cost" in c}
+        Sheet("PSA draws", draws, {c: "money" for c in draws.columns if "cost" in c or c.startswith("WTP ")}
               | {c: "qaly" for c in draws.columns if "QALYs" in c},
               charts=[Chart("scatter", f"Cost-effectiveness plane: {names[-1]} vs {names[0]}", "incremental QALYs",
-                            ["incremental cost"], "Incremental QALYs", "Incremental cost (HK$)")],
+                            ["incremental cost"], "Incremental QALYs gained", "Incremental cost (HK$)",
+                            lines=lines)],
               title="Per-draw costs and QALYs (reproducible from the seed)"),
     ]
     ceac, ceaf = r.ceac, r.ceaf
