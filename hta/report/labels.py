@@ -25,7 +25,7 @@ COLUMN_LABELS = {
     "cost_undiscounted": "Costs, undiscounted (HK$)", "qalys_undiscounted": "QALYs, undiscounted",
     "lys_undiscounted": "Life-years, undiscounted", "inc_cost": "Incremental costs (HK$)",
     "inc_qalys": "Incremental QALYs", "inc_lys": "Incremental life-years", "icer": "ICER (HK$ per QALY gained)",
-    "status": "Status", "note": "Note", "parameter": "Parameter", "factor": "Parameter (low to high value)",
+    "status": "Status", "note": "Note", "parameter": "Parameter", "factor": "Parameter",
     "base": "Base case", "at_low": "At the low value", "at_high": "At the high value", "swing": "Swing",
     "low_value": "Low value", "high_value": "High value", "low": "Low", "high": "High",
     "wtp": "WTP (HK$ per QALY)", "wtp_label": "Willingness to pay", "threshold": "Threshold price (HK$)",
@@ -36,7 +36,7 @@ COLUMN_LABELS = {
     "budget_with": "Budget with the new drug (HK$)", "net_impact": "Net budget impact (HK$)",
     "cumulative_net_impact": "Cumulative net budget impact (HK$)",
     "patients_starting": "Patients starting treatment", "patients_on_new_drug": "Patients on the new drug",
-    "time_years": "Years since start", "name": "Parameter", "evppi": "EVPPI per patient (HK$)",
+    "time_years": "Years since start", "name": "Name", "evppi": "EVPPI per patient (HK$)",
     "share_of_evpi": "Share of EVPI", "S1": "First-order index (S1)", "S1_conf": "S1 95% half-width",
     "ST": "Total-order index (ST)", "ST_conf": "ST 95% half-width", "measure": "Measure", "category": "Category",
     "state": "State", "discounted": "Discounted", "undiscounted": "Undiscounted", "endpoint": "Endpoint",
@@ -47,7 +47,11 @@ COLUMN_LABELS = {
     "base_case": "Base case", "evidence": "Evidence", "multiple": "Multiple of the WTP basis",
     "item": "Item", "topic": "Topic", "where": "Where reported", "value": "Value", "check": "Check",
     "section": "Section", "expected": "Expected", "observed": "Observed", "detail": "Detail", "model": "Model",
-    "role": "Role", "world": "World", "total": "Total", "draw": "Draw", "mean": "Mean", "sd": "SD",
+    "role": "Role", "quadrant": "Quadrant of the CE plane", "inc_effect": "Incremental QALYs",
+    "inc_cost_lower": "Incremental costs, 2.5th percentile (HK$)",
+    "inc_cost_upper": "Incremental costs, 97.5th percentile (HK$)",
+    "inc_effect_lower": "Incremental QALYs, 2.5th percentile", "inc_effect_upper": "Incremental QALYs, 97.5th percentile",
+    "group": "Group", "outcome": "Outcome", "unit": "Unit", "world": "World", "world": "World", "total": "Total", "draw": "Draw", "mean": "Mean", "sd": "SD",
     "lower": "2.5th percentile", "upper": "97.5th percentile", "inmb": "Incremental NMB (HK$)",
 }
 
@@ -57,6 +61,7 @@ _CUT = re.compile(r" \(|; | = |, drawn")
 
 def _short(description: str, limit: int = 64) -> str:
     text = _CUT.split(description.strip(), maxsplit=1)[0].strip()
+    text = re.sub(r"\s+", " ", _SNAKE.sub("", text)).strip(" :;,")
     if len(text) > limit:
         text = text[:limit].rsplit(" ", 1)[0] + "..."
     return text
@@ -119,13 +124,40 @@ class Labeller:
         out = self._param_re.sub(lambda m: self.params[m.group(1)], value) if self._param_re else value
         return self._code_re.sub(lambda m: self.strategies[m.group(1)], out) if self._code_re else out
 
+    def learn(self, labels: dict) -> None:
+        """Add labels of further identifiers (e.g. budget-impact items: {item: description})."""
+        for key, text in labels.items():
+            if key and text and key not in self.params:
+                self.params[str(key)] = _short(str(text))
+        names = sorted(self.params, key=len, reverse=True)
+        self._param_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+
     def column(self, name: str) -> str:
         if name in COLUMN_LABELS:
             return COLUMN_LABELS[name]
+        for pattern, make in _COLUMN_PATTERNS:
+            m = pattern.fullmatch(name)
+            if m:
+                return make(m, self)
         text = self.text(name)
         if text != name:
             return text
         return _SNAKE.sub(lambda m: _words(m.group(0)), name) if _SNAKE.search(name) else name
+
+
+_MEASURES = {"cost": "Costs", "qalys": "QALYs", "lys": "Life-years"}
+_COLUMN_PATTERNS = [
+    (re.compile(r"(cost|qalys|lys)_(\w+)"),
+     lambda m, lab: f"{_MEASURES[m.group(1)]}, {lab.strategies.get(m.group(2), _words(m.group(2)))}"
+                    + (" (HK$)" if m.group(1) == "cost" else "")),
+    (re.compile(r"p_ce_(\d+)"), lambda m, lab: f"P(cost-effective) at HK${int(m.group(1)):,}/QALY"),
+    (re.compile(r"inmb \[(.+)\]"), lambda m, lab: f"Incremental NMB at {m.group(1)} (HK$)"),
+    (re.compile(r"threshold \[(.+)\]"), lambda m, lab: f"Threshold price at {m.group(1)} (HK$)"),
+    (re.compile(r"icer \[(.+)\]"), lambda m, lab: f"ICER at {m.group(1)} (HK$ per QALY)"),
+    (re.compile(r"S_(\d+)y"), lambda m, lab: f"Survival at {m.group(1)} years"),
+    (re.compile(r"gp_(\d+)y"), lambda m, lab: f"General-population survival at {m.group(1)} years"),
+    (re.compile(r"relative_(\d+)y"), lambda m, lab: f"Relative survival at {m.group(1)} years"),
+]
 
 
 def infer_format(column: str) -> str:

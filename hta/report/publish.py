@@ -53,7 +53,20 @@ MODULE_PARTS = {"deterministic": "Deterministic results", "probabilistic": "Unce
 #: A sheet of an unknown presenter with more rows than this is a data sheet (not printed).
 LONG_TABLE_ROWS = 60
 #: Sheets that list identifiers on purpose (the input listing, provenance).
-LISTINGS = ("Inputs", "Run info")
+LISTINGS = ("Inputs", "Run info", "BIA inputs")
+
+
+def labeller_of(results) -> Labeller:
+    """The run's labeller, with the budget-impact items' descriptions when that analysis ran."""
+    from hta.analysis import requests as R
+
+    labeller = Labeller(results.model)
+    for result in results.analyses.values():
+        if isinstance(result, R.BudgetImpactResult) and len(result.frames.get("inputs", [])):
+            frame = result.frames["inputs"]
+            if {"item", "description"} <= set(frame.columns):
+                labeller.learn(dict(zip(frame["item"], frame["description"])))
+    return labeller
 
 
 class Staging:
@@ -153,7 +166,7 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     info = run_info(results, input_files, seed=seed, started=started, elapsed=elapsed)
     rendered = sections(results) if rendered is None else rendered
     base = base_case(results)
-    labeller = Labeller(results.model)
+    labeller = labeller_of(results)
     warnings = warnings_of(results, labeller) if warnings is None else warnings
     sheets = workbook_sheets(results, rendered, info, warnings, labeller)
     written: list[Path] = []
@@ -178,7 +191,7 @@ def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapse
     default the decision, the warnings and where the files are (at most 40 lines); ``quiet``
     the headline and the file paths; ``verbose`` every table and analysis text."""
     rendered = sections(results)
-    warnings = warnings_of(results, Labeller(results.model))
+    warnings = warnings_of(results, labeller_of(results))
     paths = write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
                   figures=figures, rendered=rendered, warnings=warnings)
     if verbose:

@@ -47,7 +47,10 @@ def base_case(results) -> Section:
         curves = {c: (t, results.survival[c].to_numpy()) for c in surv_cols}
         figures["survival"] = lambda p: plots.survival_curves_plot(curves, p)
     if len(results.survival_specs):
-        sheets.append(Sheet("Survival models", results.survival_specs, {"median": "float"},
+        specs = results.survival_specs.copy()
+        if "coefficients" in specs.columns:
+            specs["coefficients"] = specs["coefficients"].map(lambda t: str(t).replace("_", " "))
+        sheets.append(Sheet("Survival models", specs, {"median": "float"},
                             title="Parametric curves: distribution, coefficients (flexsurv parameterisation), median in "
                                   "the curve's time unit, source"))
     trace_cols = [c for c in results.trace.columns if c != "time_years"]

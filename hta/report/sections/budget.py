@@ -28,7 +28,10 @@ def budget_impact(r, results) -> Section:
     year_cols = [str(int(y)) for y in inputs.calendar_years]
     ow = out["one_way"]
     tornado = ow.copy()
-    tornado.insert(0, "label", [f"{Labeller(results.model).text(f)} ({lo:,.4g} to {hi:,.4g})" for f, lo, hi in
+    human = Labeller(results.model)
+    if {"item", "description"} <= set(out["inputs"].columns):
+        human.learn(dict(zip(out["inputs"]["item"], out["inputs"]["description"])))
+    tornado.insert(0, "label", [f"{human.text(f)} ({lo:,.4g} to {hi:,.4g})" for f, lo, hi in
                                 zip(tornado["factor"], tornado["low_value"], tornado["high_value"])])
     sheets = [
         Sheet("BIA", yearly, money_formats | {"patients_starting": "0.0", "patients_on_new_drug": "0.0"},
@@ -74,7 +77,7 @@ def budget_impact(r, results) -> Section:
                      f"net {money(r['net_impact'])}")
     lines.append(f"  net budget impact over {H} years: {money(out['net_total'])}")
     for _, r in ow.head(3).iterrows():
-        lines.append(f"  one-way {r['factor']}: {money(r['at_low'])} to {money(r['at_high'])}")
+        lines.append(f"  one-way {human.text(r['factor'])}: {money(r['at_low'])} to {money(r['at_high'])}")
     for _, r in scen.iloc[1:].iterrows():
         lines.append(f"  scenario {r['scenario']}: {money(r[f'net over {H} years'])}")
     figures = {"bia": lambda p: plots.budget_impact_plot(out["yearly"], p, title=f"Budget impact of {new_label}")}
