@@ -96,7 +96,7 @@ def load_script(path: Path):
         raise HtaError(f"scenario script '{path}': expected valid Python; found a syntax error at line {err.lineno}: {err.msg}") from None
     except (HtaError, KeyboardInterrupt):
         raise
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any error of the script's code: one message naming its line
         raise script_error(path, err) from None
     if not callable(getattr(module, "run", None)):
         raise HtaError(f"scenario script '{path}': expected a function run(context); found none")
@@ -132,7 +132,7 @@ def run_script(path: Path, *, out: Path, seed: int | None = None, quiet: bool = 
         module.run(context)
     except (HtaError, KeyboardInterrupt):
         raise
-    except Exception as err:
+    except Exception as err:  # noqa: BLE001 - any error of the script's code: one message naming its line
         raise script_error(path, err) from None
     return context
 

@@ -36,20 +36,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.marker import Marker
 from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.line import LineProperties
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.utils.exceptions import CellCoordinatesException
 
 from hta.errors import HtaError
+from hta.excel.readback import read_back
+from hta.excel.widths import _approx_display, _content_width  # noqa: F401  (column widths)
 
-__all__ = ["Block", "Chart", "Sheet", "FORMATS", "excel_sheet_name", "write_workbook", "read_back"]
+__all__ = ["FORMATS", "Block", "Chart", "Sheet", "excel_sheet_name", "read_back", "write_workbook"]
 
 #: Number-format keys accepted in ``Sheet.formats`` (``{currency}`` is ``currency_symbol``).
 FORMATS: dict[str, str] = {
@@ -174,12 +176,9 @@ class Sheet:
     index: bool = False
     wrap: list[str] = field(default_factory=list)
     fills: dict[str, dict[str, str]] = field(default_factory=dict)
-    #: a data sheet (draws, traces, long listings): only its title rows are printed
-    data: bool = False
-    #: format of float columns given no format (None: Excel's "General")
-    default_format: str | None = None
-    #: print on one page (fit to width and height)
-    one_page: bool = False
+    data: bool = False  # a data sheet (draws, traces, long listings): not printed
+    default_format: str | None = None  # format of float columns given none (None: Excel's "General")
+    one_page: bool = False  # print on one page (fit to width and height)
     #: columns whose text names a sheet of the workbook: each cell links to that sheet
     links: list[str] = field(default_factory=list)
     #: free layout instead of one table (a dashboard): blocks stacked down columns A.., charts
@@ -274,36 +273,6 @@ def save_atomically(workbook: Workbook, path) -> Path:
     return path
 
 
-def read_back(path) -> dict[str, pd.DataFrame]:
-    """Read the table of every sheet of a workbook written by :func:`write_workbook`.
-
-    The table is located by its autofilter range, so title and note rows are skipped. Returns
-    ``{sheet name: DataFrame}`` in sheet order; empty cells become NaN/None, columns get the
-    dtype pandas infers from the cell values (numbers written from floats come back as floats,
-    bit for bit). Index columns written with ``index=True`` come back as ordinary columns.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise HtaError(f"results workbook {path}: expected an existing file; found none")
-    workbook = load_workbook(path)
-    tables: dict[str, pd.DataFrame] = {}
-    try:
-        for ws in workbook.worksheets:
-            ref = ws.auto_filter.ref
-            if not ref:
-                tables[ws.title] = pd.DataFrame()
-                continue
-            min_col, min_row, max_col, max_row = range_boundaries(ref)
-            rows = list(ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col,
-                                     max_col=max_col, values_only=True))
-            header = ["" if h is None else str(h) for h in rows[0]]
-            body = rows[1:]
-            columns = {name: pd.Series([r[j] for r in body], dtype=None if body else object)
-                       for j, name in enumerate(header)}
-            tables[ws.title] = pd.DataFrame(columns)
-    finally:
-        workbook.close()
-    return tables
 
 
 # ----------------------------------------------------------------------------- building
@@ -363,7 +332,7 @@ def _build_workbook(sheets: list[Sheet], currency_symbol: str) -> Workbook:
     return workbook
 
 
-def _data_print_area(ws, sheet: Sheet, table: "_Table") -> None:
+def _data_print_area(ws, sheet: Sheet, table: _Table) -> None:
     """A data sheet is not printed: its print area is one empty cell below the table, and
     spreadsheets skip empty pages (the rows stay in the workbook)."""
     ws.print_area = f"A{table.last_row + 2}"
@@ -406,6 +375,7 @@ def _write_blocks(ws, sheet: Sheet, name: str, currency_symbol: str) -> None:
                     if value is None:
                         continue
                     cell = _put_value(ws.cell(i, j), value, name)
+                    cell.alignment = _TOP_ALIGNMENT
                     if fmt:
                         cell.number_format = fmt
                     if isinstance(value, str) and len(value) > cap:
@@ -419,9 +389,7 @@ def _write_blocks(ws, sheet: Sheet, name: str, currency_symbol: str) -> None:
     for j, width in widths.items():
         ws.column_dimensions[get_column_letter(j)].width = round(width, 1)
     _set_page_setup(ws, 1)
-    ws.auto_filter.ref = None
-    ws.freeze_panes = None
-    ws.print_title_rows = None
+    ws.auto_filter.ref = ws.freeze_panes = ws.print_title_rows = None
     ws.print_area = f"A1:Q{max(row, 40)}"
     ws.page_setup.fitToHeight = 1
     ws.sheet_view.showGridLines = False
@@ -655,40 +623,6 @@ def put_text(cell, text: str, sheet: str):
     return _put_text(cell, text, sheet)
 
 
-def _content_width(values: list, fmt: str | None, key: str | None,
-                   currency_symbol: str) -> float:
-    """Approximate displayed width (characters) of a column's values under its format."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    texts = [v for v in values if isinstance(v, str)]
-    width = 0.0
-    if texts:
-        width = max(max(len(line) for line in t.split("\n")) for t in texts)
-    if any(isinstance(v, bool) for v in values):
-        width = max(width, 5)
-    if any(isinstance(v, (dt.datetime, dt.timedelta)) for v in values):
-        width = max(width, len(fmt) if fmt else 19)
-    if numbers:
-        extremes = (min(numbers), max(numbers))
-        width = max(width, *(len(_approx_display(x, key, fmt, currency_symbol))
-                             for x in extremes))
-    return width
-
-
-def _approx_display(x: float, key: str | None, fmt: str | None, currency_symbol: str) -> str:
-    if key in ("money", "money2"):
-        digits = 0 if key == "money" else 2
-        return ("-" if x < 0 else "") + currency_symbol + f"{abs(x):,.{digits}f}"
-    if key in ("qaly", "ly", "prob"):
-        return f"{x:.3f}"
-    if key == "pct":
-        return f"{100 * x:.1f}%"
-    if key == "int":
-        return f"{x:,.0f}"
-    if key == "float":
-        return f"{x:.4f}"
-    if fmt:  # raw format: about as wide as the number plus the format's decorations
-        return f"{x:,.2f}" + " " * max(0, len(fmt) - 6)
-    return f"{x:.10g}"[:11]  # Excel's "General" shows at most about 11 characters
 
 
 # ----------------------------------------------------------------------------- charts

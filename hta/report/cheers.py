@@ -14,7 +14,6 @@ never silently passed.
 from __future__ import annotations
 
 import re
-
 from collections.abc import Mapping
 
 import pandas as pd

@@ -14,6 +14,7 @@ import pandas as pd
 from hta.analysis import requests as R
 from hta.excel.writer import Block, Chart, Sheet
 from hta.protocol import strategy_labels
+from hta.report.labels import span
 from hta.report.section import money
 
 NAME = "Decision"
@@ -71,8 +72,8 @@ def dashboard(results, warnings: list[str], labeller) -> Sheet:
             icer = str(i["status"])
         rows.append({"Model structure": r["structure"], "Strategy": r["label"], "Costs (HK$)": r["cost"],
                      "QALYs": r["qalys"], "Life-years": r["lys"],
-                     "Incremental costs (HK$)": r["inc_cost"] if "inc_cost" in r else np.nan,
-                     "Incremental QALYs": r["inc_qalys"] if "inc_qalys" in r else np.nan,
+                     "Incremental costs (HK$)": r.get("inc_cost", np.nan),
+                     "Incremental QALYs": r.get("inc_qalys", np.nan),
                      "ICER (HK$ per QALY gained)": icer})
     frame = pd.DataFrame(rows)
     blocks.append(Block("Base-case results (discounted)", frame,
@@ -89,7 +90,7 @@ def dashboard(results, warnings: list[str], labeller) -> Sheet:
     if isinstance(thr, R.ThresholdResult):
         t = pd.DataFrame({"Willingness to pay": thr.table["wtp_label"],
                           "WTP (HK$ per QALY)": thr.table["wtp"].astype(float),
-                          f"Threshold {labeller.param(thr.parameter)}": [
+                          "Threshold price (HK$)": [
                               float(v) if f else np.nan for v, f in zip(thr.table["threshold"], thr.table["found"])]})
         blocks.append(Block(f"Threshold price: the {labeller.param(thr.parameter)} at which the ICER equals the WTP "
                             f"(base case {money(thr.base_value)})", t, {c: "money" for c in t.columns[1:]}))
@@ -121,7 +122,7 @@ def dashboard(results, warnings: list[str], labeller) -> Sheet:
     ow = first(results, R.OneWayResult)
     if isinstance(ow, R.OneWayResult) and len(ow.tornado):
         top = ow.tornado.head(5)
-        t = pd.DataFrame({"Parameter (low to high value)": [f"{labeller.param(p)} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi
+        t = pd.DataFrame({"Parameter (low to high value)": [f"{labeller.param(p)} {span(lo, hi)}" for p, lo, hi
                                                             in zip(top["parameter"], top["low_value"], top["high_value"])],
                           "Incremental NMB at the low value (HK$)": top["at_low"].astype(float).to_numpy(),
                           "At the high value (HK$)": top["at_high"].astype(float).to_numpy()})

@@ -51,7 +51,7 @@ COLUMN_LABELS = {
     "inc_cost_lower": "Incremental costs, 2.5th percentile (HK$)",
     "inc_cost_upper": "Incremental costs, 97.5th percentile (HK$)",
     "inc_effect_lower": "Incremental QALYs, 2.5th percentile", "inc_effect_upper": "Incremental QALYs, 97.5th percentile",
-    "group": "Group", "outcome": "Outcome", "unit": "Unit", "world": "World", "world": "World", "total": "Total", "draw": "Draw", "mean": "Mean", "sd": "SD",
+    "group": "Group", "outcome": "Outcome", "unit": "Unit", "world": "World", "total": "Total", "draw": "Draw", "mean": "Mean", "sd": "SD",
     "lower": "2.5th percentile", "upper": "97.5th percentile", "inmb": "Incremental NMB (HK$)",
 }
 
@@ -160,6 +160,17 @@ _COLUMN_PATTERNS = [
 ]
 
 
+def number(x) -> str:
+    """A value for a label: thousands separators from 1,000 up (``28,580``), else 4 significant digits."""
+    x = float(x)
+    return f"{x:,.0f}" if abs(x) >= 1000 else f"{x:.4g}"
+
+
+def span(low, high) -> str:
+    """``"(low to high)"`` for tornado bars and one-way labels."""
+    return f"({number(low)} to {number(high)})"
+
+
 def infer_format(column: str) -> str:
     """A number format key for a column by its name (money, QALYs/LYs, probability, patients)."""
     c = column.lower()
@@ -219,7 +230,7 @@ def humanise(sheet, labeller: Labeller, *, listing: bool = False):
             used.add(new)
             rename[str(column)] = new
         frame = frame.rename(columns=lambda c: rename.get(str(c), c))
-    col = lambda c: rename.get(str(c), str(c))  # noqa: E731
+    col = lambda c: rename.get(str(c), str(c))
     charts = [replace(ch, title=labeller.text(ch.title), x=col(ch.x), y=[col(y) for y in
                                                                           ([ch.y] if isinstance(ch.y, str) else ch.y)],
                       x_title=labeller.text(ch.x_title) if ch.x_title else labeller.column(ch.x),

@@ -71,7 +71,7 @@ def psa_crossing(model, psa, draws: int = CROSSING_DRAWS):
     try:
         batch = model.parameters.sample(min(draws, psa.n), psa.seed)
         outcomes = model.evaluate(batch)
-    except Exception:  # a model that cannot be re-evaluated here: no crossing warning
+    except Exception:  # noqa: BLE001 - a model that cannot be re-evaluated here: no crossing warning
         return None
     crossing = getattr(outcomes, "crossing", None)
     return crossing(CROSSING_GAP) if callable(crossing) else None

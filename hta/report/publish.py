@@ -11,9 +11,8 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
-from pathlib import Path
-
 from dataclasses import replace
+from pathlib import Path
 
 import pandas as pd
 
@@ -154,8 +153,8 @@ def workbook_sheets(results, rendered: dict, info, warnings: list[str], labeller
                              "Printed": ["no (data sheet)" if s.data else "yes" for _, s in ordered]})
     contents_sheet = Sheet("Contents", contents, links=["Sheet"], one_page=True,
                            title="Contents: the sheets of this workbook in reading order (click a name to open it)",
-                           notes=["Data sheets (draws, traces, long tables) print their title only; their rows "
-                                  "stay in this workbook."])
+                           notes=[("Data sheets (draws, traces, long tables) are not printed; their rows "
+                                   "stay in this workbook.")])
     return [dashboard(results, warnings, labeller), contents_sheet] + [s for _, s in ordered]
 
 

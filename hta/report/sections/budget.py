@@ -7,7 +7,7 @@ import pandas as pd
 from hta.excel.writer import Chart, Sheet
 from hta.protocol import strategy_labels
 from hta.report import figures as plots
-from hta.report.labels import Labeller
+from hta.report.labels import Labeller, span
 from hta.report.section import Section, money
 
 
@@ -31,7 +31,7 @@ def budget_impact(r, results) -> Section:
     human = Labeller(results.model)
     if {"item", "description"} <= set(out["inputs"].columns):
         human.learn(dict(zip(out["inputs"]["item"], out["inputs"]["description"])))
-    tornado.insert(0, "label", [f"{human.text(f)} ({lo:,.4g} to {hi:,.4g})" for f, lo, hi in
+    tornado.insert(0, "label", [f"{human.text(f)} {span(lo, hi)}" for f, lo, hi in
                                 zip(tornado["factor"], tornado["low_value"], tornado["high_value"])])
     sheets = [
         Sheet("BIA", yearly, money_formats | {"patients_starting": "0.0", "patients_on_new_drug": "0.0"},
@@ -82,5 +82,6 @@ def budget_impact(r, results) -> Section:
         lines.append(f"  scenario {r['scenario']}: {money(r[f'net over {H} years'])}")
     figures = {"bia": lambda p: plots.budget_impact_plot(out["yearly"], p, title=f"Budget impact of {new_label}")}
     if len(ow):
-        figures["bia_tornado"] = lambda p: plots.budget_tornado(ow, p, title=f"Net budget impact over {H} years")
+        figures["bia_tornado"] = lambda p: plots.budget_tornado(ow.assign(factor=[human.text(f) for f in ow["factor"]]), p,
+                                                                title=f"Net budget impact over {H} years")
     return Section(sheets=sheets, figures=figures, console="\n".join(lines), console_rank=5)

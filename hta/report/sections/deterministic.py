@@ -7,7 +7,7 @@ import pandas as pd
 from hta.excel.writer import Chart, Sheet
 from hta.protocol import strategy_labels
 from hta.report import figures as plots
-from hta.report.labels import Labeller
+from hta.report.labels import Labeller, span
 from hta.report.section import Section, money
 
 
@@ -15,7 +15,7 @@ def _factor_labels(frame: pd.DataFrame, labeller: Labeller | None = None) -> pd.
     """A tornado frame with a leading ``factor`` column: "description (unit) (low to high)"."""
     out = frame.copy()
     name = labeller.param if labeller is not None else str
-    out.insert(0, "factor", [f"{name(p)} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi in
+    out.insert(0, "factor", [f"{name(p)} {span(lo, hi)}" for p, lo, hi in
                              zip(out["parameter"], out["low_value"], out["high_value"])])
     return out
 
@@ -87,7 +87,7 @@ def threshold(r, results) -> Section:
                             title=f"Threshold {parameter} (ICER = WTP) at {min(multiples):g}x to {max(multiples):g}x "
                                   f"{basis}, per model structure. Which multiple the HA applies is a judgement, not "
                                   "data: the curve shows them all"))
-        figures["threshold_curve"] = lambda p: plots.threshold_curve_plot(curve, p, parameter, wtp=wtp)
+        figures["threshold_curve"] = lambda p: plots.threshold_curve_plot(curve, p, human.param(parameter), wtp=wtp)
         first = columns[0]
         lines.append("  threshold curve (" + first + "): " + ", ".join(
             f"{m:g}x {money(v)}" for m, v in zip(curve["multiple"], curve[first])))
@@ -119,4 +119,6 @@ def two_way(r, results) -> Section:
                     title=f"Two-way analysis: incremental NMB at {label} (HK${k:,.0f}/QALY) over {p1} (columns) "
                           f"and {p2} (rows); positive = cost-effective")]
     return Section(sheets=sheets, figures={
-        "two_way": lambda p: plots.two_way_heatmap(frame, p1, p2, p, title=f"Incremental NMB at {label}")})
+        "two_way": lambda p: plots.two_way_heatmap(frame.rename(columns={p1: human.param(p1), p2: human.param(p2)}),
+                                                   human.param(p1), human.param(p2), p,
+                                                   title=f"Incremental NMB at {label}")})
