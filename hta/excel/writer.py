@@ -77,6 +77,7 @@ MAX_SHEET_NAME = 31
 MAX_CELL_TEXT = 32767
 #: Tables with more columns than this also freeze their first column.
 WIDE_TABLE_COLUMNS = 8
+SHORT_TABLE_ROWS = 40  # charts of a table this short go below it, else to its right
 MIN_COLUMN_WIDTH = 8.0
 MAX_COLUMN_WIDTH = 60.0
 MAX_HEADER_WIDTH = 30.0  # longer headers wrap instead of widening the column
@@ -630,7 +631,7 @@ def put_text(cell, text: str, sheet: str):
 
 def _add_charts(ws, sheet: Sheet, frame: pd.DataFrame, table: _Table, name: str,
                 currency_symbol: str) -> None:
-    next_row = table.header_row + 1  # below the header, which repeats on printed pages
+    next_row = table.header_row + 1 if table.n_rows > SHORT_TABLE_ROWS else table.last_row + 3
     default_col = get_column_letter(len(table.columns) + 2)
     for k, spec in enumerate(sheet.charts, start=1):
         where = f"sheet '{name}', chart {k} ({getattr(spec, 'title', '')!r})"
@@ -642,8 +643,8 @@ def _add_charts(ws, sheet: Sheet, frame: pd.DataFrame, table: _Table, name: str,
                 raise HtaError(f"{where}: expected an anchor cell such as 'H2'; "
                                f"found {spec.anchor!r}") from exc
             anchor = spec.anchor.upper()
-        else:
-            anchor = f"{default_col}{next_row}"
+        else:  # charts below a short table (printable), else right of it below the header
+            anchor = f"{default_col if table.n_rows > SHORT_TABLE_ROWS else 'A'}{next_row}"
             next_row += math.ceil(spec.height_cm / ROW_HEIGHT_CM) + 2
         if chart is not None:
             ws.add_chart(chart, anchor)

@@ -55,6 +55,11 @@ COLUMN_LABELS = {
     "lower": "2.5th percentile", "upper": "97.5th percentile", "inmb": "Incremental NMB (HK$)",
 }
 
+#: Single-word identifiers that appear as cell values (outcome codes, structure codes).
+VALUE_LABELS = {"inmb": "Incremental NMB (HK$)", "icer": "ICER (HK$ per QALY)", "inc_cost": "Incremental costs (HK$)",
+                "inc_qalys": "Incremental QALYs", "net_budget_impact": "Net budget impact (HK$)",
+                "psm": "partitioned survival", "stm": "state-transition"}
+
 _SNAKE = re.compile(r"(?<![\w$/.-])[A-Za-z][A-Za-z0-9]*(?:_[A-Za-z0-9]+)+(?![\w-])")
 _CUT = re.compile(r" \(|; | = |, drawn")
 
@@ -121,6 +126,8 @@ class Labeller:
             return self.params[value]
         if value in self.strategies:
             return self.strategies[value]
+        if value in VALUE_LABELS:
+            return VALUE_LABELS[value]
         out = self._param_re.sub(lambda m: self.params[m.group(1)], value) if self._param_re else value
         return self._code_re.sub(lambda m: self.strategies[m.group(1)], out) if self._code_re else out
 
@@ -216,9 +223,10 @@ def humanise(sheet, labeller: Labeller, *, listing: bool = False):
         rename = {}
     else:
         frame = frame.copy()
-        if "label" in frame.columns and "strategy" in frame.columns:
-            frame = frame.drop(columns="strategy")
-            formats.pop("strategy", None)
+        for shown, raw in (("label", "strategy"), ("factor", "parameter")):  # the label shown; the code dropped
+            if shown in frame.columns and raw in frame.columns:
+                frame = frame.drop(columns=raw)
+                formats.pop(raw, None)
         for column in frame.columns:
             frame[column] = _text_cells(frame[column], labeller)
         rename = {}
@@ -250,6 +258,7 @@ def raw_identifiers(text, labeller: Labeller | None = None) -> list[str]:
     if not isinstance(text, str):
         return []
     found = [m.group(0) for m in _SNAKE.finditer(text)]
+    found += [w for w in re.findall(r"[a-z]+", text) if w in VALUE_LABELS and re.search(rf"(?<![\w-]){w}(?![\w-])", text)]
     if labeller is not None:
         if text.strip() in labeller.strategies and labeller.strategies[text.strip()] != text.strip():
             found.append(text.strip())

@@ -151,7 +151,7 @@ def workbook_sheets(results, rendered: dict, info, warnings: list[str], labeller
     contents = pd.DataFrame({"Part": [p for p, _ in ordered], "Sheet": [s.name for _, s in ordered],
                              "What it shows": [(s.title or "") for _, s in ordered],
                              "Printed": ["no (data sheet)" if s.data else "yes" for _, s in ordered]})
-    contents_sheet = Sheet("Contents", contents, links=["Sheet"], one_page=True,
+    contents_sheet = Sheet("Contents", contents, links=["Sheet"], one_page=True, wrap=["What it shows"],
                            title="Contents: the sheets of this workbook in reading order (click a name to open it)",
                            notes=[("Data sheets (draws, traces, long tables) are not printed; their rows "
                                    "stay in this workbook.")])

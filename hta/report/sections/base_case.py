@@ -63,7 +63,7 @@ def base_case(results) -> Section:
                 charts.append(Chart("line", f"State occupancy: {labels[s]}", "time_years", cols, "Years",
                                     "Proportion of cohort", y_min=0, y_max=1, x_number_format="0"))
         sheets.append(Sheet("Trace", results.trace, {c: "prob" for c in trace_cols} | {"time_years": "float"},
-                            charts=charts, title=f"Base-case cohort trace ({getattr(model, 'structure', '')})"))
+                            charts=charts, title=f"Base-case cohort trace ({results.structure_label})"))
         figures["trace"] = lambda p: plots.trace_plot(results.trace, p)
     return Section(sheets=sheets, figures=figures)
 
