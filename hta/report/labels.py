@@ -129,6 +129,7 @@ class Labeller:
         if value in VALUE_LABELS:
             return VALUE_LABELS[value]
         out = self._param_re.sub(lambda m: self.params[m.group(1)], value) if self._param_re else value
+        out = re.sub(r"(?<![\w-])(psm|stm)(?![\w-])", lambda m: VALUE_LABELS[m.group(1)], out)
         return self._code_re.sub(lambda m: self.strategies[m.group(1)], out) if self._code_re else out
 
     def learn(self, labels: dict) -> None:
