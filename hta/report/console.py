@@ -44,10 +44,8 @@ def console_short(results, warnings, paths, out_dir, *, quiet: bool = False) -> 
     out += [f"  {p.name if hasattr(p, 'name') else p}" for p in books]
     if others:
         out.append(f"  and {len(others)} figures and files ({', '.join(sorted({str(p).rsplit('.', 1)[-1] for p in others}))})")
-    room = SHORT_LINES - len(out) - 1
     if len(out) > SHORT_LINES:
         out = out[:SHORT_LINES - 1] + ["  ..."]
-    del room
     return "\n".join(out) + "\n"
 
 

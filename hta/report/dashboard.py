@@ -125,11 +125,11 @@ def dashboard(results, warnings: list[str], labeller) -> Sheet:
         t = pd.DataFrame({"Parameter (low to high value)": [f"{labeller.param(p)} {span(lo, hi)}" for p, lo, hi
                                                             in zip(top["parameter"], top["low_value"], top["high_value"])],
                           "Incremental NMB at the low value (HK$)": top["at_low"].astype(float).to_numpy(),
-                          "At the high value (HK$)": top["at_high"].astype(float).to_numpy()})
+                          "Incremental NMB at the high value (HK$)": top["at_high"].astype(float).to_numpy()})
         blocks.append(Block(f"Main drivers: the five widest one-way swings of incremental NMB at {ow.wtp_label}", t,
                             {c: "money" for c in t.columns[1:]}))
         if not charts:
-            chart_frame = t.rename(columns={t.columns[0]: "Parameter"})
+            chart_frame = t.set_axis(["Parameter", "At the low value (HK$)", "At the high value (HK$)"], axis=1)
             charts.append(Chart("bar", f"Tornado: incremental NMB at {ow.wtp_label} (HK$)", "Parameter",
                                 list(chart_frame.columns[1:]), " ", "Incremental NMB (HK$)",
                                 base_value=float(top["base"].iloc[0]), anchor="J3", width_cm=16, height_cm=11))
