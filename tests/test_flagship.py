@@ -123,18 +123,25 @@ def test_results_workbook_reads_back_equal_to_memory(published):
     book = read_back(path)
     for sheet in ("Summary", "Incremental", "NMB", "Disaggregated", "Trace", "Survival", "Inputs", "Run info"):
         assert sheet in book, sheet
-    pd.testing.assert_frame_equal(book["Summary"].reset_index(drop=True), results.summary.reset_index(drop=True),
-                                  check_dtype=False)
+    # the Summary sheet shows results.summary under plain headers (issue 20), strategy codes as labels
+    from hta.report.labels import Labeller
+
+    lab = Labeller(results.model)
+    expected = results.summary.drop(columns="strategy").reset_index(drop=True)
+    expected.columns = [lab.column(c) for c in expected.columns]
+    pd.testing.assert_frame_equal(book["Summary"].reset_index(drop=True), expected, check_dtype=False)
     np.testing.assert_array_equal(book["Trace"].to_numpy(float), results.trace.to_numpy(float))
     np.testing.assert_array_equal(book["Survival"].to_numpy(float), results.survival.to_numpy(float))
     inc = book["Incremental"]
-    np.testing.assert_array_equal(inc["icer"].to_numpy(float), results.incremental["icer"].to_numpy(float))
+    np.testing.assert_array_equal(inc["ICER (HK$ per QALY gained)"].to_numpy(float),
+                                  results.incremental["icer"].to_numpy(float))
     for sheet in ("Tornado", "Threshold price", "PSA summary", "CEAC", "EVPI", "EVPPI", "Scenarios", "PSA draws"):
         assert sheet in book, sheet
     thr = results.analyses["threshold"].table
-    np.testing.assert_array_equal(book["Threshold price"]["threshold"].to_numpy(float), thr["threshold"].to_numpy(float))
+    np.testing.assert_array_equal(book["Threshold price"]["Threshold price (HK$)"].to_numpy(float),
+                                  thr["threshold"].to_numpy(float))
     assert thr["found"].all()
-    ceac = book["CEAC"].drop(columns="wtp").to_numpy(float)
+    ceac = book["CEAC"].drop(columns="WTP (HK$ per QALY)").to_numpy(float)
     np.testing.assert_allclose(ceac.sum(axis=1), 1.0)
     info = dict(zip(book["Run info"]["item"], book["Run info"]["value"]))
     assert info["hta version"] and info["seed"]
@@ -148,9 +155,10 @@ def test_base_case_reports_the_five_year_net_budget_impact(published):
     results, path = published
     bia = results.analyses["bia"].frames
     sheet = read_back(path)["BIA"]
-    assert list(sheet["calendar_year"]) == [2026, 2027, 2028, 2029, 2030]
-    np.testing.assert_array_equal(sheet["net_impact"].to_numpy(float), bia["yearly"]["net_impact"].to_numpy(float))
-    assert sheet["cumulative_net_impact"].iloc[-1] == pytest.approx(bia["net_total"], rel=1e-12)
+    assert list(sheet["Calendar year"]) == [2026, 2027, 2028, 2029, 2030]
+    np.testing.assert_array_equal(sheet["Net budget impact (HK$)"].to_numpy(float),
+                                  bia["yearly"]["net_impact"].to_numpy(float))
+    assert sheet["Cumulative net budget impact (HK$)"].iloc[-1] == pytest.approx(bia["net_total"], rel=1e-12)
     assert bia["net_total"] > 0
     assert f"net budget impact over 5 years: HK${bia['net_total']:,.0f}" in console_table(results, sections(results))
     for name in ("bia", "bia_tornado"):
@@ -248,9 +256,9 @@ def test_verification_report_is_in_the_results_workbook(published):
     results, path = published
     book = read_back(path)
     sheet = book["Verification"]
-    assert set(sheet["model"]) == {"partitioned survival", "state-transition (TSD 19)", "partitioned survival, infused only"}
-    assert set(sheet["status"]) <= {"pass", "not applicable"}
-    assert (sheet["status"] == "pass").sum() == 48 and (sheet["status"] == "not applicable").sum() == 3
+    assert set(sheet["Model"]) == {"partitioned survival", "state-transition (TSD 19)", "partitioned survival, infused only"}
+    assert set(sheet["Status"]) <= {"pass", "not applicable"}
+    assert (sheet["Status"] == "pass").sum() == 48 and (sheet["Status"] == "not applicable").sum() == 3
     assert "Verification roles" in book
     assert results.analyses["verification"].failed == 0
 
@@ -282,10 +290,11 @@ def test_threshold_price_curve_over_wtp_and_structures(published, model):
 def test_cheers_checklist_is_in_the_results_workbook(published):
     _, path = published
     sheet = read_back(path)["CHEERS 2022"]
-    assert list(sheet["item"].astype(int)) == list(range(1, 29))
-    status = dict(zip(sheet["item"].astype(int), sheet["status"]))
+    assert list(sheet["Item"].astype(int)) == list(range(1, 29))
+    status = dict(zip(sheet["Item"].astype(int), sheet["Status"]))
     assert status[20] == status[24] == "reported"  # tornado, PSA, EVPPI, scenarios, threshold curve...
-    where = dict(zip(sheet["item"].astype(int), sheet["where"]))
+    where = dict(zip(sheet["Item"].astype(int), sheet["Where reported"]))
+    assert not any("docs/" in w for w in where.values())  # self-contained: the HA never receives docs/
     assert "EVPPI" in where[24] and "Threshold curve" in where[24]
 
 

@@ -145,8 +145,8 @@ def test_flagship_headline_results_agree_across_blas_kernels(tmp_path):
             numeric = left.select_dtypes("number").columns
             np.testing.assert_allclose(right[numeric].to_numpy(float), left[numeric].to_numpy(float),
                                        rtol=EXACT_RTOL, err_msg=f"{sheet} on {kernel} vs {reference_kernel}")
-        left = reference["EVPPI"].set_index("name")["evppi"]
-        right = book["EVPPI"].set_index("name")["evppi"].reindex(left.index)
+        left = reference["EVPPI"].set_index("Name")["EVPPI per patient (HK$)"]  # headers of issue 20
+        right = book["EVPPI"].set_index("Name")["EVPPI per patient (HK$)"].reindex(left.index)
         np.testing.assert_allclose(right.to_numpy(float), left.to_numpy(float), rtol=0,
                                    atol=EVPPI_ATOL_SHARE_OF_EVPI * evpi, err_msg=f"EVPPI on {kernel}")
     print(f"kernels compared with the default ({reference_kernel}): {kernels}")

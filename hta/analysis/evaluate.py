@@ -268,8 +268,8 @@ def _dask_client(scheduler, workers):
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - depends on the environment
         raise HtaError(
-            "distributed runs: need the 'distributed' package (pip install 'dask[distributed]'); "
-            "found it missing"
+            "workers/scheduler: Dask runs need the optional extra 'distributed'; install it with "
+            "pip install \"hta[distributed]\" (found the package 'distributed' missing)"
         ) from None
     cluster = None
     own_client = True

@@ -15,7 +15,7 @@ uses them. Presentation (sheets, figures, console text) is :mod:`hta.report`'s j
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from hta.analysis.results import Results, base_case
@@ -28,13 +28,17 @@ __all__ = ["Analysis", "Execution", "RunState", "analyse"]
 @dataclass(frozen=True)
 class Execution:
     """How analyses run: ``seed`` (default: the settings' seed, else 1), ``workers`` (local
-    worker processes; None = in-process), ``scheduler`` (an existing Dask cluster) and
-    ``progress`` (progress bars on a terminal). Never changes a result."""
+    worker processes; None = in-process), ``scheduler`` (an existing Dask cluster),
+    ``progress`` (progress bars on a terminal) and ``on_step`` (None, or a callable
+    ``on_step(event, key, index, total, seconds)`` that :func:`analyse` calls with ``"start"``
+    before and ``"done"`` after the base case (key ``"base case"``, index 0) and each analysis
+    (index 1..total), ``seconds`` being the step's wall time). Never changes a result."""
 
     seed: int | None = None
     workers: int | None = None
     scheduler: Any = None
     progress: bool = False
+    on_step: Any = field(default=None, compare=False)
 
 
 @dataclass
@@ -93,10 +97,18 @@ def analyse(model, *analyses: Analysis, name: str, title: str = "", alternatives
     for a in analyses:
         if not callable(getattr(a, "run", None)):
             raise HtaError(f"analyse: expected analysis requests such as Psa(...) or OneWay(); found {a!r}")
+    step = execution.on_step if callable(execution.on_step) else (lambda *args: None)
+    total = len(analyses)
+    step("start", "base case", 0, total, 0.0)
+    t_step = time.perf_counter()
     results = base_case(model, name=name, title=title, wtp=wtp, alternatives=alternatives)
+    step("done", "base case", 0, total, time.perf_counter() - t_step)
     state = RunState(model=model, alternatives=dict(alternatives or {}), wtp=wtp, seed=seed, execution=execution,
                      results=results, planned=tuple(keys))
-    for a in analyses:
+    for i, a in enumerate(analyses, start=1):
+        step("start", a.key, i, total, 0.0)
+        t_step = time.perf_counter()
         results.analyses[a.key] = a.run(state)
+        step("done", a.key, i, total, time.perf_counter() - t_step)
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
     return results

@@ -272,7 +272,7 @@ class Scenarios:
             parameter, rng = threshold.parameter, (threshold.lower, threshold.upper)
         frame = compare(state.model, list(self.scenarios), wtps=state.wtp, threshold_parameter=parameter,
                         threshold_range=rng)
-        return ScenariosResult(table=frame, parameter=parameter, wtp=state.wtp)
+        return ScenariosResult(table=frame, parameter=parameter, wtp=state.wtp, scenarios=tuple(self.scenarios))
 
 
 @dataclass
@@ -280,6 +280,7 @@ class ScenariosResult:
     table: pd.DataFrame
     parameter: str | None
     wtp: list
+    scenarios: tuple = ()        # the Scenario definitions (for the plausibility warnings of the report)
 
 
 @dataclass(frozen=True)
@@ -358,7 +359,7 @@ class BudgetImpact:
                            f"found {type(self.inputs).__name__}")
         out = bia_mod.analyse(state.model, self.inputs, list(self.scenarios))
         return BudgetImpactResult(inputs=self.inputs, frames=out, net_total=float(out["net_total"]),
-                                  eligible_share=bia_mod.eligible_share(self.inputs))
+                                  eligible_share=bia_mod.eligible_share(self.inputs), scenarios=tuple(self.scenarios))
 
 
 @dataclass
@@ -367,6 +368,7 @@ class BudgetImpactResult:
     frames: dict                 # yearly, by_category, categories, population, shares, patients, one_way, scenarios, inputs
     net_total: float             # net budget impact over the horizon (undiscounted)
     eligible_share: float
+    scenarios: tuple = ()        # the scenario definitions (dicts), for the report's plausibility warnings
 
 
 @dataclass(frozen=True)

@@ -36,9 +36,11 @@ def _parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario script and write the results workbook and figures")
     run.add_argument("scenario", type=Path, help="scenario script (scenarios/*.py)")
-    run.add_argument("--out", type=Path, default=Path("results"), help="output directory (default: results/)")
+    run.add_argument("--out", type=Path, default=Path("results"), help="output folder (default: results/); "
+                     "the workbook inside is named after the scenario")
     run.add_argument("--seed", type=int, default=None, help="PSA seed (default: the workbook's seed setting)")
-    run.add_argument("--quiet", action="store_true", help="print only the results table")
+    run.add_argument("--quiet", action="store_true", help="print only the headline and the file paths")
+    run.add_argument("--verbose", action="store_true", help="print every results table and analysis text")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address for PSA/Sobol chunks (e.g. tcp://host:8786)")
     run.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N workers")
 
@@ -169,8 +171,10 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "run":
             from hta.app.scripts import run_script
 
+            if args.quiet and args.verbose:
+                raise HtaError("--quiet and --verbose: expected at most one of them; found both")
             run_script(args.scenario, out=args.out, seed=args.seed, quiet=args.quiet,
-                       scheduler=args.scheduler, workers=args.workers)
+                       scheduler=args.scheduler, workers=args.workers, verbose=args.verbose)
         return 0
     except HtaError as err:
         print(f"hta: error: {err}", file=sys.stderr)

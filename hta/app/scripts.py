@@ -10,8 +10,10 @@ and publishes results (console summary, workbook, figures). ``hta check`` and
 from __future__ import annotations
 
 import importlib.util
+import linecache
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -38,6 +40,7 @@ class RunContext:
     quiet: bool = False
     scheduler: str | None = None
     workers: int | None = None
+    verbose: bool = False
     started: object = field(default_factory=utc_now)
     t0: float = field(default_factory=time.perf_counter)
     written: list = field(default_factory=list)
@@ -49,7 +52,17 @@ class RunContext:
     @property
     def execution(self) -> Execution:
         """The execution settings of this run, for ``analyse(..., execution=context.execution)``."""
-        return Execution(seed=self.seed, workers=self.workers, scheduler=self.scheduler, progress=self.progress)
+        return Execution(seed=self.seed, workers=self.workers, scheduler=self.scheduler, progress=self.progress,
+                         on_step=None if self.quiet else self.steps)
+
+    @property
+    def steps(self):
+        """The progress reporter of this run (one per context)."""
+        if getattr(self, "_steps", None) is None:
+            from hta.app.progress import StepProgress
+
+            self._steps = StepProgress()
+        return self._steps
 
     def say(self, *parts) -> None:
         if not self.quiet:
@@ -58,8 +71,11 @@ class RunContext:
     def publish(self, results, *, inputs=(), figures: bool = True) -> list[Path]:
         """Print the results summary and write the workbook, figures and companion files into ``out``."""
         seed = results.run_info.get("seed", self.seed)
+        if not self.quiet:
+            self.steps("start", "publish", 0, 0, 0.0)
         paths = publish(results, self.out, input_files=[Path(p) for p in inputs], seed=seed, started=self.started,
-                        elapsed=time.perf_counter() - self.t0, figures=figures, quiet=self.quiet)
+                        elapsed=time.perf_counter() - self.t0, figures=figures, quiet=self.quiet,
+                        verbose=self.verbose)
         self.written.extend(paths)
         return paths
 
@@ -84,16 +100,46 @@ def load_script(path: Path):
         spec.loader.exec_module(module)
     except SyntaxError as err:
         raise HtaError(f"scenario script '{path}': expected valid Python; found a syntax error at line {err.lineno}: {err.msg}") from None
+    except (HtaError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - any error of the script's code: one message naming its line
+        raise script_error(path, err) from None
     if not callable(getattr(module, "run", None)):
         raise HtaError(f"scenario script '{path}': expected a function run(context); found none")
     return module
 
 
+def script_error(path: Path, err: BaseException) -> HtaError:
+    """One message for an exception raised while a scenario script's code ran: the script, the
+    line (the traceback's last frame inside the script) and the cause."""
+    target = Path(path).resolve()
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if Path(f.filename).resolve() == target]
+    cause = type(err).__name__ + (f": {err}" if str(err) else "")
+    if isinstance(err, StopIteration):
+        cause += " (a search found nothing: check the names used on that line)"
+    elif isinstance(err, ModuleNotFoundError) and err.name in ("distributed", "dask"):
+        cause += ' (an optional extra is missing: pip install "hta[distributed]")'
+    if not frames:
+        return HtaError(f"scenario script '{path}': {cause}")
+    last = frames[-1]
+    code = (last.line or linecache.getline(last.filename, last.lineno)).strip()
+    return HtaError(f"scenario script '{path}', line {last.lineno}" + (f" ({code})" if code else "") + f": {cause}")
+
+
 def run_script(path: Path, *, out: Path, seed: int | None = None, quiet: bool = False,
-               scheduler: str | None = None, workers: int | None = None) -> RunContext:
+               scheduler: str | None = None, workers: int | None = None, verbose: bool = False) -> RunContext:
+    from hta.report.publish import check_output_folder
+
+    check_output_folder(out)
     module = load_script(path)
-    context = RunContext(script=Path(path), out=Path(out), seed=seed, quiet=quiet, scheduler=scheduler, workers=workers)
-    module.run(context)
+    context = RunContext(script=Path(path), out=Path(out), seed=seed, quiet=quiet, scheduler=scheduler, workers=workers,
+                         verbose=verbose)
+    try:
+        module.run(context)
+    except (HtaError, KeyboardInterrupt):
+        raise
+    except Exception as err:  # noqa: BLE001 - any error of the script's code: one message naming its line
+        raise script_error(path, err) from None
     return context
 
 

@@ -36,20 +36,22 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-from openpyxl import Workbook, load_workbook
+from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference, ScatterChart, Series
 from openpyxl.chart.marker import Marker
 from openpyxl.chart.shapes import GraphicalProperties
 from openpyxl.drawing.line import LineProperties
 from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter, range_boundaries
+from openpyxl.utils import get_column_letter
 from openpyxl.utils.cell import coordinate_from_string
 from openpyxl.utils.exceptions import CellCoordinatesException
 
 from hta.errors import HtaError
+from hta.excel.readback import read_back
+from hta.excel.widths import _approx_display, _content_width  # noqa: F401  (column widths)
 
-__all__ = ["Chart", "Sheet", "FORMATS", "excel_sheet_name", "write_workbook", "read_back"]
+__all__ = ["FORMATS", "Block", "Chart", "Sheet", "excel_sheet_name", "read_back", "write_workbook"]
 
 #: Number-format keys accepted in ``Sheet.formats`` (``{currency}`` is ``currency_symbol``).
 FORMATS: dict[str, str] = {
@@ -57,7 +59,7 @@ FORMATS: dict[str, str] = {
     "money2": '"{currency}"#,##0.00',
     "qaly": "0.000",
     "ly": "0.000",
-    "prob": "0.000",
+    "prob": "0.0%",
     "pct": "0.0%",
     "int": "#,##0",
     "float": "0.0000",
@@ -75,6 +77,7 @@ MAX_SHEET_NAME = 31
 MAX_CELL_TEXT = 32767
 #: Tables with more columns than this also freeze their first column.
 WIDE_TABLE_COLUMNS = 8
+SHORT_TABLE_ROWS = 40  # charts of a table this short go below it, else to its right
 MIN_COLUMN_WIDTH = 8.0
 MAX_COLUMN_WIDTH = 60.0
 MAX_HEADER_WIDTH = 30.0  # longer headers wrap instead of widening the column
@@ -135,6 +138,20 @@ class Chart:
     x_max: float | None = None
     y_min: float | None = None
     y_max: float | None = None
+    #: extra straight-line series ``(x column, y column)`` (e.g. WTP lines on a CE plane); their
+    #: legend entries are the y column names
+    lines: list = field(default_factory=list)
+
+
+@dataclass
+class Block:
+    """One part of a free-layout sheet (:attr:`Sheet.blocks`, e.g. a dashboard): a heading, text
+    lines and an optional small table with per-column formats (keys of :data:`FORMATS`)."""
+
+    heading: str
+    frame: pd.DataFrame | None = None
+    formats: dict = field(default_factory=dict)
+    lines: list = field(default_factory=list)
 
 
 @dataclass
@@ -160,6 +177,14 @@ class Sheet:
     index: bool = False
     wrap: list[str] = field(default_factory=list)
     fills: dict[str, dict[str, str]] = field(default_factory=dict)
+    data: bool = False  # a data sheet (draws, traces, long listings): not printed
+    default_format: str | None = None  # format of float columns given none (None: Excel's "General")
+    one_page: bool = False  # print on one page (fit to width and height)
+    #: columns whose text names a sheet of the workbook: each cell links to that sheet
+    links: list[str] = field(default_factory=list)
+    #: free layout instead of one table (a dashboard): blocks stacked down columns A.., charts
+    #: at their anchors; printed on one page
+    blocks: list | None = None
 
 
 #: Background fills of the status column of a verification sheet.
@@ -249,36 +274,6 @@ def save_atomically(workbook: Workbook, path) -> Path:
     return path
 
 
-def read_back(path) -> dict[str, pd.DataFrame]:
-    """Read the table of every sheet of a workbook written by :func:`write_workbook`.
-
-    The table is located by its autofilter range, so title and note rows are skipped. Returns
-    ``{sheet name: DataFrame}`` in sheet order; empty cells become NaN/None, columns get the
-    dtype pandas infers from the cell values (numbers written from floats come back as floats,
-    bit for bit). Index columns written with ``index=True`` come back as ordinary columns.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise HtaError(f"results workbook {path}: expected an existing file; found none")
-    workbook = load_workbook(path)
-    tables: dict[str, pd.DataFrame] = {}
-    try:
-        for ws in workbook.worksheets:
-            ref = ws.auto_filter.ref
-            if not ref:
-                tables[ws.title] = pd.DataFrame()
-                continue
-            min_col, min_row, max_col, max_row = range_boundaries(ref)
-            rows = list(ws.iter_rows(min_row=min_row, max_row=max_row, min_col=min_col,
-                                     max_col=max_col, values_only=True))
-            header = ["" if h is None else str(h) for h in rows[0]]
-            body = rows[1:]
-            columns = {name: pd.Series([r[j] for r in body], dtype=None if body else object)
-                       for j, name in enumerate(header)}
-            tables[ws.title] = pd.DataFrame(columns)
-    finally:
-        workbook.close()
-    return tables
 
 
 # ----------------------------------------------------------------------------- building
@@ -292,9 +287,10 @@ class _Table:
     n_rows: int
     columns: list[str]
     number_formats: dict[str, str]
+    offset: int = 0  # columns the table was moved right by (a dashboard's chart data)
 
     def col(self, name: str) -> int:
-        return self.columns.index(name) + 1
+        return self.columns.index(name) + 1 + self.offset
 
     @property
     def last_row(self) -> int:
@@ -316,8 +312,88 @@ def _build_workbook(sheets: list[Sheet], currency_symbol: str) -> Workbook:
         ws = workbook.create_sheet(name)
         frame = _table_frame(sheet, name)
         table = _write_table(ws, sheet, frame, name, currency_symbol)
+        if sheet.blocks is not None:
+            if table.columns:  # the chart data move right, out of the printed page
+                ws.move_range(f"A{table.header_row}:{get_column_letter(len(table.columns))}{table.last_row}",
+                              cols=BLOCK_DATA_OFFSET)
+                table.offset = BLOCK_DATA_OFFSET
+            _write_blocks(ws, sheet, name, currency_symbol)
         _add_charts(ws, sheet, frame, table, name, currency_symbol)
+        if sheet.data:
+            _data_print_area(ws, sheet, table)
+        elif sheet.one_page:
+            ws.page_setup.fitToHeight = 1
+        for column in sheet.links:
+            j = table.col(str(column))
+            for i in range(table.header_row + 1, table.last_row + 1):
+                cell = ws.cell(i, j)
+                if isinstance(cell.value, str) and cell.value:
+                    cell.hyperlink = f"#'{excel_sheet_name(cell.value)}'!A1"
+                    cell.font = Font(color="0563C1", underline="single")
     return workbook
+
+
+def _data_print_area(ws, sheet: Sheet, table: _Table) -> None:
+    """A data sheet is not printed: its print area is one empty cell below the table, and
+    spreadsheets skip empty pages (the rows stay in the workbook)."""
+    ws.print_area = f"A{table.last_row + 2}"
+    ws.print_title_rows = None
+    ws.page_setup.orientation = "portrait"
+
+
+_BLOCK_HEADING_FONT = Font(bold=True, size=11, color="1F4E79")
+BLOCK_DATA_OFFSET = 30  # a free-layout sheet's own table (chart data) starts in column AE
+BLOCK_TEXT_COLUMNS = 9  # text lines of blocks wrap across columns A..I
+
+
+def _write_blocks(ws, sheet: Sheet, name: str, currency_symbol: str) -> None:
+    """Write the blocks of a free-layout sheet below its title and notes (one page, landscape)."""
+    row = 1 + (1 if sheet.title else 0) + len(sheet.notes) + 1
+    widths: dict[int, float] = {}
+    for block in sheet.blocks:
+        if not isinstance(block, Block):
+            raise HtaError(f"sheet '{name}': expected Block objects in blocks; found {type(block).__name__}")
+        _put_text(ws.cell(row, 1), block.heading, name).font = _BLOCK_HEADING_FONT
+        row += 1
+        for line in block.lines:
+            cell = _put_text(ws.cell(row, 1), str(line), name)
+            cell.alignment = _WRAP_ALIGNMENT
+            ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=BLOCK_TEXT_COLUMNS)
+            ws.row_dimensions[row].height = 15 * max(1, math.ceil(len(str(line)) / 150))
+            row += 1
+        if block.frame is not None and len(block.frame.columns):
+            frame = block.frame
+            for j, column in enumerate(frame.columns, start=1):
+                cell = _put_text(ws.cell(row, j), str(column), name)
+                cell.font, cell.fill, cell.border = _HEADER_FONT, _HEADER_FILL, _HEADER_BORDER
+                cell.alignment = _HEADER_ALIGNMENT
+                key = block.formats.get(column)
+                fmt = _resolve_format(key, currency_symbol, f"sheet '{name}', block {block.heading!r}") if key else None
+                values, default = _column_values(frame[column], name, str(column))
+                fmt = fmt or default
+                cap = 46 if j == 1 else 17
+                for i, value in enumerate(values, start=row + 1):
+                    if value is None:
+                        continue
+                    cell = _put_value(ws.cell(i, j), value, name)
+                    cell.alignment = _TOP_ALIGNMENT
+                    if fmt:
+                        cell.number_format = fmt
+                    if isinstance(value, str) and len(value) > cap:
+                        cell.alignment = _WRAP_ALIGNMENT
+                        ws.row_dimensions[i].height = 15 * math.ceil(len(value) / cap)
+                content = _content_width(values, fmt, key, currency_symbol)
+                widths[j] = max(widths.get(j, 0), min(max(content + 1.5, min(len(str(column)), 40) * 0.5 + 1, 10), cap))
+            ws.row_dimensions[row].height = 42
+            row += len(frame) + 1
+        row += 1
+    for j, width in widths.items():
+        ws.column_dimensions[get_column_letter(j)].width = round(width, 1)
+    _set_page_setup(ws, 1)
+    ws.auto_filter.ref = ws.freeze_panes = ws.print_title_rows = None
+    ws.print_area = f"A1:Q{max(row, 40)}"
+    ws.page_setup.fitToHeight = 1
+    ws.sheet_view.showGridLines = False
 
 
 def _table_frame(sheet: Sheet, name: str) -> pd.DataFrame:
@@ -397,6 +473,10 @@ def _write_table(ws, sheet: Sheet, frame: pd.DataFrame, name: str,
         values, default_format = _column_values(frame[column], name, column)
         fmt = number_formats.setdefault(column, default_format) if default_format else \
             number_formats.get(column)
+        if fmt is None and sheet.default_format and any(
+                isinstance(v, float) and not float(v).is_integer() for v in values):
+            fmt = number_formats[column] = _resolve_format(sheet.default_format, currency_symbol,
+                                                           f"sheet '{name}', default_format")
         cell = _put_text(ws.cell(header_row, j), column, name)
         cell.font, cell.fill = _HEADER_FONT, _HEADER_FILL
         cell.border, cell.alignment = _HEADER_BORDER, _HEADER_ALIGNMENT
@@ -544,40 +624,6 @@ def put_text(cell, text: str, sheet: str):
     return _put_text(cell, text, sheet)
 
 
-def _content_width(values: list, fmt: str | None, key: str | None,
-                   currency_symbol: str) -> float:
-    """Approximate displayed width (characters) of a column's values under its format."""
-    numbers = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
-    texts = [v for v in values if isinstance(v, str)]
-    width = 0.0
-    if texts:
-        width = max(max(len(line) for line in t.split("\n")) for t in texts)
-    if any(isinstance(v, bool) for v in values):
-        width = max(width, 5)
-    if any(isinstance(v, (dt.datetime, dt.timedelta)) for v in values):
-        width = max(width, len(fmt) if fmt else 19)
-    if numbers:
-        extremes = (min(numbers), max(numbers))
-        width = max(width, *(len(_approx_display(x, key, fmt, currency_symbol))
-                             for x in extremes))
-    return width
-
-
-def _approx_display(x: float, key: str | None, fmt: str | None, currency_symbol: str) -> str:
-    if key in ("money", "money2"):
-        digits = 0 if key == "money" else 2
-        return ("-" if x < 0 else "") + currency_symbol + f"{abs(x):,.{digits}f}"
-    if key in ("qaly", "ly", "prob"):
-        return f"{x:.3f}"
-    if key == "pct":
-        return f"{100 * x:.1f}%"
-    if key == "int":
-        return f"{x:,.0f}"
-    if key == "float":
-        return f"{x:.4f}"
-    if fmt:  # raw format: about as wide as the number plus the format's decorations
-        return f"{x:,.2f}" + " " * max(0, len(fmt) - 6)
-    return f"{x:.10g}"[:11]  # Excel's "General" shows at most about 11 characters
 
 
 # ----------------------------------------------------------------------------- charts
@@ -585,7 +631,7 @@ def _approx_display(x: float, key: str | None, fmt: str | None, currency_symbol:
 
 def _add_charts(ws, sheet: Sheet, frame: pd.DataFrame, table: _Table, name: str,
                 currency_symbol: str) -> None:
-    next_row = table.header_row + 1  # below the header, which repeats on printed pages
+    next_row = table.header_row + 1 if table.n_rows > SHORT_TABLE_ROWS else table.last_row + 3
     default_col = get_column_letter(len(table.columns) + 2)
     for k, spec in enumerate(sheet.charts, start=1):
         where = f"sheet '{name}', chart {k} ({getattr(spec, 'title', '')!r})"
@@ -597,8 +643,8 @@ def _add_charts(ws, sheet: Sheet, frame: pd.DataFrame, table: _Table, name: str,
                 raise HtaError(f"{where}: expected an anchor cell such as 'H2'; "
                                f"found {spec.anchor!r}") from exc
             anchor = spec.anchor.upper()
-        else:
-            anchor = f"{default_col}{next_row}"
+        else:  # charts below a short table (printable), else right of it below the header
+            anchor = f"{default_col if table.n_rows > SHORT_TABLE_ROWS else 'A'}{next_row}"
             next_row += math.ceil(spec.height_cm / ROW_HEIGHT_CM) + 2
         if chart is not None:
             ws.add_chart(chart, anchor)
@@ -667,6 +713,21 @@ def _build_chart(ws, spec: Chart, frame: pd.DataFrame, table: _Table, where: str
                     solidFill=colour, ln=LineProperties(solidFill=colour)))
                 series.graphicalProperties = GraphicalProperties(ln=LineProperties(noFill=True))
             chart.series.append(series)
+        for k, (lx, ly) in enumerate(spec.lines):
+            for column in (lx, ly):
+                if column not in table.columns:
+                    raise HtaError(f"{where}: line column {column!r} is not in the table; "
+                                   f"columns are {table.columns}")
+            n = int(frame[ly].notna().sum())
+            line = Series(Reference(ws, min_col=table.col(ly), min_row=table.header_row,
+                                    max_row=table.header_row + n),
+                          Reference(ws, min_col=table.col(lx), min_row=first,
+                                    max_row=table.header_row + n), title_from_data=True)
+            line.smooth = False
+            line.marker = Marker(symbol="none")
+            line.graphicalProperties = GraphicalProperties(ln=LineProperties(
+                solidFill=("C00000", "7F7F7F", "548235")[k % 3], prstDash="dash", w=19050))
+            chart.series.append(line)
 
     chart.title = spec.title
     chart.x_axis.title = spec.x_title or spec.x

@@ -13,6 +13,7 @@ never silently passed.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 
 import pandas as pd
@@ -98,6 +99,19 @@ def _automatic(results) -> dict[int, tuple[str, str]]:
     return found
 
 
+_DOC_SECTION = re.compile(r"docs/[\w./-]+\.md,?\s*(['\"][^'\"]+['\"])")
+_DOC = re.compile(r"docs/[\w./-]+\.md")
+
+
+def self_contained(text: str) -> str:
+    """``text`` with references to the project's ``docs/`` files (which the HA never receives)
+    replaced by the submission dossier: ``docs/flagship.md, 'Utilities'`` becomes
+    ``the submission dossier, section 'Utilities'``; a bare ``docs/x.md`` becomes
+    ``the submission dossier (methods appendix)``."""
+    text = _DOC_SECTION.sub(lambda m: f"the submission dossier, section {m.group(1)}", str(text))
+    return _DOC.sub("the submission dossier (methods appendix)", text)
+
+
 def checklist(results, statements: Mapping[int, str] | None = None) -> pd.DataFrame:
     """The 28 CHEERS 2022 items for ``results`` (a :class:`hta.analysis.plan.Results`).
 
@@ -133,5 +147,6 @@ def checklist(results, statements: Mapping[int, str] | None = None) -> pd.DataFr
             status, where = NOT_REPORTED, "belongs to the written submission; not part of the model's output"
         else:
             status, where = NOT_REPORTED, "not assessed in this analysis"
-        rows.append({"item": item, "section": section, "topic": topic, "status": status, "where": where})
+        rows.append({"item": item, "section": section, "topic": topic, "status": status,
+                     "where": self_contained(where)})
     return pd.DataFrame(rows)

@@ -6,6 +6,48 @@ import numpy as np
 
 from hta.analysis.results import wtp_column
 from hta.protocol import strategy_labels
+from hta.report.section import money
+
+#: Lines of the default console summary at most (the decision, warnings, where the files are).
+SHORT_LINES = 40
+MAX_WARNINGS = 10
+
+
+def console_short(results, warnings, paths, out_dir, *, quiet: bool = False) -> str:
+    """The console summary of a run: ``quiet``: the headline and the file paths; else the
+    decision (headline, ICER per structure), the warnings and where the files are, in at most
+    :data:`SHORT_LINES` lines."""
+    from hta.report.dashboard import headline
+
+    lines = headline(results)
+    if quiet:
+        return "\n".join(lines[:1] + [str(p) for p in paths]) + "\n"
+    out = [results.title, ""] + lines
+    inc = results.incremental
+    structures = list(dict.fromkeys(inc["structure"]))
+    if len(structures) > 1:
+        out.append("Other structures:")
+        for structure in structures[1:]:
+            for _, r in inc[(inc["structure"] == structure) & (inc["status"] == "frontier")].iterrows():
+                if np.isfinite(r["icer"]):
+                    out.append(f"  {structure}: ICER {money(r['icer'])} per QALY gained "
+                               f"({money(r['inc_cost'])}, {r['inc_qalys']:.3f} QALYs)")
+    if warnings:
+        out.append(f"Warnings ({len(warnings)}):")
+        out += [f"  {w}" for w in warnings[:MAX_WARNINGS]]
+        if len(warnings) > MAX_WARNINGS:
+            out.append(f"  ... and {len(warnings) - MAX_WARNINGS} more (sheet Decision)")
+    else:
+        out.append("Warnings: none")
+    books = [p for p in paths if str(p).endswith(".xlsx")]
+    others = [p for p in paths if not str(p).endswith(".xlsx")]
+    out.append(f"Results in {out_dir}/ (first sheet 'Decision'; --verbose prints every table):")
+    out += [f"  {p.name if hasattr(p, 'name') else p}" for p in books]
+    if others:
+        out.append(f"  and {len(others)} figures and files ({', '.join(sorted({str(p).rsplit('.', 1)[-1] for p in others}))})")
+    if len(out) > SHORT_LINES:
+        out = out[:SHORT_LINES - 1] + ["  ..."]
+    return "\n".join(out) + "\n"
 
 
 def console_table(results, sections: dict) -> str:
@@ -28,15 +70,15 @@ def console_table(results, sections: dict) -> str:
         for _, r in inc[inc["structure"] == structure].iterrows():
             if r["status"] == "frontier" and not np.isnan(r["icer"]):
                 lines.append(f"  {r['label']} vs {labels.get(r['comparator'], r['comparator'])}: "
-                             f"incremental cost {symbol}{r['inc_cost']:,.0f}, {effect}s {r['inc_qalys']:.3f}, "
-                             f"ICER {symbol}{r['icer']:,.0f} per {effect}")
+                             f"incremental cost {money(r['inc_cost'], symbol)}, {effect}s {r['inc_qalys']:.3f}, "
+                             f"ICER {money(r['icer'], symbol)} per {effect}")
             elif r["status"] != "frontier":
                 lines.append(f"  {r['label']}: {r['status']} ({r['note']})")
         nmb = results.nmb[results.nmb["structure"] == structure]
         for label, value in wtp:
             col = "inc " + wtp_column(label, value, settings)
             last = nmb.iloc[-1]
-            lines.append(f"  incremental NMB of {last['label']} at {col[len('inc NMB at '):]}: {symbol}{last[col]:,.0f}")
+            lines.append(f"  incremental NMB of {last['label']} at {col[len('inc NMB at '):]}: {money(last[col], symbol)}")
         lines.append("")
     ordered = sorted(sections.values(), key=lambda section: section.console_rank)  # stable: plan order on ties
     for section in ordered:

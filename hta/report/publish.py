@@ -11,15 +11,61 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
+import pandas as pd
+
 from hta.errors import HtaError
-from hta.excel.writer import write_workbook
-from hta.report.console import console_table
+from hta.excel.writer import Sheet, write_workbook
+from hta.report.console import console_short, console_table
+from hta.report.dashboard import dashboard
+from hta.report.labels import Labeller, humanise
+from hta.report.plausibility import warnings_of
 from hta.report.provenance import about, run_info, utc_now
 from hta.report.section import Section
-from hta.report.sections import present
+from hta.report.sections import PRESENTERS, present
 from hta.report.sections.base_case import base_case, closing_sheets
+
+#: The parts of a results workbook in reading order (after the Decision and Contents sheets).
+PARTS = ("Deterministic results", "Uncertainty", "Budget impact", "Further analyses", "Evidence and assumptions",
+         "Verification", "Data")
+#: Known sheets: their part (sheets listed under "Data" are data sheets: not printed).
+SHEET_PARTS = {
+    "Summary": "Deterministic results", "Incremental": "Deterministic results", "NMB": "Deterministic results",
+    "Tornado": "Deterministic results", "Tornado ICER": "Deterministic results",
+    "Threshold price": "Deterministic results", "Threshold curve": "Deterministic results",
+    "Scenarios": "Deterministic results", "Two-way": "Deterministic results",
+    "PSA summary": "Uncertainty", "PSA incremental": "Uncertainty", "EVPI": "Uncertainty", "CEAC": "Uncertainty",
+    "EVPPI": "Uncertainty", "Sobol": "Uncertainty",
+    "BIA": "Budget impact", "BIA sensitivity": "Budget impact", "BIA scenarios": "Budget impact",
+    "BIA population": "Budget impact", "BIA shares": "Budget impact", "BIA inputs": "Budget impact",
+    "Survival models": "Evidence and assumptions", "Survival selection": "Evidence and assumptions",
+    "CHEERS 2022": "Evidence and assumptions", "Inputs": "Evidence and assumptions",
+    "Verification": "Verification", "Run info": "Verification",
+    "Disaggregated": "Data", "Survival": "Data", "Trace": "Data", "Tornado costs QALYs": "Data", "One-way": "Data",
+    "CEAF": "Data", "EVPI curve": "Data", "PSA draws": "Data", "BIA by category": "Data", "BIA detail": "Data",
+    "Verification roles": "Data",
+}
+MODULE_PARTS = {"deterministic": "Deterministic results", "probabilistic": "Uncertainty", "budget": "Budget impact",
+                "evidence": "Evidence and assumptions", "base_case": "Deterministic results"}
+#: A sheet of an unknown presenter with more rows than this is a data sheet (not printed).
+LONG_TABLE_ROWS = 60
+#: Sheets that list identifiers on purpose (the input listing, provenance).
+LISTINGS = ("Inputs", "Run info", "BIA inputs")
+
+
+def labeller_of(results) -> Labeller:
+    """The run's labeller, with the budget-impact items' descriptions when that analysis ran."""
+    from hta.analysis import requests as R
+
+    labeller = Labeller(results.model)
+    for result in results.analyses.values():
+        if isinstance(result, R.BudgetImpactResult) and len(result.frames.get("inputs", [])):
+            frame = result.frames["inputs"]
+            if {"item", "description"} <= set(frame.columns):
+                labeller.learn(dict(zip(frame["item"], frame["description"])))
+    return labeller
 
 
 class Staging:
@@ -74,17 +120,54 @@ def sections(results) -> dict[str, Section]:
     return {key: present(result, results) for key, result in results.analyses.items()}
 
 
+def _part(sheet: Sheet, section_part: str | None, module: str) -> str:
+    if sheet.name in SHEET_PARTS:
+        return SHEET_PARTS[sheet.name]
+    if sheet.data or len(sheet.frame) > LONG_TABLE_ROWS:
+        return "Data"
+    return section_part or MODULE_PARTS.get(module.rsplit(".", 1)[-1], "Further analyses")
+
+
+def workbook_sheets(results, rendered: dict, info, warnings: list[str], labeller: Labeller) -> list[Sheet]:
+    """Every sheet of the results workbook in reading order: Decision, Contents, then the parts of
+    :data:`PARTS` (data sheets last, not printed), labelled for a reader (:func:`humanise`)."""
+    placed: list[tuple[str, Sheet]] = []
+    for sheet in base_case(results).sheets:
+        placed.append((_part(sheet, None, "base_case"), sheet))
+    for key, section in rendered.items():
+        presenter = PRESENTERS.get(type(results.analyses.get(key)))
+        module = getattr(presenter, "__module__", "") or ""
+        for sheet in section.sheets:
+            placed.append((_part(sheet, section.part, module), sheet))
+    for sheet in closing_sheets(results, info):
+        placed.append((SHEET_PARTS[sheet.name], sheet))
+    ordered = []
+    for part in PARTS:
+        for where, sheet in placed:
+            if where == part:
+                sheet = replace(sheet, data=sheet.data or part == "Data")
+                sheet = replace(sheet, one_page=sheet.one_page or sheet.name == "Run info")
+                ordered.append((part, humanise(sheet, labeller, listing=sheet.name in LISTINGS)))
+    contents = pd.DataFrame({"Part": [p for p, _ in ordered], "Sheet": [s.name for _, s in ordered],
+                             "What it shows": [(s.title or "") for _, s in ordered],
+                             "Printed": ["no (data sheet)" if s.data else "yes" for _, s in ordered]})
+    contents_sheet = Sheet("Contents", contents, links=["Sheet"], one_page=True, wrap=["What it shows"],
+                           title="Contents: the sheets of this workbook in reading order (click a name to open it)",
+                           notes=[("Data sheets (draws, traces, long tables) are not printed; their rows "
+                                   "stay in this workbook.")])
+    return [dashboard(results, warnings, labeller), contents_sheet] + [s for _, s in ordered]
+
+
 def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
-          rendered: dict | None = None) -> list[Path]:
+          rendered: dict | None = None, warnings: list[str] | None = None) -> list[Path]:
     """Write the workbook (and figures and companion files) of ``results`` into ``out_dir``."""
     started = started or utc_now()
     info = run_info(results, input_files, seed=seed, started=started, elapsed=elapsed)
     rendered = sections(results) if rendered is None else rendered
     base = base_case(results)
-    sheets = list(base.sheets)
-    for section in rendered.values():
-        sheets.extend(section.sheets)
-    sheets += closing_sheets(results, info)
+    labeller = labeller_of(results)
+    warnings = warnings_of(results, labeller) if warnings is None else warnings
+    sheets = workbook_sheets(results, rendered, info, warnings, labeller)
     written: list[Path] = []
     with staged(out_dir, written) as stage:
         if figures:
@@ -102,14 +185,18 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
 
 
 def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
-            quiet: bool = False) -> list[Path]:
-    """Print the console summary and write every output of ``results`` into ``out_dir``."""
+            quiet: bool = False, verbose: bool = False) -> list[Path]:
+    """Write every output of ``results`` into ``out_dir`` and print the console summary: by
+    default the decision, the warnings and where the files are (at most 40 lines); ``quiet``
+    the headline and the file paths; ``verbose`` every table and analysis text."""
     rendered = sections(results)
+    warnings = warnings_of(results, labeller_of(results))
     paths = write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
-                  figures=figures, rendered=rendered)
-    print(console_table(results, rendered), end="", flush=True)
-    if not quiet:
-        print("wrote:")
-        for p in paths:
-            print(f"  {p}")
+                  figures=figures, rendered=rendered, warnings=warnings)
+    if verbose:
+        text = console_table(results, rendered) + "".join(f"warning: {w}\n" for w in warnings)
+        text += "wrote:\n" + "".join(f"  {p}\n" for p in paths)
+    else:
+        text = console_short(results, warnings, paths, out_dir, quiet=quiet)
+    print(text, end="", flush=True)
     return paths

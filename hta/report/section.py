@@ -24,8 +24,14 @@ class Section:
     console: str = ""
     files: dict[str, Callable] = field(default_factory=dict)
     console_rank: int = 100
+    #: the part of the workbook its sheets go to (``hta.report.publish.PARTS``); None: from the
+    #: sheet name, else from the presenter's module
+    part: str | None = None
 
 
-def money(x) -> str:
-    """HK$ with thousands separators, or ``n/a``."""
-    return "n/a" if x is None or not np.isfinite(x) else f"HK${x:,.0f}"
+def money(x, symbol: str = "HK$") -> str:
+    """Money with thousands separators and the sign first (``-HK$536,889``), or ``n/a``;
+    ``symbol`` is the currency's (``settings.currency_symbol``: HK$ for HA submissions)."""
+    if x is None or not np.isfinite(x):
+        return "n/a"
+    return f"-{symbol}{-x:,.0f}" if round(x) < 0 else f"{symbol}{x:,.0f}"

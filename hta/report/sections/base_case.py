@@ -52,7 +52,10 @@ def base_case(results) -> Section:
         curves = {c: (t, results.survival[c].to_numpy()) for c in surv_cols}
         figures["survival"] = lambda p: plots.survival_curves_plot(curves, p)
     if len(results.survival_specs):
-        sheets.append(Sheet("Survival models", results.survival_specs, {"median": "float"},
+        specs = results.survival_specs.copy()
+        if "coefficients" in specs.columns:
+            specs["coefficients"] = specs["coefficients"].map(lambda t: str(t).replace("_", " "))
+        sheets.append(Sheet("Survival models", specs, {"median": "float"},
                             title="Parametric curves: distribution, coefficients (flexsurv parameterisation), median in "
                                   "the curve's time unit, source"))
     trace_cols = [c for c in results.trace.columns if c != "time_years"]
@@ -65,7 +68,7 @@ def base_case(results) -> Section:
                 charts.append(Chart("line", f"State occupancy: {labels[s]}", "time_years", cols, "Years",
                                     "Proportion of cohort", y_min=0, y_max=1, x_number_format="0"))
         sheets.append(Sheet("Trace", results.trace, {c: "prob" for c in trace_cols} | {"time_years": "float"},
-                            charts=charts, title=f"Base-case cohort trace ({getattr(model, 'structure', '')})"))
+                            charts=charts, title=f"Base-case cohort trace ({results.structure_label})"))
         figures["trace"] = lambda p: plots.trace_plot(results.trace, p)
     return Section(sheets=sheets, figures=figures)
 

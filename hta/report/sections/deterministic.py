@@ -7,13 +7,15 @@ import pandas as pd
 from hta.excel.writer import Chart, Sheet
 from hta.protocol import strategy_labels
 from hta.report import figures as plots
+from hta.report.labels import Labeller, span
 from hta.report.section import Section, money
 
 
-def _factor_labels(frame: pd.DataFrame) -> pd.DataFrame:
-    """A tornado frame with a leading ``factor`` column: "name (low to high)"."""
+def _factor_labels(frame: pd.DataFrame, labeller: Labeller | None = None) -> pd.DataFrame:
+    """A tornado frame with a leading ``factor`` column: "description (unit) (low to high)"."""
     out = frame.copy()
-    out.insert(0, "factor", [f"{p} ({lo:,.4g} to {hi:,.4g})" for p, lo, hi in
+    name = labeller.param if labeller is not None else str
+    out.insert(0, "factor", [f"{name(p)} {span(lo, hi)}" for p, lo, hi in
                              zip(out["parameter"], out["low_value"], out["high_value"])])
     return out
 
@@ -22,7 +24,8 @@ def one_way(r, results) -> Section:
     label, k = r.wtp_label, r.wtp
     ow, t_nmb, t_icer = r.one_way, r.tornado, r.tornado_icer
     labels = strategy_labels(results.model)
-    top = _factor_labels(t_nmb.head(15))
+    human = Labeller(results.model)
+    top = _factor_labels(t_nmb.head(15), human)
     base = float(top["base"].iloc[0]) if len(top) else 0.0
     tornado_money = {"base": "money", "at_low": "money", "at_high": "money", "swing": "money"}
     sheets = [
@@ -32,7 +35,7 @@ def one_way(r, results) -> Section:
                             width_cm=24, height_cm=16)],
               title=f"One-way analysis: incremental NMB at {label}, parameters between their low and high values "
                     f"(default 2.5th and 97.5th percentiles), widest swing first"),
-        Sheet("Tornado ICER", _factor_labels(t_icer.head(15)), tornado_money,
+        Sheet("Tornado ICER", _factor_labels(t_icer.head(15), human), tornado_money,
               charts=[Chart("bar", "Tornado: ICER (HK$ per QALY)", "factor", ["at_low", "at_high"], " ",
                             "ICER (HK$/QALY)", base_value=float(t_icer["base"].iloc[0]) if len(t_icer) else 0.0,
                             width_cm=24, height_cm=16)],
@@ -44,8 +47,8 @@ def one_way(r, results) -> Section:
     ]
     lines = [f"One-way analysis: widest swings in incremental NMB at {label}:"]
     for _, row in t_nmb.head(5).iterrows():
-        lines.append(f"  {row['parameter']:<28} {money(row['at_low'])} to {money(row['at_high'])}")
-    figures = {"tornado": lambda p: plots.tornado_chart(t_nmb.head(15), p, labels=labels,
+        lines.append(f"  {human.param(row['parameter']):<50} {money(row['at_low'])} to {money(row['at_high'])}")
+    figures = {"tornado": lambda p: plots.tornado_chart(t_nmb.head(15), p, labels={**labels, **human.params},
                                                         title=f"Incremental NMB at {label} (HK${k:,.0f}/QALY)")}
     return Section(sheets=sheets, figures=figures, console="\n".join(lines), console_rank=2)
 
@@ -53,8 +56,10 @@ def one_way(r, results) -> Section:
 def threshold(r, results) -> Section:
     parameter, wtp = r.parameter, r.wtp
     frame = r.table.copy()
-    frame["roots"] = frame["roots"].map(lambda v: ", ".join(f"{x:,.0f}" for x in v))
-    lines = [f"Threshold {parameter} (ICER = WTP; base case {money(r.base_value)}):"]
+    frame["roots"] = frame["roots"].map(lambda v: len(v)).astype(int)
+    frame = frame.rename(columns={"roots": "number of prices where ICER = WTP"})
+    human = Labeller(results.model)
+    lines = [f"Threshold {human.param(parameter)} (ICER = WTP; base case {money(r.base_value)}):"]
     for _, row in frame.iterrows():
         lines.append(f"  at {row['wtp_label']} (HK${row['wtp']:,.0f}/QALY): "
                      + (money(row["threshold"]) if row["found"] else row["message"]))
@@ -63,11 +68,11 @@ def threshold(r, results) -> Section:
         probs = []
         for (label, _), p in zip(wtp, r.probabilistic):
             probs.append(p.value if p.found else float("nan"))
-            lines.append(f"  {parameter} at which P(cost-effective) = {level:.0%} at {label}: "
+            lines.append(f"  {human.param(parameter)} at which P(cost-effective) = {level:.0%} at {label}: "
                          + (money(p.value) if p.found else p.message) + f" ({n:,} PSA draws)")
         frame[f"probabilistic threshold (P = {level:.0%})"] = probs
     sheets = [Sheet("Threshold price", frame, {"wtp": "money", "threshold": "money"}
-                    | {c: "money" for c in frame.columns if c.startswith("probabilistic")},
+                    | {c: "money" for c in frame.columns if c.startswith("probabilistic")}, wrap=["message"],
                     title=f"Threshold analysis of {parameter}: the value at which the ICER equals each WTP "
                           f"(bracketing root-finding in [{r.lower:,.0f}, {r.upper:,.0f}])")]
     figures = {}
@@ -82,7 +87,7 @@ def threshold(r, results) -> Section:
                             title=f"Threshold {parameter} (ICER = WTP) at {min(multiples):g}x to {max(multiples):g}x "
                                   f"{basis}, per model structure. Which multiple the HA applies is a judgement, not "
                                   "data: the curve shows them all"))
-        figures["threshold_curve"] = lambda p: plots.threshold_curve_plot(curve, p, parameter, wtp=wtp)
+        figures["threshold_curve"] = lambda p: plots.threshold_curve_plot(curve, p, human.param(parameter), wtp=wtp)
         first = columns[0]
         lines.append("  threshold curve (" + first + "): " + ", ".join(
             f"{m:g}x {money(v)}" for m, v in zip(curve["multiple"], curve[first])))
@@ -105,11 +110,15 @@ def scenarios(r, results) -> Section:
 
 def two_way(r, results) -> Section:
     frame, p1, p2, label, k = r.table, r.p1, r.p2, r.wtp_label, r.wtp
+    human = Labeller(results.model)
     grid = frame.pivot_table(index=p2, columns=p1, values="inmb", aggfunc="first")
-    grid.columns = [f"{p1} = {v:,.4g}" for v in grid.columns]
+    grid.columns = [f"{human.param(p1)} = {v:,.0f}" if float(v).is_integer() else f"{human.param(p1)} = {v:,.4g}"
+                    for v in grid.columns]
     grid = grid.reset_index()
-    sheets = [Sheet("Two-way", grid, {c: "money" for c in grid.columns if c != p2},
+    sheets = [Sheet("Two-way", grid, {c: "money" for c in grid.columns if c != p2} | {p2: "#,##0"},
                     title=f"Two-way analysis: incremental NMB at {label} (HK${k:,.0f}/QALY) over {p1} (columns) "
                           f"and {p2} (rows); positive = cost-effective")]
     return Section(sheets=sheets, figures={
-        "two_way": lambda p: plots.two_way_heatmap(frame, p1, p2, p, title=f"Incremental NMB at {label}")})
+        "two_way": lambda p: plots.two_way_heatmap(frame.rename(columns={p1: human.param(p1), p2: human.param(p2)}),
+                                                   human.param(p1), human.param(p2), p,
+                                                   title=f"Incremental NMB at {label}")})

@@ -19,10 +19,10 @@ def survival_selection(r, results) -> Section:
     sheet = Sheet("Survival selection", frame, fmt, wrap=["evidence"],
                   title="Survival model selection (NICE DSU TSD 14): every family per endpoint",
                   notes=["Fit: AIC/BIC for fits to patient-level or reconstructed data (blank for curves calibrated "
-                         "to published statistics, whose largest miss of the targets is max_target_error).",
-                         "Extrapolation: S_<y>y is survival at y years after the general-population floor; gp_<y>y "
-                         f"the general-population survival of the same cohort; {last} = S / S_gp; mean_years the "
-                         "mean restricted to the horizon; icer the ICER (last strategy vs first) with that curve."])
+                         "to published statistics, whose largest miss of the targets is shown instead).",
+                         "Extrapolation: survival at y years after the general-population floor; the general-population "
+                         "survival of the same cohort; relative survival = survival / general-population survival; "
+                         "mean years restricted to the horizon; the ICER (last strategy vs first) with that curve."])
     lines = ["Survival model selection (ICER with each family; mean years; " + last.replace("_", " at ") + "):"]
     for (st, e), group in frame.groupby(["strategy", "endpoint"], sort=False):
         cells = [f"{row['family']}{'*' if row['base_case'] else ''} {money(row['icer'])} ({row['mean_years']:.1f} y; "

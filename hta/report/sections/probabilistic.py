@@ -7,6 +7,7 @@ import pandas as pd
 
 from hta.excel.writer import Chart, Sheet
 from hta.report import figures as plots
+from hta.report.labels import Labeller
 from hta.report.section import Section, money
 
 
@@ -18,6 +19,18 @@ def psa(r, results) -> Section:
         draws[f"QALYs: {x}"] = res.qalys[:, j]
     draws["incremental QALYs"] = res.qalys[:, -1] - res.qalys[:, 0]
     draws["incremental cost"] = res.costs[:, -1] - res.costs[:, 0]
+    # WTP lines of the CE plane (two points each: cost = WTP x QALYs over the plotted QALY range)
+    q = draws["incremental QALYs"].to_numpy(float)
+    ends = np.array([min(0.0, float(q.min())), max(0.0, float(q.max()))])
+    line_x = np.full(n, np.nan)
+    line_x[:2] = ends
+    draws["WTP line: incremental QALYs"] = line_x
+    lines = []
+    for label, k in wtp:
+        y = np.full(n, np.nan)
+        y[:2] = k * ends
+        draws[f"WTP {label} (HK${k:,.0f}/QALY)"] = y
+        lines.append(("WTP line: incremental QALYs", f"WTP {label} (HK${k:,.0f}/QALY)"))
     ceac_sheet = r.ceac.reset_index()
     evpi_curve = r.evpi_curve
     evpi_sheet = evpi_curve.reset_index() if "wtp" not in evpi_curve.columns else evpi_curve
@@ -39,10 +52,11 @@ def psa(r, results) -> Section:
               charts=[Chart("line", "Cost-effectiveness acceptability curves", "wtp", names, "WTP (HK$ per QALY)",
                             "Probability cost-effective", y_min=0, y_max=1)],
               title="Probability that each strategy has the highest net monetary benefit"),
-        Sheet("PSA draws", draws, {c: "money" for c in draws.columns if "cost" in c}
+        Sheet("PSA draws", draws, {c: "money" for c in draws.columns if "cost" in c or c.startswith("WTP ")}
               | {c: "qaly" for c in draws.columns if "QALYs" in c},
               charts=[Chart("scatter", f"Cost-effectiveness plane: {names[-1]} vs {names[0]}", "incremental QALYs",
-                            ["incremental cost"], "Incremental QALYs", "Incremental cost (HK$)")],
+                            ["incremental cost"], "Incremental QALYs gained", "Incremental cost (HK$)",
+                            lines=lines)],
               title="Per-draw costs and QALYs (reproducible from the seed)"),
     ]
     ceac, ceaf = r.ceac, r.ceaf
@@ -63,14 +77,14 @@ def psa(r, results) -> Section:
         lines.append(f"  at {label}: P({names[-1]} cost-effective) = {p_ce:.1%}; EVPI {money(row['evpi_per_patient'])} "
                      f"per patient, {money(row['evpi_population'])} for the population")
     if r.evppi is not None:
-        sheet, fig, text = _evppi(r.evppi, wtp[0])
+        sheet, fig, text = _evppi(r.evppi, wtp[0], Labeller(results.model))
         sheets.append(sheet)
         figures["evppi"] = fig
         lines.append(text)
     return Section(sheets=sheets, figures=figures, console="\n".join(lines), console_rank=1)
 
 
-def _evppi(frame: pd.DataFrame, wtp_item):
+def _evppi(frame: pd.DataFrame, wtp_item, human: Labeller):
     label, k = wtp_item
     top = frame.head(20)
     sheet = Sheet("EVPPI", frame, {"evppi": "money", "share_of_evpi": "pct"},
@@ -78,8 +92,9 @@ def _evppi(frame: pd.DataFrame, wtp_item):
                                 width_cm=24, height_cm=20)],
                   title=f"Expected value of partial perfect information per patient at {label} (HK${k:,.0f}/QALY): "
                         "regression method of Strong, Oakley & Brennan (2014); GAM for <= 4 parameters, GP above")
-    fig = lambda p: plots.evppi_bars(top, p, title=f"EVPPI per patient at {label}")  # noqa: E731
-    lines = [f"  EVPPI at {label} (largest):"] + [f"    {r['name']:<40} {money(r['evppi'])}" for _, r in frame.head(5).iterrows()]
+    fig = lambda p: plots.evppi_bars(top.assign(name=[human.text(x) for x in top["name"]]), p,  # noqa: E731
+                                     title=f"EVPPI per patient at {label}")
+    lines = [f"  EVPPI at {label} (largest):"] + [f"    {human.text(r['name']):<50} {money(r['evppi'])}" for _, r in frame.head(5).iterrows()]
     return sheet, fig, "\n".join(lines)
 
 
@@ -91,6 +106,9 @@ def sobol(r, results) -> Section:
                   title=f"Sobol indices of incremental NMB at {label} ({frame.attrs.get('n_evaluations', 0):,} model "
                         "runs; SALib; correlated blocks as groups)")
     lines = [f"Sobol total-order indices at {label} (largest):"] + [
-        f"  {row['factor']:<40} ST {row['ST']:.3f} (S1 {row['S1']:.3f})" for _, row in frame.head(5).iterrows()]
-    return Section(sheets=[sheet], figures={"sobol": lambda p: plots.sobol_bars(frame, p)}, console="\n".join(lines),
+        f"  {Labeller(results.model).text(row['factor']):<50} ST {row['ST']:.3f} (S1 {row['S1']:.3f})"
+        for _, row in frame.head(5).iterrows()]
+    human = Labeller(results.model)
+    labelled = frame.assign(factor=[human.text(x) for x in frame["factor"]])
+    return Section(sheets=[sheet], figures={"sobol": lambda p: plots.sobol_bars(labelled, p)}, console="\n".join(lines),
                    console_rank=4)
