@@ -72,6 +72,14 @@ def _short(description: str, limit: int = 64) -> str:
     return text
 
 
+def _identifier_pattern(params: dict):
+    """A pattern of the names to replace inside running text: only those that look like
+    identifiers (with an underscore or a digit), so that an item named like an English word
+    ("population") is relabelled as a whole cell but never inside a sentence."""
+    names = sorted((n for n in params if re.search(r"[_\d]", n)), key=len, reverse=True)
+    return re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])") if names else None
+
+
 def _words(identifier: str) -> str:
     text = identifier.replace("_", " ").strip()
     return text[:1].upper() + text[1:]
@@ -108,9 +116,7 @@ class Labeller:
             if unit and unit.lower() not in text.lower():
                 text = f"{text} ({unit})"
             self.params[name] = text
-        names = sorted(self.params, key=len, reverse=True)
-        self._param_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])") if names \
-            else None
+        self._param_re = _identifier_pattern(self.params)
         codes = sorted((c for c in self.strategies if self.strategies[c] != c), key=len, reverse=True)
         self._code_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, codes)) + r")(?![\w-])") if codes \
             else None
@@ -137,8 +143,7 @@ class Labeller:
         for key, text in labels.items():
             if key and text and key not in self.params:
                 self.params[str(key)] = _short(str(text))
-        names = sorted(self.params, key=len, reverse=True)
-        self._param_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, names)) + r")(?![\w-])")
+        self._param_re = _identifier_pattern(self.params)
 
     def column(self, name: str) -> str:
         if name in COLUMN_LABELS:
