@@ -11,7 +11,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hta.analysis import negotiation_requests as N
 from hta.analysis import requests as R
+from hta.analysis.results import wtp_column
 from hta.excel.writer import Block, Chart, Sheet
 from hta.protocol import strategy_labels
 from hta.report.labels import span
@@ -52,6 +54,15 @@ def headline(results) -> list[str]:
         years = bia.inputs.calendar_years
         lines.append(f"Net budget impact over {bia.inputs.horizon_years} years ({years[0]}-{years[-1]}, undiscounted): "
                      f"{money(bia.net_total)}.")
+    cap = first(results, N.CapacityBudgetResult)
+    if isinstance(cap, N.CapacityBudgetResult):
+        lines.append(f"With the treatment capacity of {cap.terms.slots_per_year:g} patients a year and the waiting list: "
+                     f"{money(cap.net_with)} over {cap.horizon_years} years ({money(cap.net_without)} without the limit).")
+    payers = first(results, N.PayerResultsResult)
+    if isinstance(payers, N.PayerResultsResult):
+        lines.append(f"Who pays: the HA bears {payers.ha_share:.1%} of the incremental cost ({money(payers.inc_cost_ha)} "
+                     f"of {money(payers.inc_cost_total)} per patient, discounted); ICER on HA costs alone "
+                     f"{money(payers.icer_ha)} per QALY gained.")
     return lines
 
 
@@ -81,7 +92,9 @@ def dashboard(results, warnings: list[str], labeller) -> Sheet:
                          "Incremental QALYs": "qaly", "ICER (HK$ per QALY gained)": "money"}))
     nmb = results.nmb
     new_rows = nmb.groupby("structure", sort=False).tail(1)
-    cols = {f"inc NMB at {label} (HK${v:,.0f}/QALY)": f"Incremental NMB at {label} (HK$)" for label, v in wtp}
+    settings = results.model.settings
+    symbol = getattr(settings, "currency_symbol", "HK$")
+    cols = {"inc " + wtp_column(label, v, settings): f"Incremental NMB at {label} ({symbol})" for label, v in wtp}
     table = new_rows[["structure", "label", *cols]].rename(columns={"structure": "Model structure",
                                                                    "label": "Strategy", **cols})
     blocks.append(Block("Net monetary benefit vs the comparator (WTP x incremental QALYs - incremental costs)", table,
