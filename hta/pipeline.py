@@ -114,7 +114,8 @@ def analyse(model, *, name: str, title: str = "", alternatives: dict | None = No
         first WTP) or ``{"wtp": [...]}`` adds the threshold at each of those WTPs for the model and
         every alternative structure (sheet ``Threshold curve``, a chart and a figure).
     psa : dict, optional
-        ``{"draws": 5000, "chunk_size": 2000, "evppi": True, "workers": None, "scheduler": None}``.
+        ``{"draws": 5000, "chunk_size": None, "evppi": True, "workers": None, "scheduler": None}``
+        (``chunk_size`` None: from memory; ``workers`` None: every core).
     scenarios : list of hta.scenario_analysis.Scenario, optional
     sobol : dict, optional
         ``{"n_base": 1024}``.
@@ -392,7 +393,8 @@ def _psa(results, model, wtp, spec, seed, progress):
     from hta.runner import run_psa
 
     n = int(spec.get("draws", getattr(model.settings, "psa_draws", None) or 1000))
-    res = run_psa(model, n, seed, chunk_size=int(spec.get("chunk_size", 1000)), scheduler=spec.get("scheduler"),
+    chunk = spec.get("chunk_size")  # None: sized from memory (hta.runner.auto_chunk_size)
+    res = run_psa(model, n, seed, chunk_size=None if chunk is None else int(chunk), scheduler=spec.get("scheduler"),
                   workers=spec.get("workers"), progress=progress)
     strategies = list(model.strategies)
     labels = dict(getattr(model, "strategy_labels", {}) or {})
