@@ -164,8 +164,8 @@ def _resolve_workers(scheduler, workers) -> int:
     return default_workers() if workers is None else int(workers)
 
 
-def _traced_peak(fn) -> int:
-    """Peak bytes traced by tracemalloc while ``fn()`` runs, above what was traced before.
+def _traced_peak(fn) -> tuple[int, Any]:
+    """``(peak bytes traced by tracemalloc while fn() runs, above what was traced before, fn())``.
 
     numpy reports every array's data to tracemalloc, so this counts the arrays of the call.
     """
@@ -175,32 +175,41 @@ def _traced_peak(fn) -> int:
     try:
         before = tracemalloc.get_traced_memory()[0]
         tracemalloc.reset_peak()
-        fn()
+        result = fn()
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         if not was_tracing:
             tracemalloc.stop()
-    return max(0, peak - before)
+    return max(0, peak - before), result
+
+
+def probe(evaluate_span, rows: int = _PROBE_ROWS) -> tuple[float, list, int]:
+    """Estimated bytes one row (draw) needs while its chunk is evaluated, from the first rows.
+
+    ``evaluate_span(a, b)`` evaluates rows ``a .. b-1`` (sampling included for a PSA). With
+    ``m = rows`` (default 64) it evaluates rows ``0 .. m-1`` untraced (one-time work such as lazy
+    imports and tables lands there), then rows ``m .. 2m-1`` and ``2m .. 4m-1`` under
+    tracemalloc, with peaks ``p1`` (m rows) and ``p2`` (2m rows). The estimate is
+    ``max((p2 - p1) / m, min(p1 / m, p2 / (2m)))``. Why: if the model's peak is the largest of
+    several phases each ``a_i + b_i * rows`` (fixed arrays plus per-row arrays, all >= 0), both
+    probes bound every phase, and ``min(p1 / m, p2 / (2m))`` is the largest per-row cost those
+    bounds allow in a chunk of ``>= 2m`` rows, even for a phase whose per-row cost only
+    dominates at sizes larger than the probes (fixed arrays then make the estimate conservative,
+    never short); ``(p2 - p1) / m`` covers a peak that grows faster than linearly.
+
+    Returns ``(bytes per row, [the three results], 4m)``: the probe's evaluations are the run's
+    first chunks (rows ``0 .. 4m-1``), so no work is lost.
+    """
+    m = max(1, int(rows))
+    head = [evaluate_span(0, m)]
+    p1, r1 = _traced_peak(lambda: evaluate_span(m, 2 * m))
+    p2, r2 = _traced_peak(lambda: evaluate_span(2 * m, 4 * m))
+    return float(max((p2 - p1) / m, min(p1 / m, p2 / (2 * m)), 8.0)), head + [r1, r2], 4 * m
 
 
 def bytes_per_row(evaluate_rows, rows: int = _PROBE_ROWS) -> float:
-    """Estimated bytes one row (draw) needs while its chunk is evaluated.
-
-    ``evaluate_rows(m)`` evaluates ``m`` rows (sampling included for a PSA). It runs once for
-    ``m = rows`` (default 64) rows untraced (one-time work such as lazy imports and tables lands
-    there), then for ``m`` and ``2m`` rows under tracemalloc, with peaks ``p1`` and ``p2``. The
-    estimate is ``max((p2 - p1) / m, min(p1 / m, p2 / (2m)))``. Why: if the model's peak is the
-    largest of several phases each ``a_i + b_i * rows`` (fixed arrays plus per-row arrays, all
-    >= 0), both probes bound every phase, and ``min(p1 / m, p2 / (2m))`` is the largest per-row
-    cost those bounds allow for a chunk of ``>= 2m`` rows, even for a phase whose per-row cost
-    only dominates at sizes larger than the probes (fixed arrays then make the estimate
-    conservative, not short). ``(p2 - p1) / m`` covers a peak that grows faster than linearly.
-    """
-    m = max(1, int(rows))
-    evaluate_rows(m)
-    p1 = _traced_peak(lambda: evaluate_rows(m))
-    p2 = _traced_peak(lambda: evaluate_rows(2 * m))
-    return float(max((p2 - p1) / m, min(p1 / m, p2 / (2 * m)), 8.0))
+    """:func:`probe` for a function ``evaluate_rows(m)`` of the number of rows only."""
+    return probe(lambda a, b: evaluate_rows(b - a), rows)[0]
 
 
 def auto_chunk_size(n: int, row_bytes: float, workers: int = 1, budget: int | None = None) -> int:
@@ -272,42 +281,50 @@ def map_chunks(fn, spans, workers: int, on_done=None) -> list:
                 f.cancel()
 
 
-def _row_bytes_of_batch(model, batch: Batch) -> float:
-    return bytes_per_row(lambda m: _outcome_arrays(model, batch.take(slice(0, m))),
-                         rows=min(_PROBE_ROWS, batch.n // 2))
+def _plan(n: int, chunk_size, workers_for, evaluate_span):
+    """Chunks of ``n`` rows: ``(head results, spans still to evaluate, chunk size, bytes per row)``.
+
+    With ``chunk_size=None`` and at least 256 rows, :func:`probe` evaluates the first rows
+    (kept as the first chunks) and the rest is cut by :func:`auto_chunk_size` for
+    ``workers_for()`` workers; fewer rows are one chunk. Otherwise chunks of ``chunk_size``.
+    """
+    if chunk_size is not None:
+        size = _check_chunk_size(chunk_size, n)
+        return [], _chunks(n, size), size, None
+    if n < _MIN_SPLIT_ROWS or n < 4:
+        return [], [(0, n)], n, None
+    row_bytes, head, done = probe(evaluate_span, rows=min(_PROBE_ROWS, n // 4))
+    size = auto_chunk_size(n - done, row_bytes, workers_for())
+    return head, [(a + done, b + done) for a, b in _chunks(n - done, size)], size, row_bytes
 
 
 def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: Any = None,
                  workers: int | None = None):
     """``(costs, qalys, lys)``, each ``(n, S)``, evaluating ``batch`` in chunks of rows.
 
-    ``chunk_size=None`` chooses the chunk size from memory (:func:`auto_chunk_size`; a batch of
-    fewer than 256 rows is one call). The chunks run on ``workers`` threads (default
-    :func:`default_workers`; ``workers=1`` one after another) or, with ``scheduler``, on Dask.
-    Results are the same bit for bit in every case, since every row is evaluated the same way
-    wherever it runs.
+    ``chunk_size=None`` chooses the chunk size from memory (:func:`probe`, whose evaluations of
+    the first rows are kept, and :func:`auto_chunk_size`; a batch of fewer than 256 rows is one
+    call). The chunks run on ``workers`` threads (default :func:`default_workers`; ``workers=1``
+    one after another) or, with ``scheduler``, on Dask. Results are the same bit for bit in
+    every case, since every row is evaluated the same way wherever it runs.
     """
     n = batch.n
+
+    def span(a, b):
+        return _outcome_arrays(model, batch if b - a == n else batch.take(slice(a, b)))
+
     if scheduler is not None:
         _check_workers(scheduler, workers)
         with _dask_client(scheduler, None) as (client, _where):
-            if chunk_size is None:
-                size = n if n < _MIN_SPLIT_ROWS else auto_chunk_size(n, _row_bytes_of_batch(model, batch),
-                                                                     _dask_workers(client))
-            else:
-                size = _check_chunk_size(chunk_size, n)
+            head, spans, _, _ = _plan(n, chunk_size, lambda: _dask_workers(client), span)
             remote_model = client.scatter(model, broadcast=True)
             futures = [client.submit(_outcome_arrays, remote_model, batch.take(slice(a, b)), pure=False)
-                       for a, b in _chunks(n, size)]
-            parts = client.gather(futures)
+                       for a, b in spans]
+            parts = head + client.gather(futures)
     else:
         w = _resolve_workers(scheduler, workers)
-        if chunk_size is None:
-            size = n if n < _MIN_SPLIT_ROWS else auto_chunk_size(n, _row_bytes_of_batch(model, batch), w)
-        else:
-            size = _check_chunk_size(chunk_size, n)
-        parts = map_chunks(lambda a, b: _outcome_arrays(model, batch if b - a == n else batch.take(slice(a, b))),
-                           _chunks(n, size), w)
+        head, spans, _, _ = _plan(n, chunk_size, lambda: w, span)
+        parts = head + map_chunks(span, spans, w)
     costs, qalys, lys = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(3))
     check_finite_outcomes(costs, qalys, lys, tuple(getattr(model, "strategies", ())),
                           lambda i: {name: float(np.broadcast_to(batch[name], (batch.n,))[i]) for name in batch.names})
@@ -405,25 +422,20 @@ def run_psa(
     table = model_parameters(model)
     t0 = time.perf_counter()
 
-    def size_for(n_workers: int) -> tuple[int, float | None]:
-        if chunk_size is not None:
-            return int(chunk_size), None
-        if n < _MIN_SPLIT_ROWS:
-            return n, None
-        row_bytes = bytes_per_row(lambda m: _psa_chunk(model, table, seed, 0, m))
-        return auto_chunk_size(n, row_bytes, n_workers), row_bytes
+    def span(a, b):
+        return _psa_chunk(model, table, seed, a, b - a)
 
     bar = _progress(n, progress)
     try:
         if scheduler is None:
             w = _resolve_workers(scheduler, workers)
-            size, row_bytes = size_for(w)
-            spans = _chunks(n, size)
-            parts = map_chunks(lambda a, b: _psa_chunk(model, table, seed, a, b - a), spans, w,
-                               on_done=None if bar is None else bar.update)
-            where = "in-process" if w == 1 else f"in-process, {min(w, len(spans))} worker threads"
+            head, spans, size, row_bytes = _plan(n, chunk_size, lambda: w, span)
+            if bar is not None and head:
+                bar.update(sum(len(h[0]) for h in head))
+            parts = head + map_chunks(span, spans, w, on_done=None if bar is None else bar.update)
+            where = "in-process" if w == 1 else f"in-process, {w} worker threads"
         else:
-            parts, where, size, row_bytes, spans = _run_on_dask(model, table, seed, n, size_for, scheduler, bar)
+            parts, where, size, row_bytes = _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -432,7 +444,7 @@ def run_psa(
     inputs = pd.DataFrame(drawn, columns=list(table.unit_columns))
     strategies = tuple(getattr(model, "strategies", range(costs.shape[1])))
     check_finite_outcomes(costs, qalys, lys, strategies, lambda i: inputs.iloc[i].to_dict(), what="PSA draw")
-    meta = {"execution": where, "chunks": len(spans)}
+    meta = {"execution": where, "chunks": len(parts)}
     if row_bytes is not None:
         meta["bytes_per_draw"] = row_bytes
     return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed, meta=meta)
@@ -482,17 +494,16 @@ def _dask_workers(client) -> int:
         return 1
 
 
-def _run_on_dask(model, table, seed, n, size_for, scheduler, bar):
+def _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar):
     from distributed import as_completed
 
     with _dask_client(scheduler) as (client, where):
-        size, row_bytes = size_for(_dask_workers(client))
-        spans = _chunks(n, size)
+        head, spans, size, row_bytes = _plan(n, chunk_size, lambda: _dask_workers(client), span)
         remote_model, remote_table = client.scatter([model, table], broadcast=True)
         futures = [client.submit(_psa_chunk, remote_model, remote_table, seed, a, b - a, pure=False)
                    for a, b in spans]
         if bar is not None:
             for future in as_completed(futures):
                 bar.update(len(future.result()[0]))
-        parts = client.gather(futures)  # in submission order, so draws stay in order
-    return parts, where, size, row_bytes, spans
+        parts = head + client.gather(futures)  # in submission order, so draws stay in order
+    return parts, where, size, row_bytes

@@ -16,7 +16,14 @@ import pytest
 
 from hta import runner
 from hta.errors import HtaError
-from hta.runner import FunctionModel, auto_chunk_size, bytes_per_row, default_workers, evaluate_all, run_psa
+from hta.runner import (
+    FunctionModel,
+    auto_chunk_size,
+    bytes_per_row,
+    default_workers,
+    evaluate_all,
+    run_psa,
+)
 from models import hiv_chancellor as hiv
 from models import thr_briggs as thr
 
@@ -111,8 +118,8 @@ def test_psa_identical_with_1_2_and_3_workers_and_any_chunking(request, name):
         for chunk_size in (None, 277, 500):
             res = run_psa(model, n, SEED, chunk_size=chunk_size, workers=workers)
             _assert_same_psa(res, one_batch)
-            if chunk_size is None:  # from memory: every worker gets the same number of chunks
-                assert res.meta["chunks"] % workers == 0
+            if chunk_size is None:  # from memory: the probe's 3 chunks, then the same number per worker
+                assert (res.meta["chunks"] - 3) % workers == 0
             else:
                 assert res.meta["chunks"] == -(-n // chunk_size)
             if workers > 1:
@@ -125,7 +132,7 @@ def test_default_workers_is_every_core_this_process_may_use(hiv_model):
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_workers() == expected
     res = run_psa(hiv_model, 2000, SEED)  # workers=None: all of them
-    assert res.meta["chunks"] % default_workers() == 0
+    assert (res.meta["chunks"] - 3) % default_workers() == 0
 
 
 def test_worker_threads_really_run_the_chunks(hiv_model):
@@ -153,6 +160,7 @@ def test_one_way_identical_with_1_2_and_3_workers(hiv_model, monkeypatch):
     ref = dsa.one_way(hiv_model, wtp=20000, workers=1)
     # force the one-way batch (33 rows) into chunks of a few rows, so the workers really split it
     monkeypatch.setattr(runner, "_MIN_SPLIT_ROWS", 1)
+    monkeypatch.setattr(runner, "_PROBE_ROWS", 2)  # the probe takes rows 0-7
     monkeypatch.setattr(runner, "CHUNK_MEMORY_BYTES", 5_000)
     calls = []
     model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(),
@@ -243,9 +251,9 @@ def test_non_finite_draw_is_named_with_its_index_whatever_the_workers(hiv_model)
 
 
 @pytest.mark.parametrize("kwargs, text", [
-    (dict(workers=0), "workers"),
-    (dict(workers=2.5), "workers"),
-    (dict(workers=2, scheduler="tcp://127.0.0.1:1"), "either scheduler"),
+    ({"workers": 0}, "workers"),
+    ({"workers": 2.5}, "workers"),
+    ({"workers": 2, "scheduler": "tcp://127.0.0.1:1"}, "either scheduler"),
 ])
 def test_bad_worker_arguments(hiv_model, kwargs, text):
     with pytest.raises(HtaError, match=text):
