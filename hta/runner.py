@@ -145,7 +145,7 @@ _MIN_SPLIT_ROWS = 256
 # The memory probe evaluates this many rows, then twice as many; the difference of the two
 # peaks is the memory of this many rows (fixed overhead cancels, and both sizes take the
 # engines' batch paths rather than their one-row ones).
-_PROBE_ROWS = 64
+_PROBE_ROWS = 32
 
 
 def default_workers() -> int:
@@ -187,7 +187,7 @@ def probe(evaluate_span, rows: int = _PROBE_ROWS) -> tuple[float, list, int]:
     """Estimated bytes one row (draw) needs while its chunk is evaluated, from the first rows.
 
     ``evaluate_span(a, b)`` evaluates rows ``a .. b-1`` (sampling included for a PSA). With
-    ``m = rows`` (default 64) it evaluates rows ``0 .. m-1`` untraced (one-time work such as lazy
+    ``m = rows`` (default 32) it evaluates rows ``0 .. m-1`` untraced (one-time work such as lazy
     imports and tables lands there), then rows ``m .. 2m-1`` and ``2m .. 4m-1`` under
     tracemalloc, with peaks ``p1`` (m rows) and ``p2`` (2m rows). The estimate is
     ``max((p2 - p1) / m, min(p1 / m, p2 / (2m)))``. Why: if the model's peak is the largest of
@@ -405,7 +405,7 @@ def run_psa(
     Chunk ``k`` evaluates draws ``k*chunk_size ..`` of the same seeded PSA, so results are
     bit-identical for any ``chunk_size``, any number of ``workers`` and for in-process or Dask
     execution. ``chunk_size=None`` (default) sizes chunks from memory (:func:`auto_chunk_size`:
-    a probe of 64 and 128 draws measures the bytes per draw; each chunk stays under
+    a probe of 32 and 64 draws (the run's draws 32-127) measures the bytes per draw; each chunk stays under
     :data:`CHUNK_MEMORY_BYTES`, and every worker gets a chunk). ``workers`` threads evaluate the
     chunks in this process (default :func:`default_workers`, every core this process may use;
     ``workers=1`` one chunk after the other). ``scheduler`` (an address such as

@@ -283,7 +283,7 @@ def test_bytes_per_row_measures_the_models_arrays():
         per_row = [np.ones((m, 1000)) for _ in range(8)]
         return fixed.sum() + sum(a.sum() for a in per_row)
 
-    est = bytes_per_row(evaluate_rows)
+    est = bytes_per_row(evaluate_rows, rows=64)
     assert 64_000 <= est <= 64_000 + 4_000_000 / 128 + 1_000  # never below the per-row cost
 
 
