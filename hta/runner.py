@@ -37,6 +37,7 @@ import sys
 import threading
 import time
 import tracemalloc
+import weakref
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -188,23 +189,22 @@ def probe(evaluate_span, rows: int = _PROBE_ROWS) -> tuple[float, list, int]:
 
     ``evaluate_span(a, b)`` evaluates rows ``a .. b-1`` (sampling included for a PSA). With
     ``m = rows`` (default 32) it evaluates rows ``0 .. m-1`` untraced (one-time work such as lazy
-    imports and tables lands there), then rows ``m .. 2m-1`` and ``2m .. 4m-1`` under
-    tracemalloc, with peaks ``p1`` (m rows) and ``p2`` (2m rows). The estimate is
-    ``max((p2 - p1) / m, min(p1 / m, p2 / (2m)))``. Why: if the model's peak is the largest of
-    several phases each ``a_i + b_i * rows`` (fixed arrays plus per-row arrays, all >= 0), both
-    probes bound every phase, and ``min(p1 / m, p2 / (2m))`` is the largest per-row cost those
-    bounds allow in a chunk of ``>= 2m`` rows, even for a phase whose per-row cost only
-    dominates at sizes larger than the probes (fixed arrays then make the estimate conservative,
-    never short); ``(p2 - p1) / m`` covers a peak that grows faster than linearly.
+    imports and tables lands there), then rows ``m .. 3m-1`` under tracemalloc, whose peak ``p``
+    (above what was allocated before) gives the estimate ``p / (2m)``. Why this is safe: if the
+    model's peak is the largest of several phases, each ``a_i + b_i * rows`` (fixed arrays plus
+    per-row arrays, all >= 0), then ``p >= a_i + 2m b_i`` for every phase, so a chunk of
+    ``c >= 2m`` rows peaks at ``max_i (a_i + b_i c) <= c p / (2m)``, even for a phase that only
+    dominates at sizes larger than the probe; fixed arrays make the estimate conservative, never
+    short. One traced evaluation only: tracing slows Python allocations about fivefold (10 ms
+    instead of 2 ms for the HIV model's 64 rows).
 
-    Returns ``(bytes per row, [the three results], 4m)``: the probe's evaluations are the run's
-    first chunks (rows ``0 .. 4m-1``), so no work is lost.
+    Returns ``(bytes per row, [the two results], 3m)``: the probe's evaluations are the run's
+    first chunks (rows ``0 .. 3m-1``), so no work is lost.
     """
     m = max(1, int(rows))
     head = [evaluate_span(0, m)]
-    p1, r1 = _traced_peak(lambda: evaluate_span(m, 2 * m))
-    p2, r2 = _traced_peak(lambda: evaluate_span(2 * m, 4 * m))
-    return float(max((p2 - p1) / m, min(p1 / m, p2 / (2 * m)), 8.0)), head + [r1, r2], 4 * m
+    peak, second = _traced_peak(lambda: evaluate_span(m, 3 * m))
+    return float(max(peak / (2 * m), 8.0)), head + [second], 3 * m
 
 
 def bytes_per_row(evaluate_rows, rows: int = _PROBE_ROWS) -> float:
@@ -281,19 +281,46 @@ def map_chunks(fn, spans, workers: int, on_done=None) -> list:
                 f.cancel()
 
 
-def _plan(n: int, chunk_size, workers_for, evaluate_span):
+# Bytes per row measured for a model: id(model) -> (weak reference to it, kind, bytes), so a model
+# is probed once per process and kind of evaluation ("psa": sampling included; "batch").
+_ROW_BYTES: dict = {}
+
+
+def _cached_row_bytes(model, kind: str) -> float | None:
+    entry = _ROW_BYTES.get((id(model), kind))
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    return None
+
+
+def _remember_row_bytes(model, kind: str, row_bytes: float) -> None:
+    try:
+        ref = weakref.ref(model)
+    except TypeError:  # a model that cannot be weakly referenced is probed every time
+        return
+    _ROW_BYTES[(id(model), kind)] = (ref, row_bytes)
+
+
+def _plan(n: int, chunk_size, workers_for, evaluate_span, model=None, kind: str = "batch"):
     """Chunks of ``n`` rows: ``(head results, spans still to evaluate, chunk size, bytes per row)``.
 
-    With ``chunk_size=None`` and at least 256 rows, :func:`probe` evaluates the first rows
-    (kept as the first chunks) and the rest is cut by :func:`auto_chunk_size` for
-    ``workers_for()`` workers; fewer rows are one chunk. Otherwise chunks of ``chunk_size``.
+    With ``chunk_size=None`` and at least 256 rows, the chunk size comes from the model's bytes
+    per row: measured by :func:`probe` the first time (its evaluations of the first rows are
+    kept as the first chunks), remembered for ``model`` after that; :func:`auto_chunk_size`
+    cuts the rest for ``workers_for()`` workers. Fewer rows are one chunk. Otherwise chunks of
+    ``chunk_size``.
     """
     if chunk_size is not None:
         size = _check_chunk_size(chunk_size, n)
         return [], _chunks(n, size), size, None
     if n < _MIN_SPLIT_ROWS or n < 4:
         return [], [(0, n)], n, None
-    row_bytes, head, done = probe(evaluate_span, rows=min(_PROBE_ROWS, n // 4))
+    row_bytes = _cached_row_bytes(model, kind) if model is not None else None
+    head, done = [], 0
+    if row_bytes is None:
+        row_bytes, head, done = probe(evaluate_span, rows=min(_PROBE_ROWS, n // 3))
+        if model is not None:
+            _remember_row_bytes(model, kind, row_bytes)
     size = auto_chunk_size(n - done, row_bytes, workers_for())
     return head, [(a + done, b + done) for a, b in _chunks(n - done, size)], size, row_bytes
 
@@ -316,14 +343,14 @@ def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: 
     if scheduler is not None:
         _check_workers(scheduler, workers)
         with _dask_client(scheduler, None) as (client, _where):
-            head, spans, _, _ = _plan(n, chunk_size, lambda: _dask_workers(client), span)
+            head, spans, _, _ = _plan(n, chunk_size, lambda: _dask_workers(client), span, model, "batch")
             remote_model = client.scatter(model, broadcast=True)
             futures = [client.submit(_outcome_arrays, remote_model, batch.take(slice(a, b)), pure=False)
                        for a, b in spans]
             parts = head + client.gather(futures)
     else:
         w = _resolve_workers(scheduler, workers)
-        head, spans, _, _ = _plan(n, chunk_size, lambda: w, span)
+        head, spans, _, _ = _plan(n, chunk_size, lambda: w, span, model, "batch")
         parts = head + map_chunks(span, spans, w)
     costs, qalys, lys = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(3))
     check_finite_outcomes(costs, qalys, lys, tuple(getattr(model, "strategies", ())),
@@ -405,8 +432,9 @@ def run_psa(
     Chunk ``k`` evaluates draws ``k*chunk_size ..`` of the same seeded PSA, so results are
     bit-identical for any ``chunk_size``, any number of ``workers`` and for in-process or Dask
     execution. ``chunk_size=None`` (default) sizes chunks from memory (:func:`auto_chunk_size`:
-    a probe of 32 and 64 draws (the run's draws 32-127) measures the bytes per draw; each chunk stays under
-    :data:`CHUNK_MEMORY_BYTES`, and every worker gets a chunk). ``workers`` threads evaluate the
+    the bytes per draw, measured by :func:`probe` on the model's first run in the process
+    (draws 32-95 traced), then remembered; each chunk stays under :data:`CHUNK_MEMORY_BYTES`,
+    and every worker gets a chunk). ``workers`` threads evaluate the
     chunks in this process (default :func:`default_workers`, every core this process may use;
     ``workers=1`` one chunk after the other). ``scheduler`` (an address such as
     ``"tcp://10.0.0.5:8786"``, a ``distributed.Client`` or a cluster object) runs the chunks on
@@ -429,13 +457,14 @@ def run_psa(
     try:
         if scheduler is None:
             w = _resolve_workers(scheduler, workers)
-            head, spans, size, row_bytes = _plan(n, chunk_size, lambda: w, span)
+            head, spans, size, row_bytes = _plan(n, chunk_size, lambda: w, span, model, "psa")
             if bar is not None and head:
                 bar.update(sum(len(h[0]) for h in head))
             parts = head + map_chunks(span, spans, w, on_done=None if bar is None else bar.update)
+            probed = bool(head)
             where = "in-process" if w == 1 else f"in-process, {w} worker threads"
         else:
-            parts, where, size, row_bytes = _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar)
+            parts, where, size, row_bytes, probed = _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -447,6 +476,7 @@ def run_psa(
     meta = {"execution": where, "chunks": len(parts)}
     if row_bytes is not None:
         meta["bytes_per_draw"] = row_bytes
+        meta["chunk_size_from"] = "memory probe" if probed else "memory (remembered for this model)"
     return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed, meta=meta)
 
 
@@ -498,7 +528,7 @@ def _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar):
     from distributed import as_completed
 
     with _dask_client(scheduler) as (client, where):
-        head, spans, size, row_bytes = _plan(n, chunk_size, lambda: _dask_workers(client), span)
+        head, spans, size, row_bytes = _plan(n, chunk_size, lambda: _dask_workers(client), span, model, "psa")
         remote_model, remote_table = client.scatter([model, table], broadcast=True)
         futures = [client.submit(_psa_chunk, remote_model, remote_table, seed, a, b - a, pure=False)
                    for a, b in spans]
@@ -506,4 +536,4 @@ def _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar):
             for future in as_completed(futures):
                 bar.update(len(future.result()[0]))
         parts = head + client.gather(futures)  # in submission order, so draws stay in order
-    return parts, where, size, row_bytes
+    return parts, where, size, row_bytes, bool(head)

@@ -118,8 +118,9 @@ def test_psa_identical_with_1_2_and_3_workers_and_any_chunking(request, name):
         for chunk_size in (None, 277, 500):
             res = run_psa(model, n, SEED, chunk_size=chunk_size, workers=workers)
             _assert_same_psa(res, one_batch)
-            if chunk_size is None:  # from memory: the probe's 3 chunks, then the same number per worker
-                assert (res.meta["chunks"] - 3) % workers == 0
+            if chunk_size is None:  # from memory: the probe's 2 chunks (first run only), then the same number per worker
+                probed = res.meta["chunk_size_from"] == "memory probe"
+                assert (res.meta["chunks"] - 2 * probed) % workers == 0
             else:
                 assert res.meta["chunks"] == -(-n // chunk_size)
             if workers > 1:
@@ -132,7 +133,25 @@ def test_default_workers_is_every_core_this_process_may_use(hiv_model):
     expected = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     assert default_workers() == expected
     res = run_psa(hiv_model, 2000, SEED)  # workers=None: all of them
-    assert (res.meta["chunks"] - 3) % default_workers() == 0
+    probed = res.meta["chunk_size_from"] == "memory probe"
+    assert (res.meta["chunks"] - 2 * probed) % default_workers() == 0
+
+
+def test_a_model_is_probed_once_and_the_result_remembered():
+    calls = []
+
+    def evaluate(batch):
+        calls.append(batch.n)
+        return hiv.evaluate(batch)
+
+    model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(), evaluate)
+    first = run_psa(model, 1000, SEED, workers=2)
+    assert first.meta["chunk_size_from"] == "memory probe" and calls[:2] == [32, 64]
+    calls.clear()
+    again = run_psa(model, 1000, SEED, workers=2)
+    assert again.meta["chunk_size_from"] == "memory (remembered for this model)"
+    assert again.meta["bytes_per_draw"] == first.meta["bytes_per_draw"] and calls == [500, 500]
+    _assert_same_psa(again, first)
 
 
 def test_worker_threads_really_run_the_chunks(hiv_model):
@@ -160,7 +179,7 @@ def test_one_way_identical_with_1_2_and_3_workers(hiv_model, monkeypatch):
     ref = dsa.one_way(hiv_model, wtp=20000, workers=1)
     # force the one-way batch (33 rows) into chunks of a few rows, so the workers really split it
     monkeypatch.setattr(runner, "_MIN_SPLIT_ROWS", 1)
-    monkeypatch.setattr(runner, "_PROBE_ROWS", 2)  # the probe takes rows 0-7
+    monkeypatch.setattr(runner, "_PROBE_ROWS", 2)  # the probe takes rows 0-5
     monkeypatch.setattr(runner, "CHUNK_MEMORY_BYTES", 5_000)
     calls = []
     model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(),
@@ -169,7 +188,7 @@ def test_one_way_identical_with_1_2_and_3_workers(hiv_model, monkeypatch):
         calls.clear()
         frame = dsa.one_way(model, wtp=20000, workers=workers)
         pd.testing.assert_frame_equal(frame, ref, check_exact=True)
-        probe_calls = 3
+        probe_calls = 2
         assert len(calls) - probe_calls >= 3  # split into chunks, not one call
 
 
