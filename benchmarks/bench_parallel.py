@@ -22,7 +22,10 @@ Cases:
                             same draws, ``bench_speed.numpy_sampler``): the baseline.
           ``hta``           ``hta.runner.run_psa(model, 10_000, seed)`` with the defaults: every core
                             (``workers`` = ``len(os.sched_getaffinity(0))`` = 2 here), chunk size
-                            from memory. Target: <= 0.6x ``numpy``, and below ``joblib``.
+                            from memory (the untimed warm-up run probes the model's bytes per draw
+                            and run_psa remembers them for the model, so the timed runs do not
+                            trace; the probe's cost on a first run is about 10-25 ms here).
+                            Target: <= 0.6x ``numpy``, and below ``joblib``.
           ``hta-1``         the same with ``workers=1`` (one chunk after another), for information.
           ``joblib``        the same numpy callable on 2 cores with ``joblib.Parallel(n_jobs=2)``
                             (loky worker processes, reused across runs as joblib does): each job
