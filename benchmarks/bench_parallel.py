@@ -211,9 +211,8 @@ def psm_workload(impl):
 
 
 def ceac_data():
-    from models import hiv_chancellor as hiv
-
     from hta.runner import FunctionModel, run_psa
+    from models import hiv_chancellor as hiv
 
     r = run_psa(FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(), hiv.evaluate), N, SEED)
     return r.costs, r.lys
