@@ -81,9 +81,11 @@ def test_dask_threads_cluster_bit_identical(model, reference, n_workers):
 
 
 def test_dask_worker_processes_bit_identical(model, reference):
-    pytest.importorskip("distributed")
-    res = run_psa(model, N, SEED, chunk_size=1000, workers=2)
-    assert res.meta["execution"].startswith("local dask cluster")
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster:
+        res = run_psa(model, N, SEED, chunk_size=1000, scheduler=cluster)
+    assert res.meta["execution"].startswith("dask cluster")
     np.testing.assert_array_equal(res.costs, reference.costs)
     np.testing.assert_array_equal(res.qalys, reference.qalys)
 

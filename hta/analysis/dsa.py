@@ -141,7 +141,7 @@ def _fmt(x: float) -> str:
 
 
 def one_way(model, names: Sequence[str] | None = None, wtp: Any = None, comparator: str | None = None,
-            effect: str = "qalys") -> pd.DataFrame:
+            effect: str = "qalys", workers: int | None = None) -> pd.DataFrame:
     """One-way sensitivity analysis over the parameters' low/high values.
 
     Evaluates one batch: the base case followed by ``ParameterTable.one_way(names)`` (2 rows per
@@ -152,7 +152,8 @@ def one_way(model, names: Sequence[str] | None = None, wtp: Any = None, comparat
     ``strategy``, ``comparator``, ``wtp``, ``base_value``, ``low_value``, ``high_value`` and, for
     each outcome ``inc_cost``, ``inc_qaly``, ``icer``, ``inmb``: ``base_<outcome>``,
     ``<outcome>_low`` and ``<outcome>_high`` (outcome when the parameter is at its low / high
-    value). Rows keep the table's parameter order; sort with :func:`tornado`.
+    value). Rows keep the table's parameter order; sort with :func:`tornado`. ``workers``: threads
+    for the batch's chunks (:func:`hta.analysis.evaluate.evaluate_all`; default every core, the same results).
     """
     k = wtp_list(wtp, model)[0][1] if wtp is None else _check_wtp(wtp)
     table = model_parameters(model)
@@ -160,7 +161,7 @@ def one_way(model, names: Sequence[str] | None = None, wtp: Any = None, comparat
     if ow_batch.n == 0:
         raise HtaError("one-way analysis: no parameter has distinct low and high values; name the parameters to vary")
     batch = Batch.concat([table.base(), ow_batch])
-    costs, effects = evaluate(model, batch, effect=effect)
+    costs, effects = evaluate(model, batch, effect=effect, workers=workers)
     pairs = _pairs(model, comparator=comparator)
     dc, de, icer, inmb = _increments(costs, effects, pairs, k)
     strategies = _strategies(model)
@@ -226,7 +227,7 @@ def tornado(one_way_frame: pd.DataFrame, outcome: str = "inmb", top: int | None 
 
 
 def two_way(model, p1: str, values1, p2: str, values2, wtp: Any = None, comparator: str | None = None,
-            effect: str = "qalys") -> pd.DataFrame:
+            effect: str = "qalys", workers: int | None = None) -> pd.DataFrame:
     """Two-way analysis on a grid: one batch of ``len(values1) * len(values2)`` rows.
 
     Every other parameter stays at base (members of a Dirichlet block are *not* rescaled here:
@@ -246,7 +247,7 @@ def two_way(model, p1: str, values1, p2: str, values2, wtp: Any = None, comparat
             raise HtaError(f"two-way analysis: values of '{name}' must be a non-empty list of finite numbers")
     g1, g2 = np.meshgrid(v1, v2, indexing="ij")
     batch = table.base().with_values({p1: g1.ravel(), p2: g2.ravel()})
-    costs, effects = evaluate(model, batch, effect=effect)
+    costs, effects = evaluate(model, batch, effect=effect, workers=workers)
     pairs = _pairs(model, comparator=comparator)
     dc, de, icer, inmb = _increments(costs, effects, pairs, k)
     strategies = _strategies(model)
@@ -433,8 +434,8 @@ def _probability_exact(a, b, x):
 def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.5, n: int = 1000,
                             seed: Any = 1, lower: float = 0.0, upper: float | None = None,
                             strategy: str | None = None, comparator: str | None = None,
-                            chunk_size: int | None = 1000, method: str = "auto", xtol: float | None = None,
-                            effect: str = "qalys") -> ProbabilisticThreshold:
+                            chunk_size: int | None = None, method: str = "auto", xtol: float | None = None,
+                            effect: str = "qalys", workers: int | None = None) -> ProbabilisticThreshold:
     """The value of ``parameter`` at which P(cost-effective) over the PSA reaches ``level``.
 
     ``method="auto"`` checks numerically whether incremental NMB is linear in the parameter
@@ -463,7 +464,7 @@ def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.
         """INMB (len(values), n) with the parameter at each value for every draw, one batch."""
         values = np.asarray(values, dtype=float)
         rep = Batch.concat([draws] * values.size).with_values({parameter: np.repeat(values, n)})
-        costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect)
+        costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect, workers=workers)
         return _increments(costs, effects, [pair], k)[3][:, 0].reshape(values.size, n)
 
     mid = 0.5 * (lo + hi)

@@ -11,10 +11,19 @@ ran:
   is chunk-invariant), so the same seed gives bit-identical results whatever the chunk size;
 * only the per-sample totals (costs, QALYs, LYs of each strategy: ``(size, S)`` arrays) leave a
   chunk, so traces and disaggregated lines never pile up;
-* in-process evaluation is the default and imports nothing from Dask. ``workers=N`` starts a
-  local Dask cluster of N single-threaded worker processes; ``scheduler="tcp://host:port"``
-  connects to an existing one. Chunks are submitted as tasks (the model is pickled with
-  cloudpickle and scattered once) and gathered in order.
+* in-process evaluation is the default and imports nothing from Dask: the chunks run on a pool
+  of ``workers`` threads (default: every core this process may use, :func:`default_workers`;
+  ``workers=1`` evaluates them one after another). numpy releases the GIL inside its array
+  loops and BLAS calls, so the threads run on separate cores; BLAS itself is kept to one thread
+  while they run (threadpoolctl), so the threads do not oversubscribe the cores. Chunks are
+  gathered in order, so the results are bit-identical whatever the number of workers;
+* ``scheduler=`` (an address such as ``"tcp://host:port"``, a ``distributed.Client`` or a
+  cluster object) runs the chunks on Dask instead, the route past one machine: chunks are
+  submitted as tasks (the model is pickled with cloudpickle and scattered once) and gathered
+  in order, with the same results;
+* the default chunk size comes from memory (:func:`auto_chunk_size`): a probe evaluation
+  measures the bytes one draw needs, and chunks are sized so that one chunk's arrays stay
+  under :data:`CHUNK_MEMORY_BYTES` (64 MiB), and so that every worker gets at least one chunk.
 
 Units: costs in the model's currency, QALYs and LYs in (discounted) years, as the model reports
 them.
@@ -23,9 +32,13 @@ them.
 from __future__ import annotations
 
 import contextlib
-
+import os
 import sys
+import threading
 import time
+import tracemalloc
+import weakref
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -35,7 +48,8 @@ import pandas as pd
 from hta.errors import HtaError
 from hta.params import Batch
 
-__all__ = ["evaluate", "evaluate_all", "run_psa", "PsaResult", "FunctionModel", "model_parameters"]
+__all__ = ["evaluate", "evaluate_all", "run_psa", "PsaResult", "FunctionModel", "model_parameters",
+           "default_workers", "auto_chunk_size", "map_chunks", "CHUNK_MEMORY_BYTES"]
 
 _EFFECTS = ("qalys", "lys")
 
@@ -118,26 +132,226 @@ def _chunks(n: int, chunk_size: int) -> list[tuple[int, int]]:
     return [(start, min(start + chunk_size, n)) for start in range(0, n, chunk_size)]
 
 
+# --------------------------------------------------------------------------------------------
+# Workers, chunk sizes from memory, and the thread pool
+
+#: Memory budget of one chunk, in bytes: a default chunk size keeps the estimated working set of
+#: one chunk (its sampled batch and every array the model allocates while evaluating it) under
+#: this. With W workers, W chunks are in memory at once, so the run needs about W times this
+#: plus the per-draw totals it keeps.
+CHUNK_MEMORY_BYTES = 64 * 2**20
+# A batch of fewer rows than this is evaluated in one call (no probe, no split): splitting it
+# would cost more in per-call overhead than it gains.
+_MIN_SPLIT_ROWS = 256
+# The memory probe evaluates this many rows, then twice as many; the difference of the two
+# peaks is the memory of this many rows (fixed overhead cancels, and both sizes take the
+# engines' batch paths rather than their one-row ones).
+_PROBE_ROWS = 32
+
+
+def default_workers() -> int:
+    """Cores this process may run on: ``len(os.sched_getaffinity(0))`` (respects ``taskset``
+    and container CPU sets), else ``os.cpu_count()``; at least 1."""
+    try:
+        n = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        n = os.cpu_count() or 1
+    return max(1, int(n))
+
+
+def resolve_workers(scheduler, workers) -> int:
+    """Worker threads for an in-process run (``default_workers()`` when ``workers`` is None)."""
+    _check_workers(scheduler, workers)
+    return default_workers() if workers is None else int(workers)
+
+
+def _traced_peak(fn) -> tuple[int, Any]:
+    """``(peak bytes traced by tracemalloc while fn() runs, above what was traced before, fn())``.
+
+    numpy reports every array's data to tracemalloc, so this counts the arrays of the call.
+    """
+    was_tracing = tracemalloc.is_tracing()
+    if not was_tracing:
+        tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        result = fn()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        if not was_tracing:
+            tracemalloc.stop()
+    return max(0, peak - before), result
+
+
+def probe(evaluate_span, rows: int = _PROBE_ROWS) -> tuple[float, list, int]:
+    """Estimated bytes one row (draw) needs while its chunk is evaluated, from the first rows.
+
+    ``evaluate_span(a, b)`` evaluates rows ``a .. b-1`` (sampling included for a PSA). With
+    ``m = rows`` (default 32) it evaluates rows ``0 .. m-1`` untraced (one-time work such as lazy
+    imports and tables lands there), then rows ``m .. 3m-1`` under tracemalloc, whose peak ``p``
+    (above what was allocated before) gives the estimate ``p / (2m)``. Why this is safe: if the
+    model's peak is the largest of several phases, each ``a_i + b_i * rows`` (fixed arrays plus
+    per-row arrays, all >= 0), then ``p >= a_i + 2m b_i`` for every phase, so a chunk of
+    ``c >= 2m`` rows peaks at ``max_i (a_i + b_i c) <= c p / (2m)``, even for a phase that only
+    dominates at sizes larger than the probe; fixed arrays make the estimate conservative, never
+    short. One traced evaluation only: tracing slows Python allocations about fivefold (10 ms
+    instead of 2 ms for the HIV model's 64 rows).
+
+    Returns ``(bytes per row, [the two results], 3m)``: the probe's evaluations are the run's
+    first chunks (rows ``0 .. 3m-1``), so no work is lost.
+    """
+    m = max(1, int(rows))
+    head = [evaluate_span(0, m)]
+    peak, second = _traced_peak(lambda: evaluate_span(m, 3 * m))
+    return float(max(peak / (2 * m), 8.0)), head + [second], 3 * m
+
+
+def bytes_per_row(evaluate_rows, rows: int = _PROBE_ROWS) -> float:
+    """:func:`probe` for a function ``evaluate_rows(m)`` of the number of rows only."""
+    return probe(lambda a, b: evaluate_rows(b - a), rows)[0]
+
+
+def auto_chunk_size(n: int, row_bytes: float, workers: int = 1, budget: int | None = None) -> int:
+    """Rows per chunk for ``n`` rows of ``row_bytes`` each on ``workers`` threads.
+
+    The largest size whose chunk stays under ``budget`` bytes (default
+    :data:`CHUNK_MEMORY_BYTES`), with the number of chunks rounded up to a multiple of
+    ``workers`` (every worker gets the same number of chunks, so none idles at the end) and the
+    rows spread evenly over the chunks. The results do not depend on it: chunk ``k`` of a PSA
+    evaluates draws of one seeded PSA, and the engines evaluate every row alike whatever the
+    batch it is in.
+    """
+    budget = CHUNK_MEMORY_BYTES if budget is None else int(budget)
+    by_memory = max(1, int(budget // max(float(row_bytes), 1.0)))
+    chunks = -(-n // min(by_memory, n))
+    chunks = -(-chunks // workers) * workers
+    chunks = min(chunks, n)
+    return max(1, -(-n // chunks))
+
+
+_CONTROLLER = None
+_CONTROLLER_LOCK = threading.Lock()
+
+
+def _single_threaded_blas():
+    """BLAS limited to one thread while chunks run (threadpoolctl), so that W worker threads use
+    W cores and not W times BLAS's own threads. A no-op without threadpoolctl."""
+    global _CONTROLLER
+    try:
+        from threadpoolctl import ThreadpoolController
+    except ImportError:  # pragma: no cover - threadpoolctl is a dependency
+        return contextlib.nullcontext()
+    with _CONTROLLER_LOCK:
+        if _CONTROLLER is None:
+            _CONTROLLER = ThreadpoolController()  # scans the loaded libraries once (about 1 ms)
+        controller = _CONTROLLER
+    return controller.limit(limits=1, user_api="blas")
+
+
+def map_chunks(fn, spans, workers: int, on_done=None) -> list:
+    """``[fn(a, b) for a, b in spans]`` on up to ``workers`` threads, results in ``spans`` order.
+
+    ``workers=1`` (or a single span) calls ``fn`` in this thread, one span after the other.
+    Otherwise the spans run on a thread pool with BLAS limited to one thread; the first failing
+    span (in ``spans`` order) raises its exception and the spans not yet started are cancelled.
+    ``on_done(rows)`` is called in this thread for each span, in order (a progress bar).
+    """
+    spans = list(spans)
+    if workers <= 1 or len(spans) <= 1:
+        out = []
+        with _single_threaded_blas():
+            for a, b in spans:
+                out.append(fn(a, b))
+                if on_done is not None:
+                    on_done(b - a)
+        return out
+    with _single_threaded_blas(), ThreadPoolExecutor(max_workers=min(workers, len(spans)),
+                                                     thread_name_prefix="hta-chunk") as pool:
+        futures = [pool.submit(fn, a, b) for a, b in spans]
+        try:
+            out = []
+            for f, (a, b) in zip(futures, spans):
+                out.append(f.result())  # in order: the first failing span raises, after the earlier ones
+                if on_done is not None:
+                    on_done(b - a)
+            return out
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+# Bytes per row measured for a model: id(model) -> (weak reference to it, kind, bytes), so a model
+# is probed once per process and kind of evaluation ("psa": sampling included; "batch").
+_ROW_BYTES: dict = {}
+
+
+def _cached_row_bytes(model, kind: str) -> float | None:
+    entry = _ROW_BYTES.get((id(model), kind))
+    if entry is not None and entry[0]() is model:
+        return entry[1]
+    return None
+
+
+def _remember_row_bytes(model, kind: str, row_bytes: float) -> None:
+    try:
+        ref = weakref.ref(model)
+    except TypeError:  # a model that cannot be weakly referenced is probed every time
+        return
+    _ROW_BYTES[(id(model), kind)] = (ref, row_bytes)
+
+
+def _plan(n: int, chunk_size, workers_for, evaluate_span, model=None, kind: str = "batch"):
+    """Chunks of ``n`` rows: ``(head results, spans still to evaluate, chunk size, bytes per row)``.
+
+    With ``chunk_size=None`` and at least 256 rows, the chunk size comes from the model's bytes
+    per row: measured by :func:`probe` the first time (its evaluations of the first rows are
+    kept as the first chunks), remembered for ``model`` after that; :func:`auto_chunk_size`
+    cuts the rest for ``workers_for()`` workers. Fewer rows are one chunk. Otherwise chunks of
+    ``chunk_size``.
+    """
+    if chunk_size is not None:
+        size = _check_chunk_size(chunk_size, n)
+        return [], _chunks(n, size), size, None
+    if n < _MIN_SPLIT_ROWS or n < 4:
+        return [], [(0, n)], n, None
+    row_bytes = _cached_row_bytes(model, kind) if model is not None else None
+    head, done = [], 0
+    if row_bytes is None:
+        row_bytes, head, done = probe(evaluate_span, rows=min(_PROBE_ROWS, n // 3))
+        if model is not None:
+            _remember_row_bytes(model, kind, row_bytes)
+    size = auto_chunk_size(n - done, row_bytes, workers_for())
+    return head, [(a + done, b + done) for a, b in _chunks(n - done, size)], size, row_bytes
+
+
 def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: Any = None,
                  workers: int | None = None):
     """``(costs, qalys, lys)``, each ``(n, S)``, evaluating ``batch`` in chunks of rows.
 
-    With ``scheduler`` or ``workers`` the chunks run on a Dask cluster (as in :func:`run_psa`);
-    results are the same bit for bit, since every row is evaluated the same way wherever it runs.
+    ``chunk_size=None`` chooses the chunk size from memory (:func:`probe`, whose evaluations of
+    the first rows are kept, and :func:`auto_chunk_size`; a batch of fewer than 256 rows is one
+    call). The chunks run on ``workers`` threads (default :func:`default_workers`; ``workers=1``
+    one after another) or, with ``scheduler``, on Dask. Results are the same bit for bit in
+    every case, since every row is evaluated the same way wherever it runs.
     """
-    size = _check_chunk_size(chunk_size, batch.n)
-    spans = _chunks(batch.n, size)
-    if scheduler is not None or workers is not None:
+    n = batch.n
+
+    def span(a, b):
+        return _outcome_arrays(model, batch if b - a == n else batch.take(slice(a, b)))
+
+    if scheduler is not None:
         _check_workers(scheduler, workers)
-        with _dask_client(scheduler, workers) as (client, _where):
+        with _dask_client(scheduler, None) as (client, _where):
+            head, spans, _, _ = _plan(n, chunk_size, lambda: _dask_workers(client), span, model, "batch")
             remote_model = client.scatter(model, broadcast=True)
             futures = [client.submit(_outcome_arrays, remote_model, batch.take(slice(a, b)), pure=False)
                        for a, b in spans]
-            parts = client.gather(futures)
-    elif size >= batch.n:
-        parts = [_outcome_arrays(model, batch)]
+            parts = head + client.gather(futures)
     else:
-        parts = [_outcome_arrays(model, batch.take(slice(a, b))) for a, b in spans]
+        w = resolve_workers(scheduler, workers)
+        head, spans, _, _ = _plan(n, chunk_size, lambda: w, span, model, "batch")
+        parts = head + map_chunks(span, spans, w)
     costs, qalys, lys = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(3))
     check_finite_outcomes(costs, qalys, lys, tuple(getattr(model, "strategies", ())),
                           lambda i: {name: float(np.broadcast_to(batch[name], (batch.n,))[i]) for name in batch.names})
@@ -149,8 +363,7 @@ def evaluate(model, batch: Batch, chunk_size: int | None = None, effect: str = "
     """Costs and effects ``(n, S)`` of every row of ``batch``, evaluated in chunks.
 
     ``effect`` is ``"qalys"`` (default) or ``"lys"``. Columns follow ``model.strategies``.
-    ``chunk_size=None`` evaluates the batch in one call; ``scheduler``/``workers`` run the chunks
-    on Dask.
+    ``chunk_size``, ``scheduler`` and ``workers`` as in :func:`evaluate_all`.
     """
     if effect not in _EFFECTS:
         raise HtaError(f"effect: expected one of {', '.join(_EFFECTS)}; found {effect!r}")
@@ -209,7 +422,7 @@ def run_psa(
     model,
     n: int,
     seed: Any,
-    chunk_size: int = 2000,
+    chunk_size: int | None = None,
     scheduler: Any = None,
     workers: int | None = None,
     progress: bool = False,
@@ -217,31 +430,41 @@ def run_psa(
     """Run a PSA of ``n`` draws of ``model.parameters`` with ``seed``.
 
     Chunk ``k`` evaluates draws ``k*chunk_size ..`` of the same seeded PSA, so results are
-    bit-identical for any ``chunk_size`` and for in-process or Dask execution. ``workers=N``
-    starts a local Dask cluster (N processes, one thread each) for this run; ``scheduler``
-    (an address such as ``"tcp://10.0.0.5:8786"``, a ``distributed.Client`` or a cluster
-    object) uses an existing Dask cluster; a client passed in is left open. A tqdm
-    progress bar is shown only when ``progress=True`` and stderr is a terminal.
+    bit-identical for any ``chunk_size``, any number of ``workers`` and for in-process or Dask
+    execution. ``chunk_size=None`` (default) sizes chunks from memory (:func:`auto_chunk_size`:
+    the bytes per draw, measured by :func:`probe` on the model's first run in the process
+    (draws 32-95 traced), then remembered; each chunk stays under :data:`CHUNK_MEMORY_BYTES`,
+    and every worker gets a chunk). ``workers`` threads evaluate the
+    chunks in this process (default :func:`default_workers`, every core this process may use;
+    ``workers=1`` one chunk after the other). ``scheduler`` (an address such as
+    ``"tcp://10.0.0.5:8786"``, a ``distributed.Client`` or a cluster object) runs the chunks on
+    an existing Dask cluster instead; a client passed in is left open. A tqdm progress bar is
+    shown only when ``progress=True`` and stderr is a terminal.
     """
     if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
         raise HtaError(f"PSA draws n must be a whole number >= 1; found {n!r}")
     n = int(n)
-    size = _check_chunk_size(chunk_size, n)
+    if chunk_size is not None:
+        _check_chunk_size(chunk_size, n)
     _check_workers(scheduler, workers)
     table = model_parameters(model)
-    spans = _chunks(n, size)
     t0 = time.perf_counter()
+
+    def span(a, b):
+        return _psa_chunk(model, table, seed, a, b - a)
+
     bar = _progress(n, progress)
     try:
-        if scheduler is None and workers is None:
-            parts = []
-            for a, b in spans:
-                parts.append(_psa_chunk(model, table, seed, a, b - a))
-                if bar is not None:
-                    bar.update(b - a)
-            where = "in-process"
+        if scheduler is None:
+            w = resolve_workers(scheduler, workers)
+            head, spans, size, row_bytes = _plan(n, chunk_size, lambda: w, span, model, "psa")
+            if bar is not None and head:
+                bar.update(sum(len(h[0]) for h in head))
+            parts = head + map_chunks(span, spans, w, on_done=None if bar is None else bar.update)
+            probed = bool(head)
+            where = "in-process" if w == 1 else f"in-process, {w} worker threads"
         else:
-            parts, where = _run_on_dask(model, table, seed, spans, scheduler, workers, bar)
+            parts, where, size, row_bytes, probed = _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar)
     finally:
         if bar is not None:
             bar.close()
@@ -250,65 +473,67 @@ def run_psa(
     inputs = pd.DataFrame(drawn, columns=list(table.unit_columns))
     strategies = tuple(getattr(model, "strategies", range(costs.shape[1])))
     check_finite_outcomes(costs, qalys, lys, strategies, lambda i: inputs.iloc[i].to_dict(), what="PSA draw")
-    return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed,
-                     meta={"execution": where, "chunks": len(spans)})
+    meta = {"execution": where, "chunks": len(parts)}
+    if row_bytes is not None:
+        meta["bytes_per_draw"] = row_bytes
+        meta["chunk_size_from"] = "memory probe" if probed else "memory (remembered for this model)"
+    return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed, meta=meta)
 
 
 def _check_workers(scheduler, workers) -> None:
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, (int, np.integer)) or workers < 1):
         raise HtaError(f"workers must be a whole number >= 1; found {workers!r}")
     if scheduler is not None and workers is not None:
-        raise HtaError("Dask: give either scheduler (an existing Dask cluster) or workers (a local one), not both")
+        raise HtaError("give either scheduler (a Dask cluster) or workers (threads in this process); found both")
 
 
 @contextlib.contextmanager
-def _dask_client(scheduler, workers):
-    """A Dask client for ``scheduler`` (address, Client or cluster) or a local cluster of ``workers``."""
+def _dask_client(scheduler, _workers=None):
+    """A Dask client for ``scheduler``: an address, a ``distributed.Client`` or a cluster object."""
     try:
-        from distributed import Client, LocalCluster
+        from distributed import Client
     except ImportError:  # pragma: no cover - depends on the environment
         raise HtaError(
             "workers/scheduler: Dask runs need the optional extra 'distributed'; install it with "
             "pip install \"hta[distributed]\" (found the package 'distributed' missing)"
         ) from None
-    cluster = None
     own_client = True
     if isinstance(scheduler, Client):
         client, own_client = scheduler, False
         where = f"dask client {scheduler.scheduler.address}"
-    elif scheduler is not None:
-        if not isinstance(scheduler, str):
-            client = Client(scheduler)  # a cluster object (LocalCluster, ...) owned by the caller
-            where = f"dask cluster {type(scheduler).__name__}"
-        else:
-            try:
-                client = Client(scheduler)
-            except OSError as exc:
-                raise HtaError(f"Dask scheduler '{scheduler}': could not connect ({exc})") from None
-            where = f"dask scheduler {scheduler}"
+    elif not isinstance(scheduler, str):
+        client = Client(scheduler)  # a cluster object (LocalCluster, ...) owned by the caller
+        where = f"dask cluster {type(scheduler).__name__}"
     else:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True,
-                               dashboard_address=None)
-        client = Client(cluster)
-        where = f"local dask cluster, {workers} worker(s)"
+        try:
+            client = Client(scheduler)
+        except OSError as exc:
+            raise HtaError(f"Dask scheduler '{scheduler}': could not connect ({exc})") from None
+        where = f"dask scheduler {scheduler}"
     try:
         yield client, where
     finally:
         if own_client:
             client.close()
-        if cluster is not None:
-            cluster.close()
 
 
-def _run_on_dask(model, table, seed, spans, scheduler, workers, bar):
+def _dask_workers(client) -> int:
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # noqa: BLE001 - a count for chunk sizing only
+        return 1
+
+
+def _run_on_dask(model, table, seed, n, chunk_size, span, scheduler, bar):
     from distributed import as_completed
 
-    with _dask_client(scheduler, workers) as (client, where):
+    with _dask_client(scheduler) as (client, where):
+        head, spans, size, row_bytes = _plan(n, chunk_size, lambda: _dask_workers(client), span, model, "psa")
         remote_model, remote_table = client.scatter([model, table], broadcast=True)
         futures = [client.submit(_psa_chunk, remote_model, remote_table, seed, a, b - a, pure=False)
                    for a, b in spans]
         if bar is not None:
             for future in as_completed(futures):
                 bar.update(len(future.result()[0]))
-        parts = client.gather(futures)  # in submission order, so draws stay in order
-    return parts, where
+        parts = head + client.gather(futures)  # in submission order, so draws stay in order
+    return parts, where, size, row_bytes, bool(head)

@@ -15,7 +15,8 @@ one per table group, or pass a mapping ``unit column -> group``.
 The analysed output is a scalar per design point: by default incremental net monetary benefit
 ``INMB = wtp * dQALY - dCost`` of ``strategy`` (default: the first non-comparator strategy) vs the
 comparator (first strategy); ``outcome="inc_cost"`` or ``"inc_qaly"`` analyse the increments.
-Designs are evaluated in chunks (``chunk_size``) with one model call per chunk.
+Designs are evaluated in chunks (``chunk_size``; by default sized from memory) with one model call per
+chunk, on every core by default (``workers``; see :mod:`hta.analysis.evaluate`).
 
 :func:`sobol_function` and :func:`morris_function` analyse any vectorised callable instead of a
 model: ``f(X)`` with ``X`` of shape ``(N, D)`` returning ``(N,)``, or ``f(columns)`` with a dict
@@ -64,11 +65,13 @@ def _problem(table, groups) -> dict:
 
 
 def model_output(model, u: np.ndarray, wtp: float, outcome: str = "inmb", strategy: str | None = None,
-                 comparator: str | None = None, chunk_size: int | None = 1000, effect: str = "qalys",
+                 comparator: str | None = None, chunk_size: int | None = None, effect: str = "qalys",
                  scheduler: Any = None, workers: int | None = None) -> np.ndarray:
     """The analysed scalar output ``(n,)`` for a unit-hypercube design ``u`` ``(n, D)``.
 
-    ``scheduler``/``workers`` evaluate the design's chunks on Dask (:func:`hta.analysis.evaluate.evaluate`).
+    The design is evaluated in chunks (:func:`hta.analysis.evaluate.evaluate`): ``chunk_size=None`` sizes
+    them from memory, ``workers`` threads evaluate them (default every core; ``workers=1`` one
+    after another) or ``scheduler`` runs them on Dask; the output is the same bit for bit.
     """
     if outcome not in _OUTCOMES:
         raise HtaError(f"outcome: expected one of {', '.join(_OUTCOMES)}; found {outcome!r}")
@@ -99,7 +102,7 @@ def sobol_design(model, n_base: int = 1024, seed: Any = 1, calc_second_order: bo
 
 def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", seed: Any = 1,
           calc_second_order: bool = False, groups: Any = None, strategy: str | None = None,
-          comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
+          comparator: str | None = None, chunk_size: int | None = None, num_resamples: int = 100,
           conf_level: float = 0.95, effect: str = "qalys", scheduler: Any = None,
           workers: int | None = None) -> pd.DataFrame:
     """Sobol first-order (S1) and total (ST) indices of ``outcome`` at ``wtp``.
@@ -139,7 +142,7 @@ def _sobol_frame(problem: dict, res: Any, calc_second_order: bool) -> pd.DataFra
 
 def morris(model, num_levels: int = 4, trajectories: int = 50, wtp: Any = None, seed: Any = 1,
            outcome: str = "inmb", groups: Any = None, strategy: str | None = None,
-           comparator: str | None = None, chunk_size: int | None = 1000, num_resamples: int = 100,
+           comparator: str | None = None, chunk_size: int | None = None, num_resamples: int = 100,
            effect: str = "qalys", scheduler: Any = None, workers: int | None = None) -> pd.DataFrame:
     """Morris elementary-effects screening of ``outcome`` at ``wtp``.
 

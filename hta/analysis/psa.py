@@ -2,9 +2,14 @@
 
 Every function takes plain arrays with the PSA draw axis first: costs and effects of shape
 ``(n, S)`` (n draws, S strategies, columns in a fixed strategy order). Willingness to pay (WTP)
-``wtp`` is a scalar or a vector ``(W,)`` in currency per unit of effect. Nothing loops over
-draws; long WTP grids are processed in chunks so memory stays bounded. Formulas and
+``wtp`` is a scalar or a vector ``(W,)`` in currency per unit of effect. Formulas and
 conventions are stated in ``docs/cea.md``.
+
+CEAC, CEAF and EVPI over a WTP grid are one kernel (:func:`wtp_curves`): the NMB of every
+strategy, WTP and draw as ``(S, w, n)`` array operations on blocks of ``w`` WTP values (about
+2 MiB of NMB per block, so a block stays in the processor's cache), no loop over draws or single
+WTP values and no DataFrame until the end. The results are the same bit for bit as computing
+the whole ``(W, n, S)`` NMB array at once (see ``docs/performance.md``).
 
 Tie rule (CEAC): when several strategies share the highest net monetary benefit (NMB) in a
 draw, that draw's probability mass is split equally between them, so the result does not
@@ -14,6 +19,7 @@ depend on the column order and the probabilities still sum to 1.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -22,6 +28,8 @@ from hta.analysis.cea import _strategy_index, _wtp
 from hta.errors import HtaError
 
 __all__ = [
+    "WtpCurves",
+    "wtp_curves",
     "ceac",
     "ceaf",
     "ceaf_ranges",
@@ -33,8 +41,10 @@ __all__ = [
     "incremental_summary",
 ]
 
-# Upper bound on the number of NMB values (WTPs x draws x strategies) held at once.
-_CHUNK_ELEMENTS = 4_000_000
+# Number of NMB values (strategies x WTPs x draws) computed at once: 2 MiB, so that a block's NMB,
+# its maximum over strategies and the comparisons stay in the processor's cache (measured about
+# 2x faster than one pass over a 16 MB grid; docs/performance.md).
+_CHUNK_ELEMENTS = 262_144
 # Switch points (pairwise NMB crossings) closer than this relative distance are one point.
 _SWITCH_RTOL = 1e-9
 
@@ -83,17 +93,6 @@ def _wtp_grid(wtp) -> np.ndarray:
     return np.atleast_1d(_wtp(wtp, positive=False))
 
 
-def _wtp_chunks(k: np.ndarray, n: int, s: int):
-    step = max(1, _CHUNK_ELEMENTS // max(1, n * s))
-    for start in range(0, k.size, step):
-        yield slice(start, start + step)
-
-
-def _nmb(costs, effects, k) -> np.ndarray:
-    """NMB of shape (w, n, S) for a WTP vector ``k`` of shape (w,)."""
-    return k[:, None, None] * effects[None] - costs[None]
-
-
 # --------------------------------------------------------------------------------------------
 # Acceptability curves
 # --------------------------------------------------------------------------------------------
@@ -107,6 +106,136 @@ def _share_of_best(nmb: np.ndarray) -> np.ndarray:
     is_best = nmb == nmb.max(axis=-1, keepdims=True)
     weight = is_best / is_best.sum(axis=-1, keepdims=True)
     return weight.mean(axis=1)
+
+
+@dataclass(frozen=True)
+class WtpCurves:
+    """CEAC, CEAF and EVPI of one PSA over a WTP grid, as arrays (DataFrames on request).
+
+    ``wtp`` ``(W,)``; ``strategies`` the S names; ``ceac`` ``(W, S)`` probability that each
+    strategy has the highest NMB (ties split equally); ``expected_nmb`` ``(W, S)`` mean NMB
+    (currency units); ``best`` ``(W,)`` index of the strategy with the highest expected NMB
+    (first on ties: the CEAF's strategy); ``evpi`` ``(W,)`` per-patient EVPI (currency units).
+    ``ceac`` or ``evpi`` is None when it was not asked for.
+    """
+
+    wtp: np.ndarray
+    strategies: tuple
+    ceac: np.ndarray | None
+    expected_nmb: np.ndarray
+    best: np.ndarray
+    evpi: np.ndarray | None
+
+    def _index(self) -> pd.Index:
+        return pd.Index(self.wtp, name="wtp")
+
+    def ceac_frame(self) -> pd.DataFrame:
+        """As :func:`ceac`: index ``wtp``, one column per strategy."""
+        return pd.DataFrame(self.ceac, index=self._index(), columns=list(self.strategies))
+
+    def ceaf_frame(self) -> pd.DataFrame:
+        """As :func:`ceaf`: index ``wtp``; ``strategy``, ``probability``, ``expected_nmb``."""
+        rows = np.arange(self.wtp.size)
+        return pd.DataFrame(
+            {
+                "strategy": [self.strategies[b] for b in self.best],
+                "probability": self.ceac[rows, self.best],
+                "expected_nmb": self.expected_nmb[rows, self.best],
+            },
+            index=self._index(),
+        )
+
+    def evpi_frame(self) -> pd.DataFrame:
+        """As :func:`evpi_curve`: index ``wtp``, column ``evpi``."""
+        return pd.DataFrame({"evpi": self.evpi}, index=self._index())
+
+
+def _expected_nmb(costs: np.ndarray, effects: np.ndarray, k: np.ndarray) -> np.ndarray:
+    """``(W, S)``: ``k * mean effect - mean cost`` (the means over draws as numpy sums them)."""
+    return k[:, None] * effects.mean(axis=0)[None] - costs.mean(axis=0)[None]
+
+
+def _evpi_decision(costs, effects, k, expected) -> np.ndarray:
+    """``(W,)``: the strategy with the highest mean NMB, as :func:`evpi` defines it.
+
+    :func:`evpi` averages the NMB draws themselves (``nb.mean(axis=-2)``); ``expected`` is
+    ``k * mean effect - mean cost``, the same number up to rounding: the two differ by at most
+    ``2 (n + 2) u (k max_s mean|e_s| + max_s mean|c_s|)`` (u = 2^-53, sums of n terms). Where the
+    two highest ``expected`` values are closer than twice that, the decision is taken the way
+    :func:`evpi` takes it (that WTP's NMB averaged), so the EVPI is the same bit for bit.
+    """
+    n, s = costs.shape
+    chosen = expected.argmax(axis=1)
+    if s == 1:
+        return chosen
+    top2 = np.sort(expected, axis=1)[:, -2:]
+    scale = k * np.abs(effects).mean(axis=0).max() + np.abs(costs).mean(axis=0).max()
+    tol = 4.0 * (n + 2) * np.finfo(float).eps * scale
+    for i in np.flatnonzero(top2[:, 1] - top2[:, 0] <= tol):  # rare: near a switch of decision
+        chosen[i] = (k[i] * effects - costs).mean(axis=0).argmax()
+    return chosen
+
+
+def _kernel(costs, effects, k, want_ceac: bool = True, want_evpi: bool = True):
+    """``(ceac (W, S) or None, expected NMB (W, S), best (W,), evpi (W,) or None)``.
+
+    NMB ``k * effect - cost`` is computed as ``(S, w, n)`` blocks of ``w`` WTP values; per
+    block: the maximum over strategies (elementwise over the S planes), the count of draws in
+    which each strategy attains it (CEAC; a WTP with tied draws is recomputed with the
+    tie-splitting formula, :func:`_share_of_best`), and the mean over draws of the maximum minus
+    the decision's NMB (EVPI). Every number is what the whole ``(W, n, S)`` array gives, bit
+    for bit: the same products and differences, exact maxima and counts, and the EVPI's mean
+    over draws of the same ``(w, n)`` losses.
+    """
+    n, s = costs.shape
+    W = k.size
+    expected = _expected_nmb(costs, effects, k)
+    best = expected.argmax(axis=1)
+    ceac_out = np.empty((W, s)) if want_ceac else None
+    evpi_out = np.empty(W) if want_evpi else None
+    if not (want_ceac or want_evpi):
+        return ceac_out, expected, best, evpi_out
+    chosen = _evpi_decision(costs, effects, k, expected) if want_evpi else None
+    c_t = np.ascontiguousarray(costs.T)    # (S, n)
+    e_t = np.ascontiguousarray(effects.T)  # (S, n)
+    rows = max(1, _CHUNK_ELEMENTS // max(1, n * s))
+    for start in range(0, W, rows):
+        kk = k[start : start + rows]
+        w = kk.size
+        part = slice(start, start + w)
+        planes = kk[None, :, None] * e_t[:, None, :]  # (S, w, n): k * effect ...
+        planes -= c_t[:, None, :]                     # ... - cost
+        top = planes.max(axis=0) if s > 1 else planes[0].copy()  # (w, n)
+        if want_ceac:
+            if s == 1:
+                ceac_out[part] = 1.0
+            else:
+                wins = np.count_nonzero(planes == top, axis=2)  # (S, w) draws where s attains the max
+                ceac_out[part] = wins.T / n
+                tied = np.flatnonzero(wins.sum(axis=0) != n)   # WTPs with tied draws
+                if tied.size:
+                    ceac_out[start + tied] = _share_of_best(
+                        np.ascontiguousarray(planes[:, tied, :].transpose(1, 2, 0)))
+        if want_evpi:
+            np.subtract(top, planes[chosen[part], np.arange(w)], out=top)  # opportunity loss (w, n)
+            evpi_out[part] = top.mean(axis=1)
+    return ceac_out, expected, best, evpi_out
+
+
+def wtp_curves(costs, effects, wtp, strategies: Sequence[str] | None = None, *, ceac: bool = True,
+               evpi: bool = True) -> WtpCurves:
+    """CEAC, CEAF (decision and expected NMB) and EVPI over a WTP grid in one pass over the NMB.
+
+    ``costs``, ``effects`` ``(n, S)``; ``wtp`` scalar or ``(W,)`` (>= 0, currency per unit of
+    effect); ``strategies`` the S names. ``ceac=False`` or ``evpi=False`` skips that curve.
+    Definitions as in :func:`ceac`, :func:`ceaf` and :func:`evpi_curve`, whose results it
+    equals bit for bit. Returns a :class:`WtpCurves` (arrays; ``.ceac_frame()`` etc.).
+    """
+    costs, effects = _psa_arrays(costs, effects)
+    names = _strategy_names(strategies, costs.shape[1])
+    k = _wtp_grid(wtp)
+    curves, expected, best, values = _kernel(costs, effects, k, want_ceac=ceac, want_evpi=evpi)
+    return WtpCurves(k, tuple(names), curves, expected, best, values)
 
 
 def ceac(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
@@ -130,14 +259,7 @@ def ceac(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.Dat
     DataFrame
         Index ``wtp`` (W rows), one column per strategy, probabilities in [0, 1].
     """
-    costs, effects = _psa_arrays(costs, effects)
-    names = _strategy_names(strategies, costs.shape[1])
-    k = _wtp_grid(wtp)
-    n, s = costs.shape
-    out = np.empty((k.size, s))
-    for part in _wtp_chunks(k, n, s):
-        out[part] = _share_of_best(_nmb(costs, effects, k[part]))
-    return pd.DataFrame(out, index=pd.Index(k, name="wtp"), columns=names)
+    return wtp_curves(costs, effects, wtp, strategies, evpi=False).ceac_frame()
 
 
 def ceaf(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.DataFrame:
@@ -153,22 +275,7 @@ def ceaf(costs, effects, wtp, strategies: Sequence[str] | None = None) -> pd.Dat
         Index ``wtp``; columns ``strategy`` (name), ``probability`` (CEAC value of that
         strategy) and ``expected_nmb`` (its mean NMB, currency units).
     """
-    costs, effects = _psa_arrays(costs, effects)
-    names = _strategy_names(strategies, costs.shape[1])
-    k = _wtp_grid(wtp)
-    curves = ceac(costs, effects, k, names).to_numpy()
-    expected = k[:, None] * effects.mean(axis=0)[None] - costs.mean(axis=0)[None]
-    best = expected.argmax(axis=1)
-    rows = np.arange(k.size)
-    return pd.DataFrame(
-        {
-            "strategy": [names[b] for b in best],
-            "probability": curves[rows, best],
-            "expected_nmb": expected[rows, best],
-        },
-        index=pd.Index(k, name="wtp"),
-    )
-
+    return wtp_curves(costs, effects, wtp, strategies, evpi=False).ceaf_frame()
 
 def ceaf_ranges(costs, effects, strategies: Sequence[str] | None = None, wtp_min: float = 0.0,
                 wtp_max: float = np.inf) -> pd.DataFrame:
@@ -275,15 +382,8 @@ def evpi(nb) -> float | np.ndarray:
 
 def evpi_curve(costs, effects, wtp) -> pd.DataFrame:
     """Per-patient EVPI (currency units, from NMB) at each WTP; DataFrame indexed by ``wtp``
-    with one column ``evpi``."""
-    costs, effects = _psa_arrays(costs, effects)
-    k = _wtp_grid(wtp)
-    n, s = costs.shape
-    out = np.empty(k.size)
-    for part in _wtp_chunks(k, n, s):
-        out[part] = evpi(_nmb(costs, effects, k[part]))
-    return pd.DataFrame({"evpi": out}, index=pd.Index(k, name="wtp"))
-
+    with one column ``evpi``. The same numbers as :func:`evpi` of each WTP's NMB, bit for bit."""
+    return wtp_curves(costs, effects, wtp, ceac=False).evpi_frame()
 
 def population_evpi(per_patient, annual_population, years: int, discount_rate: float):
     """Population EVPI over the decision's lifetime.

@@ -165,7 +165,7 @@ class Psa:
     the first WTP (regression method of Strong et al. 2014)."""
 
     draws: int | None = None
-    chunk_size: int = 1000
+    chunk_size: int | None = None  # None: sized from memory (hta.analysis.evaluate); never changes a result
     evppi: bool = False
     key = "psa"
 
@@ -179,7 +179,7 @@ class Psa:
 
         model, wtp, ex = state.model, state.wtp, state.execution
         n = int(self.draws or getattr(model.settings, "psa_draws", None) or 1000)
-        res = run_psa(model, n, state.seed, chunk_size=int(self.chunk_size), scheduler=ex.scheduler,
+        res = run_psa(model, n, state.seed, chunk_size=self.chunk_size, scheduler=ex.scheduler,
                       workers=ex.workers, progress=ex.progress)
         strategies = list(model.strategies)
         labels = strategy_labels(model)
@@ -203,10 +203,10 @@ class Psa:
                    if s.annual_population and s.population_years else np.nan)
             evpi_rows.append({"wtp_label": label, "wtp": k, "evpi_per_patient": per, "evpi_population": pop,
                               "annual_population": s.annual_population, "population_years": s.population_years})
+        curves = psa_mod.wtp_curves(res.costs, res.qalys, grid, strategies=names)  # one pass over the NMB
         return PsaAnalysis(result=res, names=names, summary=summary, incremental=inc,
-                           ceac=psa_mod.ceac(res.costs, res.qalys, grid, strategies=names),
-                           ceaf=psa_mod.ceaf(res.costs, res.qalys, grid, strategies=names),
-                           evpi=pd.DataFrame(evpi_rows), evpi_curve=psa_mod.evpi_curve(res.costs, res.qalys, grid),
+                           ceac=curves.ceac_frame(), ceaf=curves.ceaf_frame(),
+                           evpi=pd.DataFrame(evpi_rows), evpi_curve=curves.evpi_frame(),
                            evppi=_evppi(model, res, wtp[0]) if self.evppi else None, wtp=wtp, seed=state.seed)
 
 

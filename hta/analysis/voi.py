@@ -43,6 +43,7 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
+from hta.analysis.evaluate import map_chunks, resolve_workers
 from hta.analysis.regression import MAX_GAM_PARAMETERS, EvppiFitError, regress, standard_error
 from hta.errors import HtaError
 
@@ -176,12 +177,16 @@ def evppi_table(
     inputs,
     parameters: Sequence[str] | Mapping[str, str | Sequence[str]],
     method: str = "auto",
+    workers: int | None = None,
     **options,
 ) -> pd.DataFrame:
     """EVPPI of several parameters and groups, sorted descending (for an EVPPI tornado).
 
     Args:
         nb, inputs, method, options: as for :func:`evppi`.
+        workers: threads fitting the groups' regressions at once (default every core,
+            :func:`hta.analysis.evaluate.default_workers`; ``workers=1`` one group after another). Each
+            group's fit is independent of the others, so the table is the same bit for bit.
         parameters: a list whose items are single parameter names (or lists of names, named by
             joining them with "+"), or a dict ``{group name: name or list of names}``.
 
@@ -205,14 +210,21 @@ def evppi_table(
         raise HtaError("evppi_table: expected at least one parameter or group; found none")
 
     total = evpi(nb)
-    rows = []
-    for label, group in entries:
+    n_workers = resolve_workers(None, workers)
+
+    def fit(label, group):
         try:
             value, note = evppi(nb, inputs, group, method, **options), ""
         except (EvppiFitError, np.linalg.LinAlgError) as error:
             # One group that cannot be estimated (too few draws for its basis, say) is reported
             # in its row; the other groups and the run go on.
             value, note = np.nan, f"not estimated: {error}"
+        return value, note
+
+    fitted = map_chunks(lambda a, b: [fit(*entries[i]) for i in range(a, b)],
+                        [(i, i + 1) for i in range(len(entries))], n_workers)
+    rows = []
+    for (label, group), ((value, note),) in zip(entries, fitted):
         rows.append(
             {
                 "name": label,

@@ -42,7 +42,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="print only the headline and the file paths")
     run.add_argument("--verbose", action="store_true", help="print every results table and analysis text")
     run.add_argument("--scheduler", default=None, help="Dask scheduler address for PSA/Sobol chunks (e.g. tcp://host:8786)")
-    run.add_argument("--workers", type=int, default=None, help="start a local Dask cluster with N workers")
+    run.add_argument("--workers", type=int, default=None,
+                     help="threads evaluating PSA/Sobol/one-way chunks (default: every core; 1 = one chunk at a time)")
 
     c = sub.add_parser("check", help="verify a scenario's model (TECH-VER checks); exit status 1 if a check fails")
     c.add_argument("scenario", type=Path, help="scenario script (scenarios/*.py) with build_model()")

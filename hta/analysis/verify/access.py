@@ -49,6 +49,37 @@ class ModelUnderTest:
             return None, f"the model raised {type(err).__name__}: {err}"
 
 
+    def try_totals(self, batch, workers=None):
+        """``(totals, None)`` or ``(None, message)``: the batch's ``costs``, ``qalys``, ``lys``
+        ``(n, S)``, evaluated in chunks on ``workers`` threads (:func:`hta.analysis.evaluate.evaluate_all`;
+        default every core, the same results bit for bit). Non-finite results are an error here."""
+        import threading
+
+        from hta.analysis.evaluate import evaluate_all
+
+        lock = threading.Lock()
+        under_test = self
+
+        class _Counted:
+            name, strategies = self.name, self.strategies
+            parameters = self.table
+
+            @staticmethod
+            def evaluate(b):
+                with lock:
+                    under_test.calls += 1
+                    under_test.rows += b.n
+                return self.model.evaluate(b)
+
+        try:
+            costs, qalys, lys = evaluate_all(_Counted(), batch, workers=workers)
+            return {"costs": costs, "qalys": qalys, "lys": lys}, None
+        except HtaError as err:
+            return None, f"the model raised an error: {err}"
+        except Exception as err:  # a model defect found by the check, reported not raised
+            return None, f"the model raised {type(err).__name__}: {err}"
+
+
 def totals(out, n: int) -> dict:
     """``{"costs", "qalys", "lys"}`` -> float arrays ``(n, S)`` of an outcomes object."""
     res = {}
