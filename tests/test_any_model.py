@@ -97,10 +97,11 @@ def test_what_if_note_reaches_the_summary_and_the_console(tmp_path, capsys):
     model = dataclasses.replace(model, parameters=model.parameters.replace("u_sick", base=0.95))
     results = analyse(model, name="what_if")
     assert any("u_sick" in n for n in results.notes)
-    publish(results, tmp_path, figures=False, quiet=True)
+    publish(results, tmp_path, figures=False)
     assert "note: parameter 'u_sick': base 0.95 lies outside its range" in capsys.readouterr().out
     ws = openpyxl.load_workbook(tmp_path / "what_if.xlsx", read_only=True)["Summary"]
-    assert any("u_sick" in str(row[0]) for row in ws.iter_rows(max_row=10, values_only=True))
+    # in the Summary notes, with the parameter's label in place of its name (issue 20)
+    assert any("base 0.95 lies outside its range" in str(row[0]) for row in ws.iter_rows(max_row=12, values_only=True))
 
 
 # -- publishing what a model has ----------------------------------------------------------------
@@ -113,11 +114,12 @@ def test_markov_model_with_two_structures_and_no_survival_or_budget(tmp_path, ca
     model = three_state().build_model()
     monthly = dataclasses.replace(model, settings=dataclasses.replace(model.settings, cycle="month"))
     results = analyse(model, OneWay(), name="two_structures", alternatives={"monthly cycles": monthly})
-    publish(results, tmp_path, figures=True, quiet=True)
+    publish(results, tmp_path, figures=True)
     out = capsys.readouterr().out
     assert "monthly cycles" in out and out.count("ICER £") == 2
     book = openpyxl.load_workbook(tmp_path / "two_structures.xlsx", read_only=True)
-    assert book.sheetnames[:4] == ["Summary", "Incremental", "NMB", "Disaggregated"]
+    assert book.sheetnames[:3] == ["Decision", "Contents", "Summary"]
+    assert {"Incremental", "NMB", "Disaggregated"} <= set(book.sheetnames)
     assert "One-way" in book.sheetnames and "Budget" not in book.sheetnames and "PSA summary" not in book.sheetnames
     assert not [s for s in book.sheetnames if s.startswith("Survival")]
     assert sorted(p.name for p in tmp_path.glob("*.png")) == ["two_structures_tornado.png", "two_structures_trace.png"]
@@ -174,5 +176,6 @@ def test_a_function_model_without_grid_or_cohorts_publishes(tmp_path, capsys):
     assert results.summary.set_index("strategy").loc["new", "icer"] == pytest.approx(5000 / 0.25)
     publish(results, tmp_path, quiet=True)
     book = openpyxl.load_workbook(tmp_path / "linear.xlsx", read_only=True)
-    assert book.sheetnames == ["Summary", "Incremental", "NMB", "Disaggregated", "Inputs", "Run info"]
+    assert book.sheetnames == ["Decision", "Contents", "Summary", "Incremental", "NMB", "Inputs", "Run info",
+                               "Disaggregated"]
     assert "ICER HK$20,000 per QALY" in capsys.readouterr().out

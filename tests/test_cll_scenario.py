@@ -28,11 +28,12 @@ METHODS = ["PSM", "Markov cohort (clock-forward)", "Semi-Markov cohort (clock-re
 @pytest.mark.slow
 def test_hta_run_cll_williams_writes_the_tsd19_comparison(tmp_path, capsys):
     out = tmp_path / "out"
-    assert main(["run", str(ROOT / "scenarios" / "cll_williams.py"), "--out", str(out)]) == 0
+    assert main(["run", str(ROOT / "scenarios" / "cll_williams.py"), "--out", str(out), "--verbose"]) == 0
     console = capsys.readouterr().out
     assert "TSD 19 comparison" in console
     book = read_back(out / "cll_williams.xlsx")
     sheet = book["TSD 19 comparison"]
+    sheet["Strategy"] = sheet["Strategy"].str.split(" ").str[0]  # labels ("RFC (rituximab + FC)") to codes
     assert list(dict.fromkeys(sheet["Method"])) == METHODS
     assert len(sheet) == 10 and set(sheet["Strategy"]) == {"FC", "RFC"}
     rfc = sheet[sheet["Strategy"] == "RFC"].set_index("Method")
@@ -53,11 +54,13 @@ def test_hta_run_cll_williams_writes_the_tsd19_comparison(tmp_path, capsys):
     assert "Aalen-Johansen" in set(book["Multi-state occupancy"]["Method"])
     assert (out / "cll_williams_multistate_occupancy.png").stat().st_size > 10_000
     # the base case (Summary) is the PSM structure on the engine
-    summary = book["Summary"].set_index("strategy")
+    summary = book["Summary"]
+    summary.index = summary["Strategy"].str.split(" ").str[0]  # labels to codes
+    cost = next(c for c in summary.columns if c.startswith("Costs (") and "undiscounted" not in c)
     psm = sheet[sheet["Method"] == "PSM"].set_index("Strategy")
     for s in ("FC", "RFC"):
-        assert summary.loc[s, "cost"] == pytest.approx(psm.loc[s, "Costs (GBP, discounted)"], rel=1e-3)
-        assert summary.loc[s, "qalys"] == pytest.approx(psm.loc[s, "QALYs (discounted)"], rel=1e-3)
+        assert summary.loc[s, cost] == pytest.approx(psm.loc[s, "Costs (GBP, discounted)"], rel=1e-3)
+        assert summary.loc[s, "QALYs"] == pytest.approx(psm.loc[s, "QALYs (discounted)"], rel=1e-3)
 
 
 def test_cll_protocol_model():

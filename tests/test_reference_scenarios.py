@@ -14,10 +14,18 @@ import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
+from pathlib import Path
 
 from hta.app.cli import main
 
 pytestmark = pytest.mark.slow
+
+
+def labels_of(script) -> dict:
+    """{strategy code: label} of a scenario script's model."""
+    from hta.app.scripts import load_model
+
+    return dict(load_model(Path(f"scenarios/{script}.py")).strategy_labels)
 
 
 def run(script, out):
@@ -27,13 +35,31 @@ def run(script, out):
     return book, pd.read_excel(path, sheet_name=None, header=None)
 
 
-def summary_table(sheets):
-    """The Summary sheet's table (below the title and notes), as a frame."""
+def summary_table(sheets, labels: dict):
+    """The Summary sheet's table (below the title and notes) as a frame indexed by strategy code,
+    with the columns ``cost``, ``qalys``, ``lys``, ``icer`` and ``status`` (the sheet's headers are
+    plain words in the model's currency and effect, issue 20)."""
     raw = sheets["Summary"]
-    head = raw.index[raw.iloc[:, 0].eq("structure")][0]
+    head = raw.index[raw.iloc[:, 0].eq("Model structure")][0]
     table = raw.iloc[head + 1:].dropna(how="all")
     table.columns = raw.iloc[head]
-    return table.set_index("strategy")
+    names = {}
+    for c in table.columns:
+        c = str(c)
+        for key, start in (("cost", "Costs ("), ("qalys", "QALYs"), ("lys", "Life-years ("), ("icer", "ICER"),
+                           ("status", "Status")):
+            if c.startswith(start) and key not in names.values() and "undiscounted" not in c:
+                names[c] = key
+    codes = {label: code for code, label in labels.items()}
+    table = table.rename(columns=names)
+    table.index = [codes[s] for s in table["Strategy"]]
+    return table
+
+
+def _decision_text(book) -> str:
+    """Every text of the first sheet (the Decision dashboard)."""
+    ws = book["Decision"]
+    return " ".join(str(v) for row in ws.iter_rows(values_only=True) for v in row if isinstance(v, str))
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +69,8 @@ def hiv(tmp_path_factory):
 
 def test_hiv_icer_is_briggs_6276_per_life_year(hiv):
     book, sheets = hiv
-    assert book.sheetnames[0] == "Summary"
-    comb = summary_table(sheets).loc["combination"]
+    assert book.sheetnames[0] == "Decision" and "ICER" in _decision_text(book)
+    comb = summary_table(sheets, labels_of("hiv_chancellor")).loc["combination"]
     assert round(float(comb["icer"]), 2) == 6275.96  # Briggs et al. 2006 Ex 2.5
     assert round(float(comb["cost"]), 2) == 50601.65 and round(float(comb["lys"]), 4) == 8.9374
     notes = " ".join(str(v) for v in sheets["Summary"].iloc[:8, 0].dropna())
@@ -89,8 +115,8 @@ def test_three_state_base_case_equals_hand_written_numpy(tmp_path):
     p = {name: float(v[0]) for name, v in module.parameters().base().items()}
     expected = hand_written_three_state(p)
     book, sheets = run("three_state", tmp_path)
-    assert book.sheetnames[0] == "Summary"
-    table = summary_table(sheets)
+    assert book.sheetnames[0] == "Decision" and "ICER" in _decision_text(book)
+    table = summary_table(sheets, labels_of("three_state"))
     for s, (cost, qalys) in expected.items():
         assert float(table.loc[s, "cost"]) == pytest.approx(cost, rel=1e-12)
         assert float(table.loc[s, "qalys"]) == pytest.approx(qalys, rel=1e-12)
@@ -105,8 +131,8 @@ def test_thr_scenario_writes_a_complete_workbook(tmp_path):
     from models import thr_briggs
 
     book, sheets = run("thr_briggs", tmp_path)
-    assert book.sheetnames[0] == "Summary"
-    table = summary_table(sheets)
+    assert book.sheetnames[0] == "Decision" and "ICER" in _decision_text(book)
+    table = summary_table(sheets, labels_of("thr_briggs"))
     ref = thr_briggs.evaluate(thr_briggs.parameter_table().base())
     np.testing.assert_allclose(table.loc[list(thr_briggs.STRATEGIES), "cost"].astype(float), ref.costs[0], rtol=1e-12)
     # NP1 is cheaper and more effective on the illustrative values: the standard prosthesis is dominated

@@ -11,7 +11,7 @@ in case is reported as such.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,24 +45,17 @@ def model_requirements(model: str | None, workbook: Path) -> tuple[Requirements 
                   Path.cwd() / "models" / f"{model}.py"]
     for path in candidates:
         if path.is_file():
-            name = f"_hta_requirements_{model}"
-            module = sys.modules.get(name)
-            if module is None:
-                spec = importlib.util.spec_from_file_location(name, path)
-                module = importlib.util.module_from_spec(spec)
-                sys.modules[name] = module
-                root = str(path.parent.parent)  # the model imports its siblings as models.<name>
-                added = root not in sys.path
+            root = str(path.parent.parent)  # the model is a module of the package models/ (relative imports)
+            added = root not in sys.path
+            if added:
+                sys.path.insert(0, root)
+            try:
+                module = importlib.import_module(f"{path.parent.name}.{model}")
+            except Exception:  # noqa: BLE001 - a broken model module is the model's problem, not the workbook's
+                return None, f"{path} could not be imported"
+            finally:
                 if added:
-                    sys.path.insert(0, root)
-                try:
-                    spec.loader.exec_module(module)
-                except Exception:  # noqa: BLE001 - a broken model module is the model's problem, not the workbook's
-                    del sys.modules[name]
-                    return None, f"{path} could not be imported"
-                finally:
-                    if added:
-                        sys.path.remove(root)
+                    sys.path.remove(root)
             found = getattr(module, "REQUIREMENTS", None)
             if isinstance(found, Requirements) or type(found).__name__ == "Requirements":
                 return found, str(path)

@@ -23,6 +23,8 @@ def console_short(results, warnings, paths, out_dir, *, quiet: bool = False) -> 
     if quiet:
         return "\n".join(lines[:1] + [str(p) for p in paths]) + "\n"
     out = [results.title, ""] + lines
+    settings = results.model.settings
+    symbol, effect = getattr(settings, "currency_symbol", "HK$"), getattr(settings, "effect", "QALY")
     inc = results.incremental
     structures = list(dict.fromkeys(inc["structure"]))
     if len(structures) > 1:
@@ -30,8 +32,9 @@ def console_short(results, warnings, paths, out_dir, *, quiet: bool = False) -> 
         for structure in structures[1:]:
             for _, r in inc[(inc["structure"] == structure) & (inc["status"] == "frontier")].iterrows():
                 if np.isfinite(r["icer"]):
-                    out.append(f"  {structure}: ICER {money(r['icer'])} per QALY gained "
-                               f"({money(r['inc_cost'])}, {r['inc_qalys']:.3f} QALYs)")
+                    out.append(f"  {structure}: ICER {money(r['icer'], symbol)} per {effect} gained "
+                               f"({money(r['inc_cost'], symbol)}, {r['inc_qalys']:.3f} {effect}s)")
+    out += [f"note: {n}" for n in results.notes]
     if warnings:
         out.append(f"Warnings ({len(warnings)}):")
         out += [f"  {w}" for w in warnings[:MAX_WARNINGS]]

@@ -18,6 +18,7 @@ from hta.excel.writer import Block, Chart, Sheet
 from hta.protocol import strategy_labels
 from hta.report.labels import span
 from hta.report.section import money
+from hta.report.section import money as _money
 
 NAME = "Decision"
 
@@ -30,13 +31,20 @@ def first(results, kind):
 def headline(results) -> list[str]:
     """Sentences a committee reads first: the base-case ICER, the threshold price, the budget impact."""
     lines = []
+    settings = results.model.settings
+    symbol = getattr(settings, "currency_symbol", "HK$")
+    effect = getattr(settings, "effect", "QALY")
+
+    def money(x):
+        return _money(x, symbol)
+
     inc = results.incremental
     base = inc["structure"].iloc[0]
     for _, r in inc[inc["structure"] == base].iterrows():
         if r["status"] == "frontier" and np.isfinite(r["icer"]):
             comp = strategy_labels(results.model).get(r["comparator"], r["comparator"])
             lines.append(f"Base case ({base}): {r['label']} costs {money(r['inc_cost'])} more than {comp} and gains "
-                         f"{r['inc_qalys']:.3f} QALYs: ICER {money(r['icer'])} per QALY gained.")
+                         f"{r['inc_qalys']:.3f} {effect}s: ICER {money(r['icer'])} per {effect} gained.")
         elif r["status"] not in ("frontier",):
             lines.append(f"Base case ({base}): {r['label']} is {r['status']} ({r['note']}).")
     thr = first(results, R.ThresholdResult)

@@ -95,6 +95,11 @@ class Labeller:
 
     def __init__(self, model):
         self.strategies = dict(strategy_labels(model))
+        settings = getattr(model, "settings", None)
+        #: the model's currency symbol and effect measure: labels are written for HK$ and QALYs
+        #: (the HA's) and translated for any other model (e.g. GBP per life-year)
+        self.symbol = getattr(settings, "currency_symbol", "HK$") or "HK$"
+        self.effect = getattr(settings, "effect", "QALY") or "QALY"
         self.params: dict[str, str] = {}
         try:
             frame = model.parameters.to_frame()
@@ -117,7 +122,10 @@ class Labeller:
                 text = f"{text} ({unit})"
             self.params[name] = text
         self._param_re = _identifier_pattern(self.params)
-        codes = sorted((c for c in self.strategies if self.strategies[c] != c), key=len, reverse=True)
+        # a code that is also a word of a label ("drug" in "New drug") is replaced only as a whole cell
+        label_words = {w.lower() for label in self.strategies.values() for w in re.findall(r"[\w-]+", str(label))}
+        codes = sorted((c for c in self.strategies if self.strategies[c] != c and c.lower() not in label_words),
+                       key=len, reverse=True)
         self._code_re = re.compile(r"(?<![\w-])(" + "|".join(map(re.escape, codes)) + r")(?![\w-])") if codes \
             else None
 
@@ -125,13 +133,19 @@ class Labeller:
         return self.params.get(name, name)
 
     def text(self, value: str) -> str:
-        """``value`` with every parameter name and strategy code replaced by its label."""
+        """``value`` with every parameter name and strategy code replaced by its label, in the
+        model's currency and effect measure."""
+        return self.localise(self._text(value))
+
+    def _text(self, value: str) -> str:
         if not isinstance(value, str) or not value:
             return value
         if value in self.params:
             return self.params[value]
         if value in self.strategies:
             return self.strategies[value]
+        if value in self.strategies.values():
+            return value
         if value in VALUE_LABELS:
             return VALUE_LABELS[value]
         out = self._param_re.sub(lambda m: self.params[m.group(1)], value) if self._param_re else value
@@ -145,7 +159,21 @@ class Labeller:
                 self.params[str(key)] = _short(str(text))
         self._param_re = _identifier_pattern(self.params)
 
+    def localise(self, text: str) -> str:
+        """``text`` in the model's currency and effect measure (HK$ and QALYs are the default)."""
+        if not isinstance(text, str):
+            return text
+        if self.symbol != "HK$":
+            text = text.replace("HK$", self.symbol)
+        if self.effect != "QALY":
+            text = re.sub(r"\bQALYs\b", f"{self.effect}s", text)
+            text = re.sub(r"\bQALY\b", self.effect, text)
+        return text
+
     def column(self, name: str) -> str:
+        return self.localise(self._column(name))
+
+    def _column(self, name: str) -> str:
         if name in COLUMN_LABELS:
             return COLUMN_LABELS[name]
         for pattern, make in _COLUMN_PATTERNS:
