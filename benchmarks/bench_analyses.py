@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from hta.analysis import gsa  # noqa: E402
-from hta.excel.reader import read_inputs  # noqa: E402
 from hta.analysis.evaluate import run_psa  # noqa: E402
+from hta.excel.reader import read_inputs  # noqa: E402
 from models import fucaso_rrmm  # noqa: E402
 
 

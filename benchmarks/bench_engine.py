@@ -77,8 +77,8 @@ def psm_grid():
 
 def psm_table():
     """13 PSA parameters: 4 MVN blocks of 2 Weibull coefficients, 2 utilities, 3 weekly costs."""
-    from hta.params.distributions import Beta, Gamma, MultivariateNormal
     from hta.params import ParameterTable
+    from hta.params.distributions import Beta, Gamma, MultivariateNormal
 
     table = ParameterTable()
     for (arm, endpoint), (mean, cov) in PSM_CURVES.items():
@@ -197,8 +197,8 @@ MK_TREATMENT_COST = 12000.0  # HK$ per year in stages 1-3 (fixed)
 
 def markov_table():
     """16 PSA parameters: progression, excess mortality, treatment effect, costs, utilities."""
-    from hta.params.distributions import Beta, Gamma, LogNormal
     from hta.params import ParameterTable
+    from hta.params.distributions import Beta, Gamma, LogNormal
 
     table = ParameterTable()
     for k, (mean, se) in enumerate(((0.10, 0.015), (0.12, 0.02), (0.15, 0.025)), start=1):

@@ -220,6 +220,7 @@ def hiv_sample_native(n, seed):
 def psm_evaluate_stack(batch, grid):
     """The PSM on the engine, curves written in place: survival(out=) -> cohort_from_stack."""
     from bench_engine import PSM_ARMS, PSM_DISCOUNT
+
     from hta.engine import outcomes, psm
     from hta.survival.curves import Weibull
 

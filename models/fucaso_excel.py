@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from hta.excel.formula_model import CycleSheet, ModelBook, excel_name
 from hta.units import DAYS_PER_YEAR, months_per_unit
+
 from .fucaso_common import STATES
 
 #: Months per cycle, as a formula of the cycle length (monthly inputs -> per cycle).

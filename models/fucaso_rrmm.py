@@ -31,23 +31,24 @@ Every function is vectorised over the batch's samples.
 from __future__ import annotations
 
 import copy
-import functools
 import dataclasses
+import functools
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from hta.engine import markov, outcomes, psm
-from hta.params.distributions import MultivariateNormal
+from hta.engine.timegrid import CycleGrid, discount_factors
 from hta.errors import HtaError
 from hta.inputs.requirements import Requirements
-from hta.population.lifetables import LifeTable
 from hta.numerics import coupled_covariance
+from hta.params.distributions import MultivariateNormal
+from hta.population.lifetables import LifeTable
+from hta.population.utility_norms import UtilityNorms, age_multiplier
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor, MixtureCure
 from hta.survival.curves import make_curve
-from hta.engine.timegrid import CycleGrid, discount_factors
-from hta.population.utility_norms import UtilityNorms, age_multiplier
 from hta.units import DAYS_PER_YEAR, months_per_unit
+
 from .fucaso_common import STATES
 
 STRUCTURES = ("psm", "stm")

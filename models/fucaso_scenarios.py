@@ -317,8 +317,8 @@ def structural_psa(model, *, draws=None, seed=None, weights=None, wtp=None):
     """
     import pandas as pd
 
-    from hta.analysis.structural import model_average
     from hta.analysis.psa import population_evpi
+    from hta.analysis.structural import model_average
 
     s = model.settings
     n = int(draws or s.psa_draws or 1000)

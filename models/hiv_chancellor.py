@@ -68,8 +68,8 @@ def parameter_table():
     medical and community costs; drug costs fixed); the relative risk is lognormal with the
     published 95% CI 0.365-0.710 (log-scale SE = (ln 0.710 - ln 0.365) / (2 x 1.96)).
     """
-    from hta.params.distributions import Dirichlet, Gamma, LogNormal
     from hta.params import ParameterTable
+    from hta.params.distributions import Dirichlet, Gamma, LogNormal
 
     table = ParameterTable()
     for a, row in TRANSITION_COUNTS.items():

@@ -56,8 +56,8 @@ REVISION_COV = ((0.0420, -0.0185, -0.0010),
 
 def parameter_table():
     """The PSA parameter table (beta operative risks, MVN revision hazard, gamma cost, beta utilities)."""
-    from hta.params.distributions import Beta, Gamma, MultivariateNormal
     from hta.params import ParameterTable
+    from hta.params.distributions import Beta, Gamma, MultivariateNormal
 
     table = ParameterTable()
     table.add("omr_primary", dist=Beta(2.0, 98.0), unit="per operation", source="Briggs et al. 2006 (2 deaths in 100)")

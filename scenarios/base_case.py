@@ -16,9 +16,26 @@ Copy this file to make a new scenario: change the model (``model.with_settings(.
 """
 
 from hta import analyse, inputs_path, read_inputs, run_file
-from hta.analysis import (BudgetImpact, CapacityBudget, Cheers, CrossingReport, Evsi, FormulaWorkbook, OneWay,
-                          PayerResults, PriceNegotiation, Psa, Scenario, Scenarios, Sobol, StructuralPsa,
-                          SurvivalSelection, Threshold, TwoWay, Verification)
+from hta.analysis import (
+    BudgetImpact,
+    CapacityBudget,
+    Cheers,
+    CrossingReport,
+    Evsi,
+    FormulaWorkbook,
+    OneWay,
+    PayerResults,
+    PriceNegotiation,
+    Psa,
+    Scenario,
+    Scenarios,
+    Sobol,
+    StructuralPsa,
+    SurvivalSelection,
+    Threshold,
+    TwoWay,
+    Verification,
+)
 from models import fucaso_rrmm, fucaso_scenarios
 
 INPUTS = inputs_path("fucaso_hk.xlsx")  # $HTA_INPUTS, ./inputs, or the repository's inputs/ (docs/scenarios.md)

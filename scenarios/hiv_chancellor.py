@@ -12,7 +12,6 @@ Run: ``hta run scenarios/hiv_chancellor.py``.
 
 from hta import analyse, run_file
 from hta.analysis import OneWay, Psa, Threshold
-
 from models import hiv_chancellor
 
 NAME = "hiv_chancellor"

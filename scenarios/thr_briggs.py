@@ -11,7 +11,6 @@ Run: ``hta run scenarios/thr_briggs.py``.
 
 from hta import analyse, run_file
 from hta.analysis import OneWay, Psa, Threshold
-
 from models import thr_briggs
 
 NAME = "thr_briggs"

@@ -73,7 +73,7 @@ def test_piecewise_continuity_and_formulas(mode):
     second = Weibull(1.3, 25.0)
     cut = np.array([12.0, 18.5])
     pw = Piecewise(first, second, cut, mode=mode)
-    s = _valid(pw)
+    _valid(pw)
     for i, c in enumerate(cut):
         s_c = pw.survival(np.array([c - 1e-9, c, c + 1e-9]))[i]
         np.testing.assert_allclose(s_c, 0.6, rtol=1e-7)  # continuous at the cut-off

@@ -1,12 +1,13 @@
 """The adjusted-HR scenario of the flagship (models/fucaso_scenarios.with_adjusted_hr)."""
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from hta.excel.reader import read_inputs
-from models import fucaso_rrmm, fucaso_scenarios as fs
-
-from pathlib import Path
+from models import fucaso_rrmm
+from models import fucaso_scenarios as fs
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
 

@@ -51,8 +51,9 @@ def test_settings_refuse_a_wtp_that_is_not_a_positive_number(wtp):
 def test_workbook_reader_still_requires_start_age(tmp_path):
     """The reader's required settings are unchanged (docs/inputs.md): a workbook without
     start_age is refused, naming the setting."""
-    from hta.excel.reader import validate
     import broken_workbooks as bw
+
+    from hta.excel.reader import validate
 
     sheets = bw.valid_rows()
     sheets["Settings"] = [row for row in sheets["Settings"] if not (row and row[0] == "start_age")]

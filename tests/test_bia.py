@@ -12,11 +12,10 @@ import pandas as pd
 import pytest
 
 from hta.analysis import bia
-
 from hta.engine import outcomes, psm
+from hta.engine.timegrid import CycleGrid
 from hta.errors import HtaError, InputError
 from hta.params import ParameterTable
-from hta.engine.timegrid import CycleGrid
 
 ROOT = Path(__file__).resolve().parents[1]
 FLAGSHIP = ROOT / "inputs" / "fucaso_hk.xlsx"

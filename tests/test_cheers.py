@@ -4,10 +4,10 @@ from pathlib import Path
 
 import pytest
 
-from hta.report.cheers import ITEMS, NOT_REPORTED, PARTLY, REPORTED, checklist
+from hta.analysis import Cheers, OneWay, analyse
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.analysis import Cheers, OneWay, analyse
+from hta.report.cheers import ITEMS, NOT_REPORTED, PARTLY, REPORTED, checklist
 from hta.report.sections import present
 from models import fucaso_rrmm
 

@@ -5,11 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import broken_workbooks as bw
 import openpyxl
 import pandas as pd
 import pytest
 
-import broken_workbooks as bw
 from hta.app.cli import main
 from hta.survival.reconstruct import read_guyot_files
 

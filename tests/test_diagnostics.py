@@ -1,15 +1,21 @@
 """Survival diagnostics (hta.survival.diagnostics): figures, landmark table, plausibility flags."""
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from hta.errors import HtaError
 from hta.population.lifetables import LifeTable
 from hta.survival.adjust import GeneralPopulation
 from hta.survival.curves import Exponential, Weibull
-from hta.survival.diagnostics import (empirical_hazard, general_population_flags, landmark_table,
-                                      plot_fits, plot_hazards, plot_log_cumhaz, smoothed_hazard)
+from hta.survival.diagnostics import (
+    empirical_hazard,
+    general_population_flags,
+    landmark_table,
+    plot_fits,
+    plot_hazards,
+    plot_log_cumhaz,
+    smoothed_hazard,
+)
 from hta.survival.fit import fit
 from hta.survival.splines import fit_spline
 

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
+from hta.errors import HtaError
 from hta.params.distributions import (
     Beta,
     Dirichlet,
@@ -25,7 +26,6 @@ from hta.params.distributions import (
     Uniform,
     from_spec,
 )
-from hta.errors import HtaError
 
 N_MC = 200_000
 

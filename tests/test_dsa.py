@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 
 from hta.analysis import dsa
-from hta.params.distributions import Normal
+from hta.analysis.evaluate import FunctionModel
 from hta.errors import HtaError
 from hta.params import ParameterTable
-from hta.analysis.evaluate import FunctionModel
+from hta.params.distributions import Normal
 from models import hiv_chancellor as hiv
 
 WTP_1X, WTP_3X = 395437.0, 1186311.0  # HK GDP per capita 2023 x 1 and x 3 (inputs/fucaso_hk.xlsx)

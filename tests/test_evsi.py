@@ -21,9 +21,9 @@ import pandas as pd
 import pytest
 
 from hta.analysis import evsi as E
+from hta.analysis.voi import evppi
 from hta.errors import HtaError
 from hta.survival.curves import Exponential, SurvivalCurve, Weibull
-from hta.analysis.voi import evppi
 
 DATA = Path(__file__).resolve().parent / "data"
 REFDATA = Path(__file__).resolve().parents[2] / "shared" / "refdata"

@@ -11,20 +11,20 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
+import broken_workbooks as bw
 import numpy as np
 import pytest
 from openpyxl import load_workbook
 
-import broken_workbooks as bw
 from hta.app.cli import main as cli_main
+from hta.engine.timegrid import CycleGrid
 from hta.errors import HtaError
 from hta.excel.formula_model import CHECK_TOLERANCE, ModelBook, cumhaz_formula, export, python_lines
 from hta.excel.reader import read_inputs
 from hta.population.lifetables import LifeTable
+from hta.population.utility_norms import UtilityNorms, age_multiplier
 from hta.survival.adjust import GeneralPopulation, GeneralPopulationFloor
 from hta.survival.curves import DISTRIBUTIONS, make_curve
-from hta.engine.timegrid import CycleGrid
-from hta.population.utility_norms import UtilityNorms, age_multiplier
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -5,12 +5,12 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import broken_workbooks as bw
 import numpy as np
 import pandas as pd
 import pytest
 from scipy import stats
 
-import broken_workbooks as bw
 from hta.errors import InputError
 from hta.excel.reader import read_inputs, validate
 

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from hta.engine import markov, outcomes, psm
-from hta.errors import HtaError
 from hta.engine.outcomes import _sum_over_cycles
-from hta.survival.curves import LogLogistic, Weibull
 from hta.engine.timegrid import CycleGrid
+from hta.errors import HtaError
+from hta.survival.curves import LogLogistic, Weibull
 
 
 def random_matrices(rng, shape, K, zero_share=0.4):

@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hta.app.scripts import RunContext, load_script
 from hta.excel.reader import read_inputs
 from hta.excel.writer import read_back
-from hta.app.scripts import RunContext, load_script
 from models import fucaso_rrmm
 
 ROOT = Path(__file__).resolve().parents[1]

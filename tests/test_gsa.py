@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 
 from hta.analysis import gsa
-from hta.params.distributions import MultivariateNormal, Normal, Uniform
+from hta.analysis.evaluate import FunctionModel
 from hta.errors import HtaError
 from hta.params import ParameterTable
-from hta.analysis.evaluate import FunctionModel
+from hta.params.distributions import MultivariateNormal, Normal, Uniform
 from models import hiv_chancellor as hiv
 
 ISHIGAMI_S1 = np.array([0.3139, 0.4424, 0.0])

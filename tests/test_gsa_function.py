@@ -12,8 +12,8 @@ import pytest
 from scipy import stats
 
 from hta.analysis import gsa
-from hta.params.distributions import Normal, Uniform
 from hta.errors import HtaError
+from hta.params.distributions import Normal, Uniform
 
 A, B = 7.0, 0.1
 PI = np.pi

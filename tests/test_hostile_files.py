@@ -7,16 +7,15 @@ data are read and whose macros never run. The CLI exits 2 with one line and no t
 
 from __future__ import annotations
 
-import io
 import shutil
 import struct
 import time
 import zipfile
 from pathlib import Path
 
+import broken_workbooks as bw
 import pytest
 
-import broken_workbooks as bw
 from hta.app.cli import main
 from hta.excel import archive
 from hta.excel.reader import read_inputs, validate

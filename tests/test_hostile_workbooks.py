@@ -14,9 +14,8 @@ from __future__ import annotations
 import os
 from collections import defaultdict
 
-import pytest
-
 import hostile_workbooks as hw
+import pytest
 
 EXAMPLES = int(os.environ.get("HTA_FUZZ_EXAMPLES", "500"))
 

@@ -15,8 +15,8 @@ import pytest
 from scipy.special import logit
 
 from hta.errors import HtaError
-from hta.survival.maic import effective_sample_size, maic_weights, weighted_fit, weighted_km
 from hta.survival.km import kaplan_meier, km_survival_at
+from hta.survival.maic import effective_sample_size, maic_weights, weighted_fit, weighted_km
 
 TARGET = {"age": 66.0, "male": 0.6}
 BASE_RATE, B_AGE, B_MALE = 0.1, 0.05, 0.5  # exponential hazard per year, log-hazard effects

@@ -15,7 +15,6 @@ from pathlib import Path
 
 import numpy as np
 import openpyxl
-import pytest
 
 from hta.app.cli import main
 

@@ -11,7 +11,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
@@ -135,9 +134,10 @@ def test_two_runs_into_one_folder_do_not_corrupt_each_other(tmp_path):
 
 
 def test_formula_like_text_from_inputs_is_written_as_text(tmp_path):
-    from hta.excel.writer import Sheet, write_workbook
     import openpyxl
     import pandas as pd
+
+    from hta.excel.writer import Sheet, write_workbook
 
     hostile = ["=HYPERLINK(\"http://x\",\"click\")", "+1+1", "-2+3", "@SUM(A1)", "=1/0"]
     path = write_workbook(tmp_path / "t.xlsx", [Sheet("Inputs", pd.DataFrame({"source": hostile}), {})])

@@ -15,7 +15,6 @@ import pandas as pd
 import pytest
 
 from hta.analysis import evaluate as runner
-from hta.errors import HtaError
 from hta.analysis.evaluate import (
     FunctionModel,
     auto_chunk_size,
@@ -24,6 +23,7 @@ from hta.analysis.evaluate import (
     evaluate_all,
     run_psa,
 )
+from hta.errors import HtaError
 from models import hiv_chancellor as hiv
 from models import thr_briggs as thr
 
@@ -50,8 +50,8 @@ def thr_model():
 
 def _psm_table():
     """Weibull PFS and OS (log shape, log scale; months) as MVN blocks in 2 arms, 2 utilities, 3 costs."""
-    from hta.params.distributions import Beta, Gamma, MultivariateNormal
     from hta.params import ParameterTable
+    from hta.params.distributions import Beta, Gamma, MultivariateNormal
 
     table = ParameterTable()
     curves = {("soc", "pfs"): (1.10, 8.0), ("soc", "os"): (1.20, 18.0),
@@ -69,8 +69,8 @@ def _psm_table():
 
 def _psm_evaluate(batch):
     from hta.engine import outcomes, psm
-    from hta.survival.curves import Weibull
     from hta.engine.timegrid import CycleGrid
+    from hta.survival.curves import Weibull
 
     grid = CycleGrid.from_horizon(20.0, "month")
     t_months = grid.times * 12.0

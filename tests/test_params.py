@@ -7,6 +7,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from hta.errors import HtaError
+from hta.params import Batch, Parameter, ParameterTable
 from hta.params.distributions import (
     Beta,
     Dirichlet,
@@ -17,8 +19,6 @@ from hta.params.distributions import (
     Triangular,
     Uniform,
 )
-from hta.errors import HtaError
-from hta.params import Batch, Parameter, ParameterTable
 
 SEED = 20240501
 

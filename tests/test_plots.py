@@ -15,10 +15,9 @@ import pandas as pd  # noqa: E402
 import pytest  # noqa: E402
 
 from hta.analysis import dsa, psa
-
-from hta.report import figures as plots  # noqa: E402
-from hta.errors import HtaError  # noqa: E402
 from hta.analysis.evaluate import FunctionModel, run_psa  # noqa: E402
+from hta.errors import HtaError  # noqa: E402
+from hta.report import figures as plots  # noqa: E402
 from models import hiv_chancellor as hiv  # noqa: E402
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -5,8 +5,8 @@ import pytest
 from scipy.linalg import expm
 
 from hta.engine import markov, outcomes, psm
-from hta.errors import HtaError
 from hta.engine.timegrid import CycleGrid
+from hta.errors import HtaError
 
 
 def exp_surv(rate, t):

@@ -21,11 +21,11 @@ import re
 import tempfile
 from pathlib import Path
 
+import broken_workbooks as bw
 import numpy as np
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-import broken_workbooks as bw
 from hta.excel.reader import read_inputs, validate
 
 EXAMPLES = int(os.environ.get("HTA_FUZZ_EXAMPLES", "500"))

@@ -10,11 +10,12 @@
   (models/thr_briggs.py); its base case equals thr_briggs.evaluate on the module's own table.
 """
 
+from pathlib import Path
+
 import numpy as np
 import openpyxl
 import pandas as pd
 import pytest
-from pathlib import Path
 
 from hta.app.cli import main
 

@@ -10,8 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hta.errors import HtaError
 from hta.analysis.evaluate import FunctionModel, evaluate, evaluate_all, run_psa
+from hta.errors import HtaError
 from models import hiv_chancellor as hiv
 
 N = 3000

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from hta.analysis import dsa
-from hta.errors import HtaError
 from hta.analysis.evaluate import FunctionModel
 from hta.analysis.scenarios import Scenario, compare
+from hta.errors import HtaError
 from models import hiv_chancellor as hiv
 
 

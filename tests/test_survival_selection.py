@@ -2,15 +2,14 @@
 
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 from hta import FunctionModel
-
+from hta.analysis.survival_selection import Candidate, compare, curves_for_plot
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.analysis.survival_selection import Candidate, compare, curves_for_plot
-from models import fucaso_rrmm, fucaso_scenarios as fs
+from models import fucaso_rrmm
+from models import fucaso_scenarios as fs
 
 INPUTS = Path(__file__).resolve().parents[1] / "inputs" / "fucaso_hk.xlsx"
 

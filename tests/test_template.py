@@ -43,7 +43,7 @@ def _validations(ws) -> dict[str, str]:
 
 def test_dropdowns_on_choice_columns(book):
     params = _validations(book["Parameters"])
-    assert params == {f"D2:D1000": '"fixed,normal,lognormal,beta,gamma,uniform,triangular"',
+    assert params == {"D2:D1000": '"fixed,normal,lognormal,beta,gamma,uniform,triangular"',
                       "M2:M1000": '"probability,utility,utility decrement,cost,rate,relative effect,duration,'
                                   'count,share,free"'}
     survival = _validations(book["Survival"])

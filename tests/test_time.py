@@ -3,9 +3,14 @@
 import numpy as np
 import pytest
 
+from hta.engine.timegrid import (
+    CycleGrid,
+    cycle_allocation,
+    discount_factors,
+    per_cycle_rate,
+    point_weights,
+)
 from hta.errors import HtaError
-from hta.engine.timegrid import (CYCLE_LENGTHS, CycleGrid, cycle_allocation, discount_factors, per_cycle_rate,
-                      point_weights)
 
 
 @pytest.mark.parametrize("cycle, years", [("week", 7 / 365.25), ("28 days", 28 / 365.25), ("month", 1 / 12), ("year", 1.0)])

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hta.engine.timegrid import CycleGrid
 from hta.errors import HtaError
 from hta.excel.reader import read_inputs
-from hta.engine.timegrid import CycleGrid
 from hta.population.utility_norms import UtilityNorms, age_multiplier
 from models import fucaso_rrmm
 

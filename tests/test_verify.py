@@ -7,14 +7,14 @@ from pathlib import Path
 import numpy as np
 import openpyxl
 import pytest
+from verify_models import DEFECTS, ToyModel
 
+from hta.analysis.evaluate import FunctionModel
+from hta.analysis.verify import FAIL, NA, PASS, parameter_roles, sweep_batch, verify
 from hta.app.cli import main
 from hta.errors import HtaError
 from hta.excel.writer import read_back
-from hta.analysis.evaluate import FunctionModel
-from hta.analysis.verify import FAIL, NA, PASS, parameter_roles, sweep_batch, verify
 from models import hiv_chancellor as hiv
-from verify_models import DEFECTS, ToyModel
 
 CHECK = {
     "costs": "all costs zero gives zero costs",
@@ -284,8 +284,8 @@ def _totals_model(price_in_qalys: bool):
     """A model that returns totals only (no lines, no traces): costs = price + 1000 x u."""
     from types import SimpleNamespace
 
-    from hta.params.distributions import Beta
     from hta.params import ParameterTable
+    from hta.params.distributions import Beta
 
     table = ParameterTable()
     table.add("c_price", 100.0, group="drug price")

@@ -17,9 +17,9 @@ import numpy as np
 
 from hta.engine import markov, outcomes, psm
 from hta.engine.cohort import Cohort
-from hta.params.distributions import Beta, Gamma, LogNormal, Normal
-from hta.params import ParameterTable
 from hta.engine.timegrid import CycleGrid
+from hta.params import ParameterTable
+from hta.params.distributions import Beta, Gamma, LogNormal, Normal
 
 STATES = ("well", "sick", "dead")
 BG_RATE = 0.01  # per year

@@ -7,8 +7,19 @@ A scenario asks for analyses with the typed requests re-exported here (``Psa(dra
 
 from hta.analysis.negotiation_requests import CapacityBudget, Evsi, PayerResults, PriceNegotiation
 from hta.analysis.plan import Execution, analyse
-from hta.analysis.requests import (BudgetImpact, Cheers, FormulaWorkbook, OneWay, Psa, Scenarios, Sobol,
-                                   SurvivalSelection, Threshold, TwoWay, Verification)
+from hta.analysis.requests import (
+                                   BudgetImpact,
+                                   Cheers,
+                                   FormulaWorkbook,
+                                   OneWay,
+                                   Psa,
+                                   Scenarios,
+                                   Sobol,
+                                   SurvivalSelection,
+                                   Threshold,
+                                   TwoWay,
+                                   Verification,
+)
 from hta.analysis.results import Results
 from hta.analysis.review_requests import CrossingReport, MultiStateComparison, StructuralPsa
 from hta.analysis.scenarios import Scenario

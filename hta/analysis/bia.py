@@ -34,17 +34,26 @@ Conventions
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.inputs.budget import (  # noqa: F401 (re-exported)
+    ENTRY,
+    SHARE_TOLERANCE,
+    UPTAKE_CURVES,
+    WORLDS,
+    BudgetInputs,
+    _need,
+    eligible_share,
+    entrants,
+    market_shares,
+    new_cases,
+    uptake,
+)
 from hta.protocol import capabilities, strategy_labels
-
-from hta.inputs.budget import (UPTAKE_CURVES, ENTRY, WORLDS, SHARE_TOLERANCE, BudgetInputs, new_cases, eligible_share, entrants, uptake, _need, market_shares)  # noqa: F401 (re-exported)
-
 
 # ---------------------------------------------------------------------------------------------
 # Per-patient costs by year since start (from the model's own outcome engine)

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 from scipy.optimize import brentq
 
+from hta.analysis.evaluate import evaluate, model_parameters
 from hta.errors import HtaError
 from hta.params import Batch
-from hta.analysis.evaluate import evaluate, model_parameters
 
 __all__ = [
     "one_way",

@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.capacity import population_value
-from hta.errors import HtaError
 from hta.analysis.voi import evpi as _evpi
 from hta.analysis.voi import evppi as _regression_voi
+from hta.errors import HtaError
 
 __all__ = [
     "EvsiResult",

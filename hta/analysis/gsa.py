@@ -34,8 +34,8 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.dsa import _check_wtp, _increments, _pairs, wtp_list
-from hta.errors import HtaError
 from hta.analysis.evaluate import evaluate, model_parameters
+from hta.errors import HtaError
 
 __all__ = ["sobol", "morris", "sobol_design", "model_output", "sobol_function", "morris_function"]
 

@@ -25,8 +25,8 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.dsa import _pairs, _strategies, threshold, wtp_list
-from hta.errors import HtaError
 from hta.analysis.evaluate import evaluate_all, model_parameters
+from hta.errors import HtaError
 
 __all__ = ["Scenario", "ScenarioModel", "compare"]
 

@@ -42,8 +42,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
 from hta.analysis.evaluate import map_chunks, resolve_workers
+from hta.analysis.psa import evpi as _evpi  # one implementation of EVPI in the project
 from hta.analysis.regression import MAX_GAM_PARAMETERS, EvppiFitError, regress, standard_error
 from hta.errors import HtaError
 

@@ -30,8 +30,8 @@ import numpy as np
 import pandas as pd
 
 from hta.engine.cohort import Cohort
-from hta.errors import HtaError
 from hta.engine.timegrid import CycleGrid, canonical_method, cycle_allocation, discount_factors
+from hta.errors import HtaError
 
 # Keys of StrategyOutcome.lines: (measure, category, state) with measure in {"ly", "qaly", "cost"}.
 

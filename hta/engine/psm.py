@@ -171,7 +171,7 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
                   partition=[S[i] for i in range(m)], partition_stack=S)
 
 
-def crossing_summary(reports, threshold: float = 0.01, times=None) -> "pd.DataFrame":
+def crossing_summary(reports, threshold: float = 0.01, times=None):
     """Share of samples whose uncapped earlier curve rises above the later one, from cohort reports.
 
     ``reports``: ``{strategy: Cohort.report}`` (a partitioned-survival cohort's report, or a

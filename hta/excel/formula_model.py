@@ -39,9 +39,9 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.workbook.defined_name import DefinedName
 
+from hta.engine.timegrid import CycleGrid, canonical_method, cycle_allocation
 from hta.errors import HtaError
 from hta.protocol import capabilities
-from hta.engine.timegrid import CycleGrid, canonical_method, cycle_allocation
 
 #: Relative difference between an Excel total and the Python result the Check sheet accepts.
 CHECK_TOLERANCE = 1e-9
@@ -394,7 +394,7 @@ class CycleSheet:
     def life_years(self, name: str = "life-years") -> str:
         """Discounted life-years per cycle; returns the reference of the total."""
         terms = "+".join(f"{{pc_outcomes_{s}}}" for s in self.alive)
-        self.column(f"LY", f"({terms})*cycle_years", header=f"LYs: {name}", per_cycle=True)
+        self.column("LY", f"({terms})*cycle_years", header=f"LYs: {name}", per_cycle=True)
         return self._with_total("LY")
 
     def qalys(self, utilities: dict, name: str = "QALYs") -> str:

@@ -24,12 +24,12 @@ import pandas as pd
 from hta.errors import HtaError, InputError, Problem
 from hta.excel import schema as S
 from hta.excel.budget_reader import BudgetReader
-from hta.excel.payers_reader import read_negotiation
 from hta.excel.cells import Access, Book, Record, fmt, show, strip_who, to_number, to_text
+from hta.excel.payers_reader import read_negotiation
 from hta.excel.survival_reader import SurvivalReader
 from hta.inputs import BudgetInputs, DirichletBlock, ModelInputs, Settings, SurvivalInput
-from hta.inputs.requirements import Requirements, model_requirements
 from hta.inputs.kinds import domain, infer_kind, suitable, support
+from hta.inputs.requirements import Requirements, model_requirements
 from hta.params import ParameterTable
 from hta.params.distributions import from_spec
 
@@ -134,7 +134,7 @@ class Reader:
             key = name.lower()
             if key in coords:
                 self.book.problem(sheet, f"{coords[key]}, {rec.coord('setting')}",
-                                  f"each setting once", f"'{name}' twice")
+                                  "each setting once", f"'{name}' twice")
                 continue
             coords[key] = rec.coord("setting")
             value_cells[key] = rec.coord("value")

@@ -19,8 +19,8 @@ import re
 from dataclasses import dataclass
 
 from hta.inputs import budget as _bia
-from hta.survival.curves import DISTRIBUTIONS as SURVIVAL_FAMILIES
 from hta.inputs.kinds import KINDS as PARAMETER_KINDS
+from hta.survival.curves import DISTRIBUTIONS as SURVIVAL_FAMILIES
 from hta.survival.reconstruct import NEGATIVE_TIME_TOLERANCE, RISE_TOLERANCE
 from hta.units import TIME_UNITS
 

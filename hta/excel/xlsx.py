@@ -465,8 +465,7 @@ class Workbook:
                     fail(f"cell {column_letter(col)}{row} uses style {s}, but the workbook defines {len(dates)}")
                 return x
             if dates[s]:
-                from openpyxl.utils.datetime import (CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900,
-                                                     from_excel)
+                from openpyxl.utils.datetime import CALENDAR_MAC_1904, CALENDAR_WINDOWS_1900, from_excel
 
                 epoch = CALENDAR_MAC_1904 if self.date1904 else CALENDAR_WINDOWS_1900
                 try:

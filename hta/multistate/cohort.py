@@ -25,8 +25,8 @@ from collections.abc import Mapping
 import numpy as np
 
 from hta.engine.cohort import Cohort
-from hta.errors import HtaError
 from hta.engine.markov import cohort as markov_engine
+from hta.errors import HtaError
 from hta.multistate.model import MultiStateModel
 
 __all__ = ["expm_batched", "markov_cohort", "outcomes", "semi_markov_cohort"]

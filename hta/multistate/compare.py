@@ -21,9 +21,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hta.engine.psm import cohort as psm_engine
 from hta.errors import HtaError
 from hta.multistate.cohort import outcomes
-from hta.engine.psm import cohort as psm_engine
 
 __all__ = [
     "MethodResult",

@@ -8,7 +8,7 @@ read columns by name and broadcast them against their own arrays; a column may h
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import numpy as np

@@ -28,8 +28,8 @@ import numpy as np
 from scipy import special
 
 from hta.errors import HtaError
-from hta.params.gammainv import gamma_quantile
 from hta.numerics import covariance_factor
+from hta.params.gammainv import gamma_quantile
 
 __all__ = [
     "Distribution",

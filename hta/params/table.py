@@ -30,9 +30,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hta.params.distributions import Dirichlet, Distribution, Fixed, MultivariateNormal
 from hta.errors import HtaError
 from hta.params.batch import Batch
+from hta.params.distributions import Dirichlet, Distribution, Fixed, MultivariateNormal
 
 __all__ = ["Parameter", "ParameterTable"]
 

@@ -5,19 +5,39 @@ Curves are vectorised over PSA samples (parameters of shape (n,), outputs (n, T)
 flexsurv's parameterisations (``docs/parameterisations.md``).
 """
 
-from hta.survival.adjust import (AcceleratedFailure, GeneralPopulation, GeneralPopulationFloor, MixtureCure,
-                                 Piecewise, ProportionalHazards, StepCurve, Waning)
-from hta.survival.curves import (DISTRIBUTIONS, Exponential, Gamma, GenGamma, Gompertz, LogLogistic, LogNormal,
-                                 SurvivalCurve, Weibull, WeibullPH, make_curve)
+from hta.survival.adjust import (
+                                 AcceleratedFailure,
+                                 GeneralPopulation,
+                                 GeneralPopulationFloor,
+                                 MixtureCure,
+                                 Piecewise,
+                                 ProportionalHazards,
+                                 StepCurve,
+                                 Waning,
+)
 from hta.survival.calibrate import CalibrationResult, calibrate
+from hta.survival.cox import ChiSquareTest, CoxResult, LogrankResult, coxph, logrank
 from hta.survival.cure import CureFit, fit_mixture_cure
+from hta.survival.curves import (
+                                 DISTRIBUTIONS,
+                                 Exponential,
+                                 Gamma,
+                                 GenGamma,
+                                 Gompertz,
+                                 LogLogistic,
+                                 LogNormal,
+                                 SurvivalCurve,
+                                 Weibull,
+                                 WeibullPH,
+                                 make_curve,
+)
 from hta.survival.fit import FitResult, FittedModel, FitWarning, fit, fit_two_arms
 from hta.survival.km import kaplan_meier, km_median, km_quantile, km_survival_at, number_at_risk
-from hta.survival.splines import FittedSpline, SplineCurve, fit_spline
 from hta.survival.reconstruct import ReconstructionReport, clean_digitised_curve, read_guyot_files, reconstruct_ipd
+
 # the function rmst is not re-exported here: it would shadow the submodule hta.survival.rmst
 from hta.survival.rmst import RmstResult, km_rmst
-from hta.survival.cox import ChiSquareTest, CoxResult, LogrankResult, coxph, logrank
+from hta.survival.splines import FittedSpline, SplineCurve, fit_spline
 
 __all__ = [
     "AcceleratedFailure", "GeneralPopulation", "GeneralPopulationFloor", "MixtureCure", "Piecewise",

@@ -43,10 +43,27 @@ from __future__ import annotations
 import time
 
 from hta.analysis.verify.access import ModelUnderTest, totals
-from hta.analysis.verify.extreme import (check_costs_zero, check_discount_zero, check_identical_efficacy, check_one_cycle,
-                                check_price_doubling, check_utilities_one)
-from hta.analysis.verify.report import (EXTREME, EXTREME_QUANTILES, FAIL, NA, PASS, PTOL, RTOL, STRUCTURE, SWEEP, Check,
-                               VerificationReport)
+from hta.analysis.verify.extreme import (
+    check_costs_zero,
+    check_discount_zero,
+    check_identical_efficacy,
+    check_one_cycle,
+    check_price_doubling,
+    check_utilities_one,
+)
+from hta.analysis.verify.report import (
+    EXTREME,
+    EXTREME_QUANTILES,
+    FAIL,
+    NA,
+    PASS,
+    PTOL,
+    RTOL,
+    STRUCTURE,
+    SWEEP,
+    Check,
+    VerificationReport,
+)
 from hta.analysis.verify.roles import ROLES, parameter_roles
 from hta.analysis.verify.structure import structure_checks
 from hta.analysis.verify.sweeps import check_finite, check_psa_linear, check_ranges, linear_parameters, sweep_batch

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from hta.errors import HtaError
-from hta.protocol import capabilities
-from hta.params import Batch
 from hta.analysis.verify.report import RTOL
-
-
+from hta.errors import HtaError
+from hta.params import Batch
+from hta.protocol import capabilities
 
 
 class ModelUnderTest:

@@ -5,13 +5,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hta.errors import HtaError
-from hta.protocol import capabilities
-from hta.params import Batch
 from hta.analysis.verify.access import ModelUnderTest, close, line_name, lines, totals, undiscounted
 from hta.analysis.verify.report import EXTREME, FAIL, NA, PASS, RTOL, Check, fmt
-
-
+from hta.errors import HtaError
+from hta.params import Batch
+from hta.protocol import capabilities
 
 
 def check_costs_zero(m: ModelUnderTest, base: Batch, roles: pd.DataFrame) -> Check:

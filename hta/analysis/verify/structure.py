@@ -5,12 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hta.params import Batch
 from hta.analysis.verify.access import ModelUnderTest, cohorts
 from hta.analysis.verify.report import FAIL, NA, PASS, PTOL, STRUCTURE, Check, fmt
 from hta.analysis.verify.sweeps import row_label
-
-
+from hta.params import Batch
 
 
 def _first(mask: np.ndarray):

@@ -6,11 +6,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from hta.params import Batch
 from hta.analysis.verify.access import ModelUnderTest, close
 from hta.analysis.verify.report import EXTREME_QUANTILES, FAIL, NA, PASS, SWEEP, Check, fmt
-
-
+from hta.params import Batch
 
 
 def sweep_batch(table, quantiles=EXTREME_QUANTILES) -> tuple[Batch, pd.DataFrame]:

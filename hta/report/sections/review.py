@@ -86,7 +86,6 @@ def structural_psa(r, results) -> Section:
     formats = {"WTP per QALY": "money", "EVPI per patient": "money", "EVPI, population": "money",
                f"Incremental cost, {new}": "money", f"Incremental QALYs, {new}": "qaly", "Draws": "int",
                **{f"P({x} cost-effective)": "prob" for x in names}}
-    weights = pd.DataFrame({"Structural alternative": list(r.weights), "Weight": list(r.weights.values())})
     means = r.means.rename(columns={"analysis": "Analysis", "alternative": "Structural alternative",
                                     "weight": "Weight", "draws": "Draws",
                                     **{f"cost_{x}": f"Mean cost, {n}" for x, n in zip(strategies, names)},
