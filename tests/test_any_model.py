@@ -180,3 +180,16 @@ def test_a_function_model_without_grid_or_cohorts_publishes(tmp_path, capsys):
     assert book.sheetnames == ["Decision", "Contents", "Summary", "Incremental", "NMB", "Inputs", "Run info",
                                "Disaggregated"]
     assert "ICER HK$20,000 per QALY" in capsys.readouterr().out
+
+
+def test_non_finite_totals_are_refused_before_anything_is_written(tmp_path):
+    """Issue 25 point 3: outputs are checked finite before they are written."""
+    import numpy as np
+
+    from hta import HtaError
+
+    results = analyse(three_state().build_model(), name="nan")
+    results.summary.loc[0, "cost"] = np.nan
+    with pytest.raises(HtaError, match=r"results table 'Summary'.*column 'cost', row 0"):
+        publish(results, tmp_path / "out", figures=False)
+    assert not (tmp_path / "out").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 import pandas as pd
 
 from hta.errors import HtaError
+from hta.excel.finite import check_finite_outputs
 from hta.excel.writer import Sheet, write_workbook
 from hta.report.console import console_short, console_table
 from hta.report.dashboard import dashboard
@@ -161,7 +162,15 @@ def workbook_sheets(results, rendered: dict, info, warnings: list[str], labeller
 
 def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
           rendered: dict | None = None, warnings: list[str] | None = None) -> list[Path]:
-    """Write the workbook (and figures and companion files) of ``results`` into ``out_dir``."""
+    """Write the workbook (and figures and companion files) of ``results`` into ``out_dir``.
+
+    The base-case totals are checked finite first (:func:`hta.excel.finite.check_finite_outputs`):
+    a NaN or infinite cost, QALY or LY is one error naming the table, column and row, and nothing
+    is written."""
+    totals = [c for c in results.summary.columns
+              if c in ("cost", "qalys", "lys") or c.endswith("_undiscounted")]
+    check_finite_outputs({"Summary": results.summary[totals],
+                          "Disaggregated": results.disaggregated.select_dtypes("number")})
     started = started or utc_now()
     info = run_info(results, input_files, seed=seed, started=started, elapsed=elapsed)
     rendered = sections(results) if rendered is None else rendered
