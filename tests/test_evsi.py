@@ -189,7 +189,9 @@ def test_followup_evsi_increases_with_follow_up_and_approaches_evppi():
     v = table["evsi"].to_numpy()
     assert v[0] < v[1] < v[2] < v[3]
     assert v[3] == pytest.approx(target, rel=0.02)
-    assert target <= table["evpi"].iloc[0]
+    # EVPPI <= EVPI; here the parameter determines net benefit exactly, so the regression's EVPPI
+    # equals EVPI up to rounding, which differs between BLAS kernels (seen: 7.6e-12 relative above)
+    assert target <= table["evpi"].iloc[0] * (1 + 1e-9)
 
 
 def test_replicates_and_r_squared_report_the_monte_carlo_error(chemo):
