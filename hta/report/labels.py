@@ -228,7 +228,8 @@ def infer_format(column: str) -> str:
 
 
 def _text_cells(series: pd.Series, labeller: Labeller) -> pd.Series:
-    if series.dtype != object:
+    # text columns are object dtype in pandas 2 and a string dtype in pandas 3
+    if not (pd.api.types.is_object_dtype(series.dtype) or pd.api.types.is_string_dtype(series.dtype)):
         return series
     return series.map(lambda v: labeller.text(v) if isinstance(v, str) else v)
 
