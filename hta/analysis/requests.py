@@ -207,10 +207,10 @@ class Psa:
         return PsaAnalysis(result=res, names=names, summary=summary, incremental=inc,
                            ceac=curves.ceac_frame(), ceaf=curves.ceaf_frame(),
                            evpi=pd.DataFrame(evpi_rows), evpi_curve=curves.evpi_frame(),
-                           evppi=_evppi(model, res, wtp[0]) if self.evppi else None, wtp=wtp, seed=state.seed)
+                           evppi=_evppi(model, res, wtp[0], ex.workers) if self.evppi else None, wtp=wtp, seed=state.seed)
 
 
-def _evppi(model, res: PsaResult, wtp_item) -> pd.DataFrame:
+def _evppi(model, res: PsaResult, wtp_item, workers: int | None = None) -> pd.DataFrame:
     from hta.analysis.voi import evppi_table
 
     _, k = wtp_item
@@ -223,7 +223,7 @@ def _evppi(model, res: PsaResult, wtp_item) -> pd.DataFrame:
         if len(members) > 1:
             groups[f"group: {g}"] = members
     items = {name: name for name in varying} | groups
-    frame = evppi_table(nb, inputs, items)
+    frame = evppi_table(nb, inputs, items, workers=workers)
     frame["parameters"] = frame["parameters"].map(lambda v: ", ".join(v) if isinstance(v, (list, tuple)) else v)
     return frame
 
