@@ -186,3 +186,17 @@ def test_verification_crossing_check_reads_the_engine_records(model):
     assert found, row["observed"]
     assert 0 < int(found.group(1)) < int(found.group(2))
     assert "'cc'" not in row["observed"]  # conventional care never crosses
+
+
+def test_crossing_report_counts_the_psa_and_sobol_evaluations_it_follows(model):
+    # After Psa and Sobol the report reads the crossing records their evaluations kept (no second
+    # evaluation); alone it evaluates the same draws and design itself (model.crossing). Same table.
+    from hta.analysis import Sobol
+
+    shared = analyse(model, Psa(draws=600), Sobol(n_base=16), CrossingReport(), name="shared")
+    alone = analyse(model, CrossingReport(psa_draws=600, sobol_n_base=16), name="alone")
+    ours, theirs = shared.analyses["crossing"].table, alone.analyses["crossing"].table
+    assert shared.analyses["psa"].result.crossing is not None and shared.analyses["sobol"].crossing is not None
+    assert list(ours["batch"].unique()) == ["base case", "one-way", "PSA", "Sobol"]
+    assert int(ours.loc[ours["batch"] == "Sobol", "draws"].iloc[0]) == shared.analyses["sobol"].table.attrs["n_evaluations"]
+    pd.testing.assert_frame_equal(ours, theirs, check_exact=True)

@@ -19,6 +19,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hta.analysis.evaluate import map_chunks, resolve_workers
 from hta.engine.outcomes import Outcomes
 from hta.engine.psm import crossing_summary
 from hta.errors import HtaError
@@ -56,9 +57,11 @@ def combine(parts: list, offsets: list) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=[c for c in COLUMNS if c != "batch"])
 
 
-def batch_crossing(model, batch, threshold: float = 0.01, chunk_size: int = 2000, times=None) -> pd.DataFrame:
+def batch_crossing(model, batch, threshold: float = 0.01, chunk_size: int = 2000, times=None,
+                   workers: int | None = None) -> pd.DataFrame:
     """Crossing of ``model``'s partitioned-survival curves over every row of ``batch``, evaluated
-    in chunks of ``chunk_size`` rows (memory stays bounded; the result does not depend on it).
+    in chunks of ``chunk_size`` rows on ``workers`` threads (default every core; memory stays
+    bounded; the result depends on neither).
     Columns as :func:`hta.engine.psm.crossing_summary`; no rows for a model without partitioned
     curves. ``times``: the model's time points in years, ``(T+1,)``, for the time of the largest
     gap of a model without ``crossing()`` (e.g. ``model.grid.times``; NaN without)."""
@@ -69,13 +72,17 @@ def batch_crossing(model, batch, threshold: float = 0.01, chunk_size: int = 2000
     if n <= chunk_size:
         return _one_chunk(model, batch, threshold, caps, times)
     offsets = list(range(0, n, chunk_size))
-    parts = [_one_chunk(model, batch.take(slice(a, min(a + chunk_size, n))), threshold, caps, times) for a in offsets]
+    parts = map_chunks(lambda a, b: _one_chunk(model, batch.take(slice(a, b)), threshold, caps, times),
+                       [(a, min(a + chunk_size, n)) for a in offsets], resolve_workers(None, workers))
     return combine(parts, offsets)
 
 
-def run_crossing(model, batches: dict, threshold: float = 0.01, chunk_size: int = 2000, times=None) -> pd.DataFrame:
-    """The crossing table of every batch in ``batches`` ({name: Batch}), a ``batch`` column first."""
-    frames = [batch_crossing(model, b, threshold, chunk_size, times).assign(batch=name) for name, b in batches.items()]
+def run_crossing(model, batches: dict, threshold: float = 0.01, chunk_size: int = 2000, times=None,
+                 workers: int | None = None) -> pd.DataFrame:
+    """The crossing table of every batch in ``batches`` ({name: Batch}), a ``batch`` column first
+    (each batch's chunks on ``workers`` threads, as :func:`batch_crossing`)."""
+    frames = [batch_crossing(model, b, threshold, chunk_size, times, workers).assign(batch=name)
+              for name, b in batches.items()]
     frames = [f for f in frames if len(f)]
     if not frames:
         return pd.DataFrame(columns=COLUMNS)

@@ -48,7 +48,7 @@ import pandas as pd
 from hta.errors import HtaError
 from hta.params import Batch
 
-__all__ = ["evaluate", "evaluate_all", "run_psa", "PsaResult", "FunctionModel", "model_parameters",
+__all__ = ["evaluate", "evaluate_all", "evaluate_batch", "BatchOutcome", "crossing_records", "run_psa", "PsaResult", "FunctionModel", "model_parameters",
            "default_workers", "auto_chunk_size", "map_chunks", "CHUNK_MEMORY_BYTES"]
 
 _EFFECTS = ("qalys", "lys")
@@ -82,8 +82,9 @@ def model_parameters(model):
         ) from None
 
 
-def _outcome_arrays(model, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """``(costs, qalys, lys)`` of one model call, each ``(n, S)`` float arrays."""
+def _outcome_arrays(model, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict | None]:
+    """``(costs, qalys, lys, crossing)`` of one model call: three ``(n, S)`` float arrays and the
+    call's partitioned-survival crossing records (:func:`crossing_records`; None without)."""
     out = model.evaluate(batch)
     arrays = []
     for attr in ("costs", "qalys", "lys"):
@@ -94,7 +95,49 @@ def _outcome_arrays(model, batch: Batch) -> tuple[np.ndarray, np.ndarray, np.nda
                 f"(n={batch.n}, strategies); found {a.shape}"
             )
         arrays.append(a)
-    return arrays[0], arrays[1], arrays[2]
+    return arrays[0], arrays[1], arrays[2], crossing_records(out)
+
+
+def crossing_records(out) -> dict | None:
+    """``{strategy: {"crossing": {earlier curve: Crossing}}}`` of an evaluation's outcomes: the
+    uncapped PFS-above-OS records the partitioned-survival engine keeps per sample
+    (:class:`hta.engine.psm.Crossing`, read by :func:`hta.engine.psm.crossing_summary`), so a
+    crossing report can count them in the batches a run has already evaluated instead of
+    evaluating them again. None when the outcomes carry no reports (a plain-array model);
+    ``{}`` when no strategy has partitioned curves (a state-transition model)."""
+    results = getattr(out, "results", None)
+    if not isinstance(results, dict):
+        return None
+    records = {}
+    for strategy, outcome in results.items():
+        crossing = (getattr(outcome, "report", None) or {}).get("crossing")
+        if crossing:
+            records[strategy] = {"crossing": dict(crossing)}
+    return records
+
+
+def join_crossing(parts: list) -> dict | None:
+    """The crossing records of consecutive chunks of one batch as records of the whole batch
+    (each sample's largest gap and its time index, in row order); None unless every chunk has
+    records of the same strategies and curves."""
+    from hta.engine.psm import Crossing
+
+    if not parts or any(p is None for p in parts):
+        return None
+    keys = [sorted((s, e) for s, r in p.items() for e in r["crossing"]) for p in parts]
+    if any(k != keys[0] for k in keys):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    joined: dict = {}
+    for strategy, report in parts[0].items():
+        joined[strategy] = {"crossing": {}}
+        for earlier, first in report["crossing"].items():
+            recs = [p[strategy]["crossing"][earlier] for p in parts]
+            joined[strategy]["crossing"][earlier] = Crossing(
+                first.later, np.concatenate([r.largest_gap for r in recs]),
+                np.concatenate([r.time_index for r in recs]))
+    return joined
 
 
 def check_finite_outcomes(costs, qalys, lys, strategies, row_values, what: str = "parameter set") -> None:
@@ -325,9 +368,28 @@ def _plan(n: int, chunk_size, workers_for, evaluate_span, model=None, kind: str 
     return head, [(a + done, b + done) for a, b in _chunks(n - done, size)], size, row_bytes
 
 
+@dataclass
+class BatchOutcome:
+    """Per-row totals of a batch: ``costs``, ``qalys``, ``lys`` ``(n, S)`` and the crossing
+    records of its partitioned-survival curves (:func:`crossing_records` of the whole batch, or
+    None when the model's outcomes carry none)."""
+
+    costs: np.ndarray
+    qalys: np.ndarray
+    lys: np.ndarray
+    crossing: dict | None = None
+
+
 def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: Any = None,
                  workers: int | None = None):
-    """``(costs, qalys, lys)``, each ``(n, S)``, evaluating ``batch`` in chunks of rows.
+    """``(costs, qalys, lys)``, each ``(n, S)``: :func:`evaluate_batch` without the crossing records."""
+    out = evaluate_batch(model, batch, chunk_size, scheduler, workers)
+    return out.costs, out.qalys, out.lys
+
+
+def evaluate_batch(model, batch: Batch, chunk_size: int | None = None, scheduler: Any = None,
+                   workers: int | None = None) -> BatchOutcome:
+    """The totals of every row of ``batch`` (:class:`BatchOutcome`), evaluated in chunks of rows.
 
     ``chunk_size=None`` chooses the chunk size from memory (:func:`probe`, whose evaluations of
     the first rows are kept, and :func:`auto_chunk_size`; a batch of fewer than 256 rows is one
@@ -355,7 +417,7 @@ def evaluate_all(model, batch: Batch, chunk_size: int | None = None, scheduler: 
     costs, qalys, lys = (np.concatenate([p[i] for p in parts]) if len(parts) > 1 else parts[0][i] for i in range(3))
     check_finite_outcomes(costs, qalys, lys, tuple(getattr(model, "strategies", ())),
                           lambda i: {name: float(np.broadcast_to(batch[name], (batch.n,))[i]) for name in batch.names})
-    return costs, qalys, lys
+    return BatchOutcome(costs, qalys, lys, join_crossing([p[3] for p in parts]))
 
 
 def evaluate(model, batch: Batch, chunk_size: int | None = None, effect: str = "qalys", scheduler: Any = None,
@@ -394,6 +456,7 @@ class PsaResult:
     chunk_size: int
     elapsed: float
     meta: dict = field(default_factory=dict)
+    crossing: dict | None = None   # the draws' crossing records (evaluate.crossing_records), if the model keeps them
 
     def effects(self, effect: str = "qalys") -> np.ndarray:
         if effect not in _EFFECTS:
@@ -404,10 +467,10 @@ class PsaResult:
 def _psa_chunk(model, table, seed, start: int, size: int):
     """Evaluate draws ``start .. start+size-1``; returns totals and the sampled columns."""
     batch = table.sample(size, seed, start=start)
-    costs, qalys, lys = _outcome_arrays(model, batch)
+    costs, qalys, lys, crossing = _outcome_arrays(model, batch)
     columns = table.unit_columns
     drawn = np.stack([batch[c] for c in columns], axis=1) if columns else np.empty((size, 0))
-    return costs, qalys, lys, drawn
+    return costs, qalys, lys, drawn, crossing
 
 
 def _progress(total: int, enabled: bool):
@@ -477,7 +540,8 @@ def run_psa(
     if row_bytes is not None:
         meta["bytes_per_draw"] = row_bytes
         meta["chunk_size_from"] = "memory probe" if probed else "memory (remembered for this model)"
-    return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed, meta=meta)
+    return PsaResult(costs, qalys, lys, inputs, strategies, seed, n, size, elapsed, meta=meta,
+                     crossing=join_crossing([p[4] for p in parts]))
 
 
 def _check_workers(scheduler, workers) -> None:

@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.dsa import _check_wtp, _increments, _pairs, wtp_list
-from hta.analysis.evaluate import evaluate, model_parameters
+from hta.analysis.evaluate import evaluate_batch, model_parameters
 from hta.errors import HtaError
 
-__all__ = ["sobol", "morris", "sobol_design", "model_output", "sobol_function", "morris_function"]
+__all__ = ["sobol", "morris", "sobol_design", "saltelli_design", "model_output", "sobol_function", "morris_function"]
 
 _OUTCOMES = ("inmb", "inc_cost", "inc_qaly")
 # Sobol points may sit exactly on 0 or 1, which the inverse CDF of an unbounded distribution maps
@@ -73,30 +73,70 @@ def model_output(model, u: np.ndarray, wtp: float, outcome: str = "inmb", strate
     them from memory, ``workers`` threads evaluate them (default every core; ``workers=1`` one
     after another) or ``scheduler`` runs them on Dask; the output is the same bit for bit.
     """
+    return _design_outcomes(model, u, wtp, outcome, strategy, comparator, chunk_size, effect, scheduler, workers)[0]
+
+
+def _design_outcomes(model, u, wtp, outcome, strategy, comparator, chunk_size, effect, scheduler, workers):
+    """``(y, BatchOutcome)``: :func:`model_output` and the design's totals and crossing records."""
     if outcome not in _OUTCOMES:
         raise HtaError(f"outcome: expected one of {', '.join(_OUTCOMES)}; found {outcome!r}")
+    if effect not in ("qalys", "lys"):
+        raise HtaError(f"effect: expected one of qalys, lys; found {effect!r}")
     table = model_parameters(model)
     pair = _pairs(model, strategy, comparator)[0]
     batch = table.from_unit(np.clip(u, _EDGE, 1.0 - _EDGE))
-    costs, effects = evaluate(model, batch, chunk_size=chunk_size, effect=effect, scheduler=scheduler, workers=workers)
+    totals = evaluate_batch(model, batch, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
+    costs, effects = totals.costs, (totals.qalys if effect == "qalys" else totals.lys)
     dc, de, _, inmb = _increments(costs, effects, [pair], wtp)
     y = {"inmb": inmb, "inc_cost": dc, "inc_qaly": de}[outcome][:, 0]
     if not np.all(np.isfinite(y)):
         raise HtaError(f"global sensitivity analysis: the model gives non-finite {outcome} for "
                        f"{np.count_nonzero(~np.isfinite(y))} design point(s)")
-    return y
+    return y, totals
+
+
+def saltelli_design(problem: dict, n_base: int, calc_second_order: bool = False, seed: Any = 1) -> np.ndarray:
+    """Saltelli's design for ``problem`` (a SALib problem), ``(n_base * (Dg + 2), D)`` rows
+    (``n_base * (2 Dg + 2)`` with second order; ``Dg`` = number of groups, or of columns).
+
+    The same points in the same order as ``SALib.sample.sobol.sample(problem, n_base,
+    calc_second_order=..., scramble=True, seed=seed)``, which :func:`SALib.analyze.sobol.analyze`
+    reads: for each base point ``i`` the row of matrix A, the ``Dg`` rows of A with group ``k``'s
+    columns taken from B (and, with second order, the ``Dg`` rows of B with group ``k``'s columns
+    from A), then the row of B; A and B are the two halves of one scrambled Sobol' point in
+    ``2 D`` dimensions (``scipy.stats.qmc.Sobol``, seeded as SALib seeds it). SALib fills the
+    design element by element in Python (about 0.9 s for 1,024 points in 39 dimensions); here it
+    is a few array copies (``tests/test_gsa.py`` checks equality with SALib bit for bit).
+    """
+    from SALib.util import compute_groups_matrix, scale_samples
+    from scipy.stats import qmc
+
+    d = int(problem["num_vars"])
+    groups = problem.get("groups")
+    base = qmc.Sobol(d=2 * d, scramble=True, seed=seed).random(int(n_base))
+    a, b = base[:, :d], base[:, d:]
+    if groups:
+        _, group_names = compute_groups_matrix(groups)
+        swap = np.array([[g == col for col in groups] for g in group_names])        # (Dg, D)
+    else:
+        swap = np.eye(d, dtype=bool)
+    blocks = [a[:, None, :], np.where(swap[None], b[:, None, :], a[:, None, :])]    # A, then A with B's group k
+    if calc_second_order:
+        blocks.append(np.where(swap[None], a[:, None, :], b[:, None, :]))           # B with A's group k
+    blocks.append(b[:, None, :])
+    design = np.concatenate(blocks, axis=1).reshape(-1, d)
+    return scale_samples(design, problem)
 
 
 def sobol_design(model, n_base: int = 1024, seed: Any = 1, calc_second_order: bool = False,
                  groups: Any = None) -> tuple[dict, np.ndarray]:
-    """The SALib problem and the Saltelli design on the unit hypercube (scrambled Sobol')."""
-    from SALib.sample import sobol as sobol_sample
-
+    """The SALib problem and the Saltelli design on the unit hypercube (scrambled Sobol',
+    :func:`saltelli_design`)."""
     n_base = int(n_base)
     if n_base < 2 or n_base & (n_base - 1):
         raise HtaError(f"Sobol base sample size n_base: expected a power of 2 (e.g. 1024); found {n_base}")
     problem = _problem(model_parameters(model), groups)
-    u = sobol_sample.sample(problem, n_base, calc_second_order=calc_second_order, scramble=True, seed=seed)
+    u = saltelli_design(problem, n_base, calc_second_order, seed)
     return problem, u
 
 
@@ -115,11 +155,23 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
     plus attributes ``frame.attrs`` with ``n_evaluations``, ``wtp``, ``outcome`` and, with
     second order, ``S2`` (a DataFrame).
     """
+    return sobol_run(model, n_base, wtp, outcome, seed, calc_second_order, groups, strategy, comparator,
+                     chunk_size, num_resamples, conf_level, effect, scheduler, workers)[0]
+
+
+def sobol_run(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", seed: Any = 1,
+              calc_second_order: bool = False, groups: Any = None, strategy: str | None = None,
+              comparator: str | None = None, chunk_size: int | None = None, num_resamples: int = 100,
+              conf_level: float = 0.95, effect: str = "qalys", scheduler: Any = None,
+              workers: int | None = None):
+    """``(frame, totals)``: :func:`sobol`'s table and the design's per-point totals and crossing
+    records (:class:`hta.analysis.evaluate.BatchOutcome`), for analyses that count something
+    in the same evaluations (the crossing report)."""
     from SALib.analyze import sobol as sobol_analyze
 
     k = wtp_list(wtp, model)[0][1] if wtp is None else _check_wtp(wtp)
     problem, u = sobol_design(model, n_base, seed, calc_second_order, groups)
-    y = model_output(model, u, k, outcome, strategy, comparator, chunk_size, effect, scheduler, workers)
+    y, totals = _design_outcomes(model, u, k, outcome, strategy, comparator, chunk_size, effect, scheduler, workers)
     if np.ptp(y) == 0:
         raise HtaError(f"Sobol analysis: {outcome} does not vary over the design; nothing to apportion")
     res = sobol_analyze.analyze(problem, y, calc_second_order=calc_second_order, num_resamples=num_resamples,
@@ -127,7 +179,7 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
     frame = _sobol_frame(problem, res, calc_second_order)
     frame.attrs.update(n_evaluations=int(u.shape[0]), wtp=k, outcome=outcome, n_base=int(n_base),
                        variance=float(np.var(y)))
-    return frame
+    return frame, totals
 
 
 def _sobol_frame(problem: dict, res: Any, calc_second_order: bool) -> pd.DataFrame:
@@ -274,13 +326,12 @@ def sobol_function(func, parameters: Mapping[str, Any], n_base: int = 1024, *, c
     output over the design) and, with second order, ``S2``.
     """
     from SALib.analyze import sobol as sobol_analyze
-    from SALib.sample import sobol as sobol_sample
 
     n_base = int(n_base)
     if n_base < 2 or n_base & (n_base - 1):
         raise HtaError(f"Sobol base sample size n_base: expected a power of 2 (e.g. 1024); found {n_base}")
     problem, factors = _function_problem(parameters, groups)
-    u = sobol_sample.sample(problem, n_base, calc_second_order=calc_second_order, scramble=True, seed=seed)
+    u = saltelli_design(problem, n_base, calc_second_order, seed)
     y = _function_output(func, factors, u, _EDGE, call, chunk_size)
     if np.ptp(y) == 0:
         raise HtaError("Sobol analysis: the function output does not vary over the design; nothing to apportion")

@@ -296,19 +296,21 @@ class Sobol:
         _count("Sobol n_base", self.n_base, 2)
 
     def run(self, state) -> "SobolResult":
-        from hta.analysis.gsa import sobol
+        from hta.analysis.gsa import sobol_run
 
         label, k = state.wtp[0]
         ex = state.execution
-        frame = sobol(state.model, n_base=int(self.n_base), wtp=k, seed=state.seed, groups=self.groups,
-                      scheduler=ex.scheduler, workers=ex.workers)
-        return SobolResult(table=frame, wtp_label=label)
+        frame, totals = sobol_run(state.model, n_base=int(self.n_base), wtp=k, seed=state.seed, groups=self.groups,
+                                  scheduler=ex.scheduler, workers=ex.workers)
+        return SobolResult(table=frame, wtp_label=label, crossing=totals.crossing, groups=self.groups)
 
 
 @dataclass
 class SobolResult:
     table: pd.DataFrame
     wtp_label: str
+    crossing: dict | None = None   # the design's crossing records (hta.analysis.evaluate.crossing_records)
+    groups: Any = None             # the design's groups (the crossing report reuses the records of the same design)
 
 
 @dataclass(frozen=True)

@@ -71,14 +71,33 @@ class CrossingReport:
         n_base = self.sobol_n_base or (int(sobol.table.attrs.get("n_base", 0)) if sobol is not None else 0)
         return {"PSA": n, "Sobol": n_base}
 
+    def _records_of_earlier(self, state, name: str, sizes: dict):
+        """The crossing records an earlier analysis of this run kept for batch ``name`` (the PSA's
+        draws, the Sobol design), when it is the batch this report counts; else None."""
+        if name == "PSA":
+            psa = state.earlier("psa")
+            if psa is not None and psa.result.n == sizes["PSA"] and psa.seed == state.seed:
+                return psa.result.crossing
+        if name == "Sobol" and sizes["Sobol"]:
+            sobol = state.earlier("sobol")
+            if (sobol is not None and int(sobol.table.attrs.get("n_base", 0)) == sizes["Sobol"]
+                    and sobol.groups == self.sobol_groups):
+                return sobol.crossing
+        return None
+
     def run(self, state) -> "CrossingResult":
-        from hta.analysis.crossing import run_crossing
+        from hta.analysis.crossing import COLUMNS, run_crossing
+        from hta.engine.psm import crossing_summary
 
         model, table = state.model, state.model.parameters
         sizes = self.batch_sizes(state)
-        batches = {}
+        batches, counted = {}, {}
         for name in self.batches:
-            if name == "base case":
+            records = self._records_of_earlier(state, name, sizes)
+            if records is not None:   # the batch this run already evaluated: its records, not a second evaluation
+                counted[name] = crossing_summary(records, float(self.threshold), times=model.grid.times)
+                batches[name] = None
+            elif name == "base case":
                 batches[name] = table.base()
             elif name == "one-way":
                 batches[name] = table.one_way()[0]
@@ -89,7 +108,14 @@ class CrossingReport:
 
                 _, u = sobol_design(model, sizes["Sobol"], state.seed, groups=self.sobol_groups)
                 batches[name] = table.from_unit(np.clip(u, 1e-12, 1.0 - 1e-12))
-        frame = run_crossing(model, batches, float(self.threshold), times=model.grid.times)  # analyse() needs a grid
+        evaluate = {name: b for name, b in batches.items() if b is not None}
+        frame = run_crossing(model, evaluate, float(self.threshold), times=model.grid.times,  # analyse() needs a grid
+                             workers=state.execution.workers)
+        if counted:
+            parts = [counted[name].assign(batch=name) if name in counted else frame[frame["batch"] == name]
+                     for name in batches]
+            frame = pd.concat([p for p in parts if len(p)], ignore_index=True)[COLUMNS] if any(len(p) for p in parts) \
+                else pd.DataFrame(columns=COLUMNS)
         labels = strategy_labels(model)
         frame.insert(2, "label", frame["strategy"].map(lambda s: labels.get(s, s)))
         return CrossingResult(table=frame, threshold=float(self.threshold), batches=tuple(batches),
