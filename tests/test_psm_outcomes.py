@@ -168,3 +168,30 @@ def test_utility_above_one_or_not_finite_is_caught_where_qalys_are_made():
     per_cycle[0, 3, 1] = 1.5
     with pytest.raises(HtaError, match=r"state 'progressed', every sample, cycle 3: .* found 1.5"):
         outcomes.account(c, grid, utilities=per_cycle)
+
+
+def test_row_blocks_do_not_change_the_cohort(monkeypatch):
+    # _check_range and _partition work through blocks of rows (cache-sized); any block size must
+    # give the same capped curves, capping report and crossing records, bit for bit.
+    rng = np.random.default_rng(5)
+    t = np.linspace(0.0, 10.0, 301)
+    os_ = np.exp(-rng.uniform(0.1, 0.5, (97, 1)) * t)
+    pfs = np.exp(-rng.uniform(0.05, 0.8, (97, 1)) * t)   # some samples cross OS
+    pfs[3, 7] = 1.0 + 5e-13                                  # within the tolerance: clipped
+    results = []
+    for block_bytes in (8 * 301 * 1, 8 * 301 * 10, 2**30):
+        monkeypatch.setattr(psm, "_BLOCK_BYTES", block_bytes)
+        c = psm.cohort([pfs, os_], strategy="x")
+        results.append((np.array(c.partition_stack), c.report))
+    stack0, report0 = results[0]
+    assert report0["capped"]["PFS"]["samples"] > 0
+    for stack, report in results[1:]:
+        assert np.array_equal(stack, stack0)
+        assert report["capped"] == report0["capped"]
+        assert report["crossing"] == report0["crossing"]
+    # a NaN in any block is rejected
+    bad = pfs.copy()
+    bad[90, 100] = np.nan
+    monkeypatch.setattr(psm, "_BLOCK_BYTES", 8 * 301 * 10)
+    with pytest.raises(HtaError, match="survival must be in"):
+        psm.cohort([bad, os_], strategy="x")

@@ -131,10 +131,27 @@ def _names(m: int, states, endpoint_names, strategy: str):
     return states, tuple(endpoint_names)
 
 
+#: Rows per block of the passes over the curves in :func:`_check_range` and :func:`_partition`:
+#: 256 KiB of each curve, so a block's several passes (minimum and maximum; gap, its maximum,
+#: the comparison and the cap) read it from the core's cache instead of from memory (measured:
+#: 7.7 -> 6.0 ms for two weekly 30-year curves of 1,230 samples; 1 MiB blocks gained less). Every
+#: operation is row by row or an exact reduction (min, max, counts, logical or), so the results do
+#: not depend on the block size.
+_BLOCK_BYTES = 256 * 2**10
+
+
+def _row_blocks(n: int, T1: int) -> list[slice]:
+    rows = max(1, _BLOCK_BYTES // (8 * max(T1, 1)))
+    return [slice(a, min(a + rows, n)) for a in range(0, n, rows)]
+
+
 def _check_range(c: np.ndarray, strategy: str, name: str) -> bool:
     """Reject values outside [0, 1] (tolerance 1e-12) and NaN; True if inside [0, 1] exactly."""
-    # min/max propagate NaN, so one pass each also rejects NaN and infinities
-    lo, hi = c.min(), c.max()
+    # min/max propagate NaN, so one pass each also rejects NaN and infinities; both per block
+    # (the second reads the block from cache), and the minimum of the blocks' minima is exact.
+    blocks = _row_blocks(c.shape[0], c.shape[-1]) if c.ndim == 2 else [slice(None)]
+    lo = np.min([c[b].min() for b in blocks])
+    hi = np.max([c[b].max() for b in blocks])
     if not (lo >= -1e-12 and hi <= 1 + 1e-12):
         raise HtaError(f"strategy '{strategy}', {name}: survival must be in [0, 1]; found values from {np.nanmin(c):.6g} to {np.nanmax(c):.6g}")
     return bool(lo >= 0.0 and hi <= 1.0)
@@ -144,27 +161,43 @@ def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> 
     """Clip and cap the validated curves ``S`` (N-1, n, T+1) in place; the cohort keeps ``S``.
 
     ``inside[i]`` is True when curve ``i`` is already within [0, 1] (no clipping needed).
+    Works through blocks of rows (:func:`_row_blocks`); within a block, as for the whole array:
+    clip, then cap each curve at the next (later) one, working back from the last.
     """
-    m = S.shape[0]
-    for i in range(m):
-        if not inside[i]:  # values within the tolerance of [0, 1]
-            np.clip(S[i], 0.0, 1.0, out=S[i])
-    # Cap each curve at the next (later) one, working back from the last.
+    m, n, T1 = S.shape
+    gaps = {i: (np.empty(n), np.empty(n, dtype=np.intp)) for i in range(m - 1)}
+    points = {i: 0 for i in range(m - 1)}
+    samples = {i: 0 for i in range(m - 1)}
+    cycles_over = {i: np.zeros(T1, dtype=bool) for i in range(m - 1)}
+    for rows in _row_blocks(n, T1):
+        block = S[:, rows]
+        for i in range(m):
+            if not inside[i]:  # values within the tolerance of [0, 1]
+                np.clip(block[i], 0.0, 1.0, out=block[i])
+        for i in range(m - 2, -1, -1):
+            c, later = block[i], block[i + 1]
+            # Uncapped crossing, per sample: the largest excess of the earlier curve over the later
+            # one (<= 0 when it never crosses) and the time index where it occurs (crossing_summary).
+            gap = c - later
+            at = np.argmax(gap, axis=1)
+            gaps[i][0][rows] = gap[np.arange(gap.shape[0]), at]
+            gaps[i][1][rows] = at
+            over = c > later
+            if over.any():
+                points[i] += int(np.count_nonzero(over))
+                samples[i] += int(over.any(axis=1).sum())
+                cycles_over[i] |= over.any(axis=0)
+                np.minimum(c, later, out=c)
     report = {"capped": {}, "crossing": {}}
     for i in range(m - 2, -1, -1):
-        c, later = S[i], S[i + 1]
-        over = c > later
-        # Uncapped crossing, per sample: the largest excess of the earlier curve over the later
-        # one (<= 0 when it never crosses) and the time index where it occurs (crossing_summary).
-        report["crossing"][endpoint_names[i]] = Crossing.of(c, later, endpoint_names[i + 1])
-        if over.any():
+        report["crossing"][endpoint_names[i]] = Crossing(endpoint_names[i + 1], gaps[i][0], gaps[i][1])
+        if points[i]:
             report["capped"][endpoint_names[i]] = {
-                "points": int(np.count_nonzero(over)),
-                "cycles": int(over.any(axis=0).sum()),
-                "samples": int(over.any(axis=1).sum()),
-                "first_time_index": int(np.argmax(over.any(axis=0))),
+                "points": points[i],
+                "cycles": int(cycles_over[i].sum()),
+                "samples": samples[i],
+                "first_time_index": int(np.argmax(cycles_over[i])),
             }
-            np.minimum(c, later, out=c)
     # The trace and the events are built from the capped curves only when asked for
     # (hta.engine.outcomes.account integrates the curves directly).
     return Cohort(strategy=strategy, states=states, report=report, dead_states=(states[-1],),
