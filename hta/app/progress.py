@@ -25,9 +25,16 @@ class StepProgress:
         self.tty = self.stream.isatty() if tty is None else tty
         self.bar = None
         self.lines: list[str] = []
+        #: wall-clock seconds of each step that has ended, by key, in order (the split by step of
+        #: docs/performance.md; benchmarks/bench_base_case.py reads it)
+        self.seconds: dict[str, float] = {}
 
     def __call__(self, event: str, key: str, index: int, total: int, seconds: float) -> None:
         label = STEP_LABELS.get(key, key.replace("_", " "))
+        if event == "done":
+            self.seconds[key] = float(seconds)
+            if key == "publish":   # after the plan's steps: no bar or line of its own
+                return
         if self.tty:
             if self.bar is None:
                 from tqdm import tqdm

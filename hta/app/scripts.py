@@ -73,9 +73,12 @@ class RunContext:
         seed = results.run_info.get("seed", self.seed)
         if not self.quiet:
             self.steps("start", "publish", 0, 0, 0.0)
+        t0 = time.perf_counter()
         paths = publish(results, self.out, input_files=[Path(p) for p in inputs], seed=seed, started=self.started,
                         elapsed=time.perf_counter() - self.t0, figures=figures, quiet=self.quiet,
                         verbose=self.verbose)
+        if not self.quiet:
+            self.steps("done", "publish", 0, 0, time.perf_counter() - t0)
         self.written.extend(paths)
         return paths
 
