@@ -195,3 +195,29 @@ def test_row_blocks_do_not_change_the_cohort(monkeypatch):
     monkeypatch.setattr(psm, "_BLOCK_BYTES", 8 * 301 * 10)
     with pytest.raises(HtaError, match="survival must be in"):
         psm.cohort([bad, os_], strategy="x")
+
+
+def test_per_cycle_reward_blocks_do_not_change_the_totals(monkeypatch):
+    # account() sums per-cycle rewards (age-adjusted utilities) block of rows by block of rows;
+    # any block size, and per-cycle values given once for every row (1, T, K), give the same bits.
+    rng = np.random.default_rng(11)
+    grid = CycleGrid(1 / 12, 240)
+    t = grid.times
+    n = 53
+    os_ = np.exp(-rng.uniform(0.05, 0.3, (n, 1)) * t)
+    pfs = np.exp(-rng.uniform(0.1, 0.6, (n, 1)) * t)
+    per_sample = rng.uniform(0.3, 0.9, (n, 1, 3)) * np.linspace(1.0, 0.8, grid.n_cycles)[None, :, None]
+    per_sample[:, :, 2] = 0.0
+    shared = per_sample[:1]
+    totals = []
+    for block_bytes in (8 * 240 * 3, 8 * 240 * 3 * 7, 2**30):
+        monkeypatch.setattr(outcomes, "_BLOCK_BYTES", block_bytes)
+        row = []
+        for u in (per_sample, shared):
+            c = psm.cohort([pfs, os_], strategy="x")
+            out = outcomes.account(c, grid, discount_outcomes=0.03, utilities=u)
+            row.append((out.qalys, out.qalys_undiscounted))
+        totals.append(row)
+    for row in totals[1:]:
+        for (q, qu), (q0, qu0) in zip(row, totals[0]):
+            assert np.array_equal(q, q0) and np.array_equal(qu, qu0)

@@ -375,6 +375,36 @@ def _by_state(x: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(x.transpose(1, 2, 0))
 
 
+#: Bytes of one ``(rows, T, K)`` array per row block in :func:`_reward_sums`: a block's
+#: person-cycles, products and sums stay in the core's cache (256 KiB; measured on the flagship's
+#: age-adjusted QALYs, 505 monthly cycles: see docs/performance.md).
+_BLOCK_BYTES = 256 * 2**10
+
+
+def _reward_sums(per_cycle_rows, values: np.ndarray, n: int, K: int) -> np.ndarray:
+    """Sums over cycles of the discounted and undiscounted person-cycles times per-cycle
+    ``values`` ``(n, T', K)``, as a ``(K, 2, n)`` array (:func:`_by_state`).
+
+    ``per_cycle_rows(rows)`` gives the two ``(rows, T', K)`` person-cycle arrays of a block of
+    rows. The rows are taken in blocks of about :data:`_BLOCK_BYTES` per array, so each block's
+    arrays are computed, multiplied and summed while in cache; every value is a row's own
+    elementwise products summed over its cycles in order, so the block size changes no bit.
+    """
+    T = max(values.shape[1], 1)
+    rows_per_block = max(1, _BLOCK_BYTES // (8 * T * K))
+    if n <= rows_per_block:
+        disc, und = per_cycle_rows(slice(None))
+        return _by_state(np.stack([_sum_over_cycles(disc * values), _sum_over_cycles(und * values)], axis=-1))
+    out = np.empty((n, K, 2))
+    for a in range(0, n, rows_per_block):
+        rows = slice(a, min(a + rows_per_block, n))
+        disc, und = per_cycle_rows(rows)
+        v = values[rows] if values.shape[0] != 1 else values   # (1, T', K): the same values for every row
+        out[rows, :, 0] = _sum_over_cycles(disc * v)
+        out[rows, :, 1] = _sum_over_cycles(und * v)
+    return _by_state(out)
+
+
 def _cycle_span(values: np.ndarray) -> tuple[int, int]:
     """``(lo, hi)``: the cycles (array indices ``lo:hi``) where per-cycle rewards ``(n, T, K)`` are
     not all 0. Sums over the other cycles add only zeros (exactly), so they can be skipped."""
@@ -453,10 +483,10 @@ def account(
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
 
-    def per_cycle(which: str, lo: int = 0, hi: int | None = None):
+    def per_cycle(which: str, lo: int = 0, hi: int | None = None, rows: slice = slice(None)):
         if window is not None:
-            return integ.per_cycle(window, which, lo, hi, first_point=points[0])
-        return integ.per_cycle(cohort.trace, which, lo, hi)
+            return integ.per_cycle(window[rows], which, lo, hi, first_point=points[0])
+        return integ.per_cycle(cohort.trace[rows], which, lo, hi)
 
     # Life-years by state (dead states accrue none). Values by state are (K, 2, n) arrays, each
     # state's (discounted, undiscounted) pair a contiguous block stored as its line without a copy.
@@ -477,9 +507,7 @@ def account(
             q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             lo, hi = _cycle_span(u)
-            disc, und = per_cycle("outcome", lo, hi)
-            u = u[:, lo:hi]
-            q = _by_state(np.stack([_sum_over_cycles(disc * u), _sum_over_cycles(und * u)], axis=-1))
+            q = _reward_sums(lambda rows: per_cycle("outcome", lo, hi, rows), u[:, lo:hi], n, K)
         if dt != 1.0:
             q *= dt
         for k, s in enumerate(cohort.states):
