@@ -357,12 +357,8 @@ class FucasoModel:
 
     def _stm_cohort(self, batch, strategy: str, pfs: np.ndarray):
         T = self.grid.n_cycles
-        matrices = self._stm_matrices(batch, pfs)
-
-        def P(j):
-            return matrices[:, j - 1]
-
-        c = markov.cohort(P, [1.0, 0.0, 0.0], T, states=STATES, strategy=strategy,
+        matrices = self._stm_matrices(batch, pfs)   # (n, T, 3, 3): the engine plans its sparse update once
+        c = markov.cohort(matrices, [1.0, 0.0, 0.0], T, states=STATES, strategy=strategy,
                           track=["progression-free->dead", "progressed->dead", "progression-free->progressed"],
                           dead_states=("dead",), validate=False)
         c.events["death"] = c.events["progression-free->dead"] + c.events["progressed->dead"]
