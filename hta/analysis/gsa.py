@@ -34,8 +34,9 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.dsa import _check_wtp, _increments, _pairs, wtp_list
-from hta.analysis.evaluate import evaluate_batch, model_parameters
+from hta.analysis.evaluate import evaluate_batch, map_chunks, model_parameters, resolve_workers
 from hta.errors import HtaError
+from hta.params import Batch
 
 __all__ = ["sobol", "morris", "sobol_design", "saltelli_design", "model_output", "sobol_function", "morris_function"]
 
@@ -84,7 +85,7 @@ def _design_outcomes(model, u, wtp, outcome, strategy, comparator, chunk_size, e
         raise HtaError(f"effect: expected one of qalys, lys; found {effect!r}")
     table = model_parameters(model)
     pair = _pairs(model, strategy, comparator)[0]
-    batch = table.from_unit(np.clip(u, _EDGE, 1.0 - _EDGE))
+    batch = _from_unit(table, np.clip(u, _EDGE, 1.0 - _EDGE), 1 if scheduler is not None else workers)
     totals = evaluate_batch(model, batch, chunk_size=chunk_size, scheduler=scheduler, workers=workers)
     costs, effects = totals.costs, (totals.qalys if effect == "qalys" else totals.lys)
     dc, de, _, inmb = _increments(costs, effects, [pair], wtp)
@@ -93,6 +94,18 @@ def _design_outcomes(model, u, wtp, outcome, strategy, comparator, chunk_size, e
         raise HtaError(f"global sensitivity analysis: the model gives non-finite {outcome} for "
                        f"{np.count_nonzero(~np.isfinite(y))} design point(s)")
     return y, totals
+
+
+def _from_unit(table, u: np.ndarray, workers: int | None):
+    """``table.from_unit(u)``, its rows cut into one part per worker thread (the inverse CDFs,
+    e.g. ``betaincinv``, release the GIL). Each row's values depend on that row only, so the
+    batch is the same bit for bit (``tests/test_gsa.py``)."""
+    w = resolve_workers(None, workers)
+    if w <= 1 or u.shape[0] < 4096:
+        return table.from_unit(u)
+    cuts = np.linspace(0, u.shape[0], w + 1).astype(int)
+    parts = map_chunks(lambda a, b: table.from_unit(u[a:b]), list(zip(cuts[:-1].tolist(), cuts[1:].tolist())), w)
+    return Batch({name: np.concatenate([p[name] for p in parts]) for name in parts[0].names}, n=u.shape[0])
 
 
 def saltelli_design(problem: dict, n_base: int, calc_second_order: bool = False, seed: Any = 1) -> np.ndarray:
