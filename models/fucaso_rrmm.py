@@ -288,16 +288,19 @@ class FucasoModel:
         s = self.settings
         return np.asarray(self.lifetable.cohort_cumhaz(self.grid.times, s.start_age, s.male_share)).reshape(-1)
 
-    def cohorts(self, batch) -> dict:
-        """The cohort (trace and events) of each strategy for the chosen structure."""
+    def cohorts(self, batch, *, progression: bool = True) -> dict:
+        """The cohort (trace and events) of each strategy for the chosen structure.
+
+        ``progression=False`` leaves out the partitioned-survival cohorts' ``"progression"``
+        event, which no cost reads: :meth:`evaluate` skips it unless the cohorts are kept."""
         curves = self.survival_curves(batch)
         if self.structure == "psm":
             out = {}
             q_bg = 1.0 - np.exp(-np.diff(self.background_cumhaz()))
             for st in self.strategies:
                 c = psm.cohort([curves[(st, "PFS")], curves[(st, "OS")]], states=STATES, strategy=st)
-                # Progressions: PFS events less pre-progression deaths at general-population rates.
-                c.events["progression"] = np.maximum(c.events["pfs_event"] - c.partition[0][:, :-1] * q_bg, 0.0)
+                if progression:  # PFS events less pre-progression deaths at general-population rates
+                    c.events["progression"] = np.maximum(c.events["pfs_event"] - c.partition[0][:, :-1] * q_bg, 0.0)
                 out[st] = c
             return out
         return {st: self._stm_cohort(batch, st, curves[(st, "PFS")]) for st in self.strategies}
@@ -373,7 +376,7 @@ class FucasoModel:
         grid = self.grid
         s = self.settings
         per_cycle = grid.cycle_years * 12.0  # months per cycle: monthly inputs -> per cycle
-        cohorts = self.cohorts(batch)
+        cohorts = self.cohorts(batch, progression=keep_cohort)
         zero = np.zeros(n)
 
         sopc, ward, icu = g("c_sopc"), g("c_ward_day"), g("c_icu_day")
