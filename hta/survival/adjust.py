@@ -54,8 +54,11 @@ def _increments(curve: SurvivalCurve, t: np.ndarray) -> np.ndarray:
     start = np.zeros((t.shape[0], 1))
     h = curve.cumhaz(np.concatenate([start, t], axis=1))
     with np.errstate(invalid="ignore"):
-        d = np.diff(h, axis=1)
-    return np.where(np.isnan(d), 0.0, d)  # inf - inf after death: nothing more to accumulate
+        d = np.subtract(h[:, 1:], h[:, :-1])  # np.diff(h, axis=1)
+    nan = np.isnan(d)
+    if nan.any():
+        d[nan] = 0.0  # inf - inf after death: nothing more to accumulate
+    return d
 
 
 def _check_sorted(t: np.ndarray, owner: str) -> None:
@@ -352,8 +355,17 @@ class GeneralPopulationFloor(SurvivalCurve):
 
     def _cumhaz(self, t):
         _check_sorted(t, "GeneralPopulationFloor")
-        d = np.maximum(_increments(self.curve, t), _increments(self.background, t))
-        return np.cumsum(d, axis=1)
+        d, floor = _increments(self.curve, t), _increments(self.background, t)
+        if d.shape == np.broadcast_shapes(d.shape, floor.shape):
+            np.maximum(d, floor, out=d)   # in place: the same values as a new array
+        else:
+            d = np.maximum(d, floor)
+        return np.cumsum(d, axis=1, out=d)
+
+    def _survival(self, t):
+        s = self._cumhaz(t)          # a new array: exp(-H) computed in place
+        np.negative(s, out=s)
+        return np.exp(s, out=s)
 
     def _hazard(self, t):
         return np.maximum(self.curve.hazard(t), self.background.hazard(t))
