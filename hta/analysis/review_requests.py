@@ -152,7 +152,7 @@ class StructuralPsa:
     weights: Mapping
     base: str | None = None
     draws: int | None = None
-    chunk_size: int = 1000
+    chunk_size: int | None = None   # None: sized from memory (hta.analysis.evaluate); never changes a result
     key = "structural_psa"
 
     def __post_init__(self):
@@ -184,7 +184,7 @@ class StructuralPsa:
                 arrays[name] = (psa.result.costs, psa.result.qalys)
                 reused, elapsed[name] = name, 0.0
                 continue
-            res = run_psa(alt, n, seed, chunk_size=int(self.chunk_size), scheduler=ex.scheduler, workers=ex.workers)
+            res = run_psa(alt, n, seed, chunk_size=self.chunk_size, scheduler=ex.scheduler, workers=ex.workers)
             arrays[name] = (res.costs, res.qalys)
             elapsed[name] = res.elapsed
         labels = strategy_labels(model)
