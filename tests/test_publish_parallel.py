@@ -224,3 +224,18 @@ def test_no_thread_is_left_to_fork_with(monkeypatch):
     finally:
         stop.set()
         other.join()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_an_error_before_the_tasks_is_raised_first_and_ends_the_helper(tmp_path, workers):
+    def prepare():
+        _wait_for(tmp_path / "started")() if workers == 2 and T.can_fork(2) else None
+        raise HtaError("labels: expected text; found a number")
+
+    def figure():
+        _mark(tmp_path, "started")()
+        raise HtaError("a figure's error comes later in the order")
+
+    with pytest.raises(HtaError, match="^labels: expected text"):
+        T.run_tasks([figure, lambda: None], first=[1], workers=workers, before=prepare)
+    assert multiprocessing.active_children() == []

@@ -173,6 +173,14 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     The base-case totals are checked finite first (:func:`hta.excel.finite.check_finite_outputs`):
     a NaN or infinite cost, QALY or LY is one error naming the table, column and row, and nothing
     is written."""
+    return _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
+                  figures=figures, rendered=rendered, warnings=warnings, workers=workers)[0]
+
+
+def _write(results, out_dir, *, input_files, seed, started, elapsed, figures, rendered, warnings,
+           workers) -> tuple[list[Path], list[str]]:
+    """:func:`write`, also returning the plausibility warnings (computed while the helper process
+    draws the first figures, when ``warnings`` is None)."""
     totals = [c for c in results.summary.columns
               if c in ("cost", "qalys", "lys") or c.endswith("_undiscounted")]
     check_finite_outputs({"Summary": results.summary[totals],
@@ -182,8 +190,16 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     rendered = sections(results) if rendered is None else rendered
     base = base_case(results)
     labeller = labeller_of(results)
-    warnings = warnings_of(results, labeller) if warnings is None else warnings
-    sheets = workbook_sheets(results, rendered, info, warnings, labeller)
+    prepared: dict = {}
+
+    def prepare() -> dict:
+        """The warnings and the workbook's sheets (in whichever process needs them first)."""
+        if not prepared:
+            found = warnings_of(results, labeller) if warnings is None else warnings
+            prepared["sheets"] = workbook_sheets(results, rendered, info, found, labeller)
+            prepared["warnings"] = found
+        return prepared
+
     makers = {}
     if figures:
         makers = dict(base.figures)
@@ -192,11 +208,12 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     companion = about(info)
     written: list[Path] = []
     with staged(out_dir, written) as stage:
-        # in this order when one after another; on two cores this process starts with the
-        # workbooks and a forked helper draws the figures (hta.report.tasks)
+        # in this order when one after another (the sheets first); on two cores this process
+        # starts with the sheets and the workbooks, a forked helper with the figures (hta.report.tasks)
         tasks = [partial(make, stage.path(f"{results.name}_{fig_name}.png")) for fig_name, make in makers.items()]
         first = [len(tasks)]
-        tasks.append(partial(write_workbook, stage.path(f"{results.name}.xlsx", main=True), sheets))
+        main = stage.path(f"{results.name}.xlsx", main=True)
+        tasks.append(lambda: write_workbook(main, prepare()["sheets"]))
         for section in rendered.values():
             for file_name, make in section.files.items():
                 first.append(len(tasks))
@@ -205,8 +222,8 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
             from hta.report.figures import load_pyplot
 
             load_pyplot()  # imported once, before a helper process is forked
-        run_tasks(tasks, first=first, workers=workers)
-    return written
+        run_tasks(tasks, first=first, workers=workers, before=prepare)
+    return written, prepared["warnings"]
 
 
 def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
@@ -216,9 +233,8 @@ def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapse
     the headline and the file paths; ``verbose`` every table and analysis text; ``workers`` as
     for :func:`write`."""
     rendered = sections(results)
-    warnings = warnings_of(results, labeller_of(results))
-    paths = write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
-                  figures=figures, rendered=rendered, warnings=warnings, workers=workers)
+    paths, warnings = _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
+                             figures=figures, rendered=rendered, warnings=None, workers=workers)
     if verbose:
         text = console_table(results, rendered) + "".join(f"warning: {w}\n" for w in warnings)
         text += "wrote:\n" + "".join(f"  {p}\n" for p in paths)

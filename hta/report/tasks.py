@@ -77,20 +77,25 @@ def stop_tqdm_monitor() -> None:
             cls.monitor = None
 
 
-def run_tasks(tasks: Sequence[Callable[[], object]], *, first: Sequence[int] = (), workers: int | None = None) -> None:
+def run_tasks(tasks: Sequence[Callable[[], object]], *, first: Sequence[int] = (), workers: int | None = None,
+              before: Callable[[], object] | None = None) -> None:
     """Run every task of ``tasks`` (in this order when sequential) and raise the exception of the
     first one in that order that fails; ``first``: the positions this process starts with when a
     helper process takes part (the rest are taken from the back by the helper); ``workers``: 1
     runs the tasks one after another here, None or more uses two processes where
-    :func:`can_fork` allows."""
+    :func:`can_fork` allows. ``before``: called in this process before any task of this process
+    (with a helper, after the helper started, so the two overlap); its exception is raised before
+    any task's. A task that needs its result must compute it itself if the helper runs it."""
     tasks = list(tasks)
     if len(tasks) < 2 or not can_fork(workers):
+        if before is not None:
+            before()
         for task in tasks:
             task()
         return
     front = [i for i in first if 0 <= i < len(tasks)]
     schedule = front + [i for i in reversed(range(len(tasks))) if i not in front]
-    _run_two(tasks, schedule)
+    _run_two(tasks, schedule, before)
 
 
 class _Board:
@@ -144,7 +149,7 @@ def _portable(err: BaseException) -> BaseException:
         return RuntimeError(f"{type(err).__name__}: {err}\n(in the helper process)\n{text}")
 
 
-def _run_two(tasks, schedule: list[int]) -> None:
+def _run_two(tasks, schedule: list[int], before) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
@@ -165,6 +170,8 @@ def _run_two(tasks, schedule: list[int]) -> None:
     process.start()
     sender.close()
     try:
+        if before is not None:
+            before()
         errors = _work(tasks, board, from_back=False)
         try:
             errors += receiver.recv()
