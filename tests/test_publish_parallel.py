@@ -239,3 +239,16 @@ def test_an_error_before_the_tasks_is_raised_first_and_ends_the_helper(tmp_path,
     with pytest.raises(HtaError, match="^labels: expected text"):
         T.run_tasks([figure, lambda: None], first=[1], workers=workers, before=prepare)
     assert multiprocessing.active_children() == []
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_the_run_context_passes_its_workers_to_the_publisher(results, tmp_path, monkeypatch, capsys, workers):
+    from hta.app.scripts import RunContext
+
+    forked = []
+    run_two = T._run_two
+    monkeypatch.setattr(T, "_run_two", lambda *a: (forked.append(True), run_two(*a)))
+    context = RunContext(script=tmp_path / "hiv.py", out=tmp_path / "out", quiet=True, workers=workers)
+    paths = context.publish(results)
+    assert {p.name for p in paths} >= {"hiv.xlsx", "hiv_model.xlsx", "hiv_ceac.png"}
+    assert forked == ([True] if workers == 2 and T.can_fork(2) else [])
