@@ -53,6 +53,10 @@ def can_fork(workers: int | None) -> bool:
         return False
     if not sys.platform.startswith("linux") or cores() < 2:
         return False
+    import multiprocessing
+
+    if multiprocessing.current_process().daemon:  # a daemonic process may not have children
+        return False
     stop_tqdm_monitor()
     return threading.active_count() == 1
 
@@ -88,14 +92,18 @@ def run_tasks(tasks: Sequence[Callable[[], object]], *, first: Sequence[int] = (
     any task's. A task that needs its result must compute it itself if the helper runs it."""
     tasks = list(tasks)
     if len(tasks) < 2 or not can_fork(workers):
-        if before is not None:
-            before()
-        for task in tasks:
-            task()
+        _run_here(tasks, before)
         return
     front = [i for i in first if 0 <= i < len(tasks)]
     schedule = front + [i for i in reversed(range(len(tasks))) if i not in front]
     _run_two(tasks, schedule, before)
+
+
+def _run_here(tasks, before) -> None:
+    if before is not None:
+        before()
+    for task in tasks:
+        task()
 
 
 class _Board:
@@ -153,8 +161,12 @@ def _run_two(tasks, schedule: list[int], before) -> None:
     import multiprocessing
 
     ctx = multiprocessing.get_context("fork")
-    board = _Board(ctx, schedule)
-    receiver, sender = ctx.Pipe(duplex=False)
+    try:
+        board = _Board(ctx, schedule)
+        receiver, sender = ctx.Pipe(duplex=False)
+    except OSError:  # no shared memory or semaphores here (some containers): one process
+        _run_here(tasks, before)
+        return
 
     def child() -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends this process
@@ -167,7 +179,13 @@ def _run_two(tasks, schedule: list[int], before) -> None:
         sender.close()
 
     process = ctx.Process(target=child, name="hta-publish", daemon=True)
-    process.start()
+    try:
+        process.start()
+    except OSError:  # fork refused (out of memory, process limit): one process
+        receiver.close()
+        sender.close()
+        _run_here(tasks, before)
+        return
     sender.close()
     try:
         if before is not None:
