@@ -252,3 +252,22 @@ def test_the_run_context_passes_its_workers_to_the_publisher(results, tmp_path, 
     paths = context.publish(results)
     assert {p.name for p in paths} >= {"hiv.xlsx", "hiv_model.xlsx", "hiv_ceac.png"}
     assert forked == ([True] if workers == 2 and T.can_fork(2) else [])
+
+
+@two_cores
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the thread count from /proc")
+def test_the_fork_happens_with_one_thread_as_python_3_12_counts_them(tmp_path):
+    # Python 3.12+ warns (DeprecationWarning) when the thread count of /proc/self/stat is above 1
+    # just after fork; OpenBLAS's own threads (started by a matrix product) end around fork.
+    import numpy as np
+
+    a = np.random.default_rng(1).random((400, 400))
+    a @ a
+
+    def threads() -> int:
+        return int(Path("/proc/self/stat").read_text().rsplit(")", 1)[1].split()[17])
+
+    counted = []
+    T.run_tasks([_mark(tmp_path, "helper"), lambda: counted.append(threads())], first=[1], workers=2,
+                before=lambda: counted.append(threads()))
+    assert counted[0] == 1
