@@ -6,6 +6,7 @@ per step otherwise, written to stderr so the results summary on stdout stays sho
 
 from __future__ import annotations
 
+import functools
 import sys
 
 #: What each step is called on the terminal (others: the key with spaces).
@@ -37,9 +38,7 @@ class StepProgress:
                 return
         if self.tty:
             if self.bar is None:
-                from tqdm import tqdm
-
-                self.bar = tqdm(total=total + 1, file=self.stream, unit="step", leave=False,
+                self.bar = _bar_class()(total=total + 1, file=self.stream, unit="step", leave=False,
                                 bar_format="{desc}: {n}/{total} steps |{bar}| {elapsed}")
             if event == "start":
                 self.bar.set_description_str(f"hta: {label}")
@@ -53,3 +52,15 @@ class StepProgress:
             line = f"hta: [{index}/{total}] {label} ..." if key != "publish" else f"hta: {label} ..."
             self.lines.append(line)
             print(line, file=self.stream, flush=True)
+
+
+@functools.cache
+def _bar_class():
+    """tqdm without its monitor thread (the step bar is updated at every step; a thread alive
+    during the publish step would keep the publisher from forking its helper process)."""
+    from tqdm import tqdm
+
+    class StepBar(tqdm):
+        monitor_interval = 0
+
+    return StepBar

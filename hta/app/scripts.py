@@ -69,14 +69,15 @@ class RunContext:
             print(*parts, flush=True)
 
     def publish(self, results, *, inputs=(), figures: bool = True) -> list[Path]:
-        """Print the results summary and write the workbook, figures and companion files into ``out``."""
+        """Print the results summary and write the workbook, figures and companion files into ``out``
+        (on two processes unless ``workers`` is 1: :func:`hta.report.publish.write`)."""
         seed = results.run_info.get("seed", self.seed)
         if not self.quiet:
             self.steps("start", "publish", 0, 0, 0.0)
         t0 = time.perf_counter()
         paths = publish(results, self.out, input_files=[Path(p) for p in inputs], seed=seed, started=self.started,
                         elapsed=time.perf_counter() - self.t0, figures=figures, quiet=self.quiet,
-                        verbose=self.verbose)
+                        verbose=self.verbose, workers=self.workers)
         if not self.quiet:
             self.steps("done", "publish", 0, 0, time.perf_counter() - t0)
         self.written.extend(paths)

@@ -39,6 +39,12 @@ _OUTCOME_LABELS = {"inmb": "Incremental net monetary benefit", "icer": "ICER (pe
 _MONEY_OUTCOMES = {"inmb", "icer", "inc_cost", "net_budget_impact"}
 
 
+def load_pyplot():
+    """``matplotlib.pyplot`` on the non-interactive Agg backend (imported on first use; the
+    publisher loads it before forking its helper process, so the import is paid once)."""
+    return _pyplot()
+
+
 def _pyplot():
     import matplotlib
 

@@ -12,6 +12,7 @@ import contextlib
 import shutil
 import tempfile
 from dataclasses import replace
+from functools import partial
 from pathlib import Path
 
 import pandas as pd
@@ -27,6 +28,7 @@ from hta.report.provenance import about, run_info, utc_now
 from hta.report.section import Section
 from hta.report.sections import PRESENTERS, present
 from hta.report.sections.base_case import base_case, closing_sheets
+from hta.report.tasks import run_tasks
 
 #: The parts of a results workbook in reading order (after the Decision and Contents sheets).
 PARTS = ("Deterministic results", "Uncertainty", "Budget impact", "Further analyses", "Evidence and assumptions",
@@ -161,12 +163,24 @@ def workbook_sheets(results, rendered: dict, info, warnings: list[str], labeller
 
 
 def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
-          rendered: dict | None = None, warnings: list[str] | None = None) -> list[Path]:
+          rendered: dict | None = None, warnings: list[str] | None = None, workers: int | None = None) -> list[Path]:
     """Write the workbook (and figures and companion files) of ``results`` into ``out_dir``.
+
+    ``workers``: 1 writes the files one after another in this process; None (every core) or
+    more shares them with a forked helper process where that is possible
+    (:func:`hta.report.tasks.run_tasks`): the same files either way.
 
     The base-case totals are checked finite first (:func:`hta.excel.finite.check_finite_outputs`):
     a NaN or infinite cost, QALY or LY is one error naming the table, column and row, and nothing
     is written."""
+    return _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
+                  figures=figures, rendered=rendered, warnings=warnings, workers=workers)[0]
+
+
+def _write(results, out_dir, *, input_files, seed, started, elapsed, figures, rendered, warnings,
+           workers) -> tuple[list[Path], list[str]]:
+    """:func:`write`, also returning the plausibility warnings (computed while the helper process
+    draws the first figures, when ``warnings`` is None)."""
     totals = [c for c in results.summary.columns
               if c in ("cost", "qalys", "lys") or c.endswith("_undiscounted")]
     check_finite_outputs({"Summary": results.summary[totals],
@@ -176,33 +190,51 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     rendered = sections(results) if rendered is None else rendered
     base = base_case(results)
     labeller = labeller_of(results)
-    warnings = warnings_of(results, labeller) if warnings is None else warnings
-    sheets = workbook_sheets(results, rendered, info, warnings, labeller)
+    prepared: dict = {}
+
+    def prepare() -> dict:
+        """The warnings and the workbook's sheets (in whichever process needs them first)."""
+        if not prepared:
+            found = warnings_of(results, labeller) if warnings is None else warnings
+            prepared["sheets"] = workbook_sheets(results, rendered, info, found, labeller)
+            prepared["warnings"] = found
+        return prepared
+
+    makers = {}
+    if figures:
+        makers = dict(base.figures)
+        for section in rendered.values():
+            makers.update(section.figures)
+    companion = about(info)
     written: list[Path] = []
     with staged(out_dir, written) as stage:
-        if figures:
-            makers = dict(base.figures)
-            for section in rendered.values():
-                makers.update(section.figures)
-            for fig_name, make in makers.items():
-                make(stage.path(f"{results.name}_{fig_name}.png"))
-        write_workbook(stage.path(f"{results.name}.xlsx", main=True), sheets)
-        companion = about(info)
+        # in this order when one after another (the sheets first); on two cores this process
+        # starts with the sheets and the workbooks, a forked helper with the figures (hta.report.tasks)
+        tasks = [partial(make, stage.path(f"{results.name}_{fig_name}.png")) for fig_name, make in makers.items()]
+        first = [len(tasks)]
+        main = stage.path(f"{results.name}.xlsx", main=True)
+        tasks.append(lambda: write_workbook(main, prepare()["sheets"]))
         for section in rendered.values():
             for file_name, make in section.files.items():
-                make(stage.path(f"{results.name}_{file_name}"), companion)
-    return written
+                first.append(len(tasks))
+                tasks.append(partial(make, stage.path(f"{results.name}_{file_name}"), companion))
+        if makers:
+            from hta.report.figures import load_pyplot
+
+            load_pyplot()  # imported once, before a helper process is forked
+        run_tasks(tasks, first=first, workers=workers, before=prepare)
+    return written, prepared["warnings"]
 
 
 def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=0.0, figures=True,
-            quiet: bool = False, verbose: bool = False) -> list[Path]:
+            quiet: bool = False, verbose: bool = False, workers: int | None = None) -> list[Path]:
     """Write every output of ``results`` into ``out_dir`` and print the console summary: by
     default the decision, the warnings and where the files are (at most 40 lines); ``quiet``
-    the headline and the file paths; ``verbose`` every table and analysis text."""
+    the headline and the file paths; ``verbose`` every table and analysis text; ``workers`` as
+    for :func:`write`."""
     rendered = sections(results)
-    warnings = warnings_of(results, labeller_of(results))
-    paths = write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
-                  figures=figures, rendered=rendered, warnings=warnings)
+    paths, warnings = _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
+                             figures=figures, rendered=rendered, warnings=None, workers=workers)
     if verbose:
         text = console_table(results, rendered) + "".join(f"warning: {w}\n" for w in warnings)
         text += "wrote:\n" + "".join(f"  {p}\n" for p in paths)
