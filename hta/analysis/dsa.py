@@ -38,6 +38,7 @@ __all__ = [
     "threshold",
     "threshold_table",
     "probabilistic_threshold",
+    "probabilistic_thresholds",
     "ThresholdResult",
     "ProbabilisticThreshold",
     "wtp_list",
@@ -445,7 +446,24 @@ def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.
     bracketed on a grid of 11 values and bisected to ``xtol`` (``"bracket"``, one batch of
     ``n`` rows per step). ``upper`` defaults to 10 x the parameter's base value.
     """
-    k = _check_wtp(wtp)
+    return probabilistic_thresholds(model, parameter, [wtp], level, n, seed, lower, upper, strategy, comparator,
+                                    chunk_size, method, xtol, effect, workers)[0]
+
+
+def probabilistic_thresholds(model, parameter: str, wtps: Sequence[float], level: float = 0.5, n: int = 1000,
+                             seed: Any = 1, lower: float = 0.0, upper: float | None = None,
+                             strategy: str | None = None, comparator: str | None = None,
+                             chunk_size: int | None = None, method: str = "auto", xtol: float | None = None,
+                             effect: str = "qalys", workers: int | None = None) -> list[ProbabilisticThreshold]:
+    """:func:`probabilistic_threshold` at each WTP of ``wtps`` (currency per QALY), one result each.
+
+    The WTPs share the model's evaluations: the same ``n`` draws with the parameter at the same
+    value give the same costs and effects whatever the WTP, so each value of the parameter is
+    evaluated once (``lower``, the midpoint and ``upper`` for every WTP; the bisection's points
+    per WTP). The results are those of :func:`probabilistic_threshold` at each WTP, bit for bit
+    (every row is evaluated alike whatever the batch it is in).
+    """
+    ks = [_check_wtp(w) for w in wtps]
     if not 0.0 < float(level) < 1.0:
         raise HtaError(f"probabilistic threshold level: expected a probability in (0, 1); found {level!r}")
     level = float(level)
@@ -457,16 +475,36 @@ def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.
         upper = 10.0 * abs(table[parameter].base) or 1.0
     lo, hi = _check_range(parameter, lower, upper)
     pair = _pairs(model, strategy, comparator)[0]
-    names = _strategies(model)
     draws = table.sample(n, seed)
+    evaluated = {}  # parameter value -> (costs, effects) of the n draws, (n, S) each
 
-    def inmb_at(values):
-        """INMB (len(values), n) with the parameter at each value for every draw, one batch."""
-        values = np.asarray(values, dtype=float)
-        rep = Batch.concat([draws] * values.size).with_values({parameter: np.repeat(values, n)})
-        costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect, workers=workers)
-        return _increments(costs, effects, [pair], k)[3][:, 0].reshape(values.size, n)
+    def outcomes_at(values):
+        """Evaluate the values not seen yet, all in one batch (the parameter at each value for every draw)."""
+        todo = list(dict.fromkeys(v for v in values if v not in evaluated))
+        if todo:
+            rep = Batch.concat([draws] * len(todo)).with_values({parameter: np.repeat(np.asarray(todo, float), n)})
+            costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect, workers=workers)
+            for i, v in enumerate(todo):
+                evaluated[v] = (costs[i * n:(i + 1) * n], effects[i * n:(i + 1) * n])
 
+    def inmb_function(k):
+        def inmb_at(values):
+            """INMB (len(values), n) with the parameter at each value for every draw."""
+            values = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+            outcomes_at(values)
+            costs = np.concatenate([evaluated[v][0] for v in values])
+            effects = np.concatenate([evaluated[v][1] for v in values])
+            return _increments(costs, effects, [pair], k)[3][:, 0].reshape(len(values), n)
+
+        return inmb_at
+
+    outcomes_at([lo, 0.5 * (lo + hi), hi])  # the points every WTP needs, in one batch
+    return [_probabilistic(model, parameter, k, level, n, lo, hi, pair, method, xtol, inmb_function(k)) for k in ks]
+
+
+def _probabilistic(model, parameter, k, level, n, lo, hi, pair, method, xtol, inmb_at) -> ProbabilisticThreshold:
+    """:func:`probabilistic_threshold` at one WTP ``k``, given ``inmb_at(values) -> (len(values), n)``."""
+    names = _strategies(model)
     mid = 0.5 * (lo + hi)
     y = inmb_at([lo, mid, hi])
     scale = np.maximum(np.abs(y).max(axis=0), 1e-300)

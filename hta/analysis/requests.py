@@ -108,9 +108,10 @@ class Threshold:
         frame = dsa.threshold_table(model, parameter, wtps=wtp, lower=lower, upper=upper)
         probabilistic = None
         if "psa" in state.planned:
-            probabilistic = [dsa.probabilistic_threshold(model, parameter, k, level=self.level,
+            # one evaluation of the draws at each parameter value serves every WTP
+            probabilistic = dsa.probabilistic_thresholds(model, parameter, [k for _, k in wtp], level=self.level,
                                                          n=self.probabilistic_draws, seed=state.seed,
-                                                         lower=lower, upper=upper) for _, k in wtp]
+                                                         lower=lower, upper=upper, workers=state.execution.workers)
         curve = self._curve(state, lower) if (self.curve_multiples or self.curve_wtp) else None
         return ThresholdResult(parameter=parameter, table=frame, base_value=table[parameter].base, lower=lower,
                                upper=upper, probabilistic=probabilistic, level=self.level,
