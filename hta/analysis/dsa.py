@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
 from hta.analysis.evaluate import evaluate, evaluate_all, model_parameters
 from hta.analysis.roots import brent_steps, lockstep
 from hta.errors import HtaError

@@ -453,17 +453,19 @@ def verification(models: dict, *, psa_draws: int = 2000, utility_min: float = 0.
                  workers: int | None = None) -> "VerificationResult":
     """Verification reports of ``models`` ({label: model}).
 
-    The models are verified at the same time on ``workers`` threads (default every core;
-    ``workers=1`` one after another), and each verification's PSA check evaluates its chunks on
-    ``workers`` threads too; every report is the same whatever the number of workers."""
+    The checks of one batch each run for all models at the same time on ``workers`` threads
+    (default every core; ``workers=1`` one model after another); then each model's PSA check,
+    one model after another, with its chunks on ``workers`` threads (its chunk sizes come from
+    a memory probe that must not see another model's arrays). Every report is the same
+    whatever the number of workers, except that the model calls counted include one per chunk."""
     from hta.analysis.evaluate import map_chunks, resolve_workers
-    from hta.analysis.verify import verify
+    from hta.analysis.verify import finish, start
 
     labels = list(models)
-    done = map_chunks(lambda a, b: verify(models[labels[a]], psa_draws=int(psa_draws), seed=seed,
-                                          utility_min=float(utility_min), workers=workers),
-                      [(i, i + 1) for i in range(len(labels))], resolve_workers(None, workers))
-    return VerificationResult(reports=dict(zip(labels, done)))
+    started = map_chunks(lambda a, b: start(models[labels[a]], psa_draws=int(psa_draws), seed=seed,
+                                            utility_min=float(utility_min)),
+                         [(i, i + 1) for i in range(len(labels))], resolve_workers(None, workers))
+    return VerificationResult(reports={label: finish(s, workers) for label, s in zip(labels, started)})
 
 
 @dataclass
