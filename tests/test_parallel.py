@@ -248,38 +248,6 @@ def test_evppi_table_with_gaussian_process_groups_identical_with_1_and_2_workers
         assert value == real(nb, res.inputs, group, gp_n=120)
 
 
-def test_scenarios_identical_with_1_2_and_3_workers(hiv_model):
-    from hta.analysis.scenarios import Scenario, compare
-
-    scenarios = [Scenario("cheap", overrides={"c_lamivudine": 1000.0}), Scenario("rr", overrides={"rr": 0.7}),
-                 Scenario("dear", overrides={"c_lamivudine": 4000.0})]
-    frames = [compare(hiv_model, scenarios, wtps=[("low", 6000.0), ("high", 12000.0)],
-                      threshold_parameter="c_lamivudine", threshold_range=(0.0, 20000.0), workers=w) for w in (1, 2, 3)]
-    assert frames[0]["threshold [low]"].notna().all()
-    for frame in frames[1:]:
-        pd.testing.assert_frame_equal(frame, frames[0], check_exact=True)
-
-
-def test_verification_of_several_models_identical_with_1_and_2_workers(hiv_model, thr_model):
-    from hta.analysis.requests import verification
-
-    results = [verification({"hiv": hiv_model, "thr": thr_model, "hiv again": hiv_model}, psa_draws=400, seed=4,
-                            workers=w) for w in (1, 2)]
-    for r in results:
-        assert list(r.reports) == ["hiv", "thr", "hiv again"]
-    for label in ("hiv", "thr", "hiv again"):
-        one, two = (r.reports[label] for r in results)
-        assert [(c.check, c.status, c.observed, c.detail) for c in one.checks] == \
-            [(c.check, c.status, c.observed, c.detail) for c in two.checks]
-        assert one.rows == two.rows  # the calls differ by the PSA check's chunks (a multiple of the workers)
-    psa = [c for c in results[1].reports["thr"].checks if c.check.startswith("PSA means")][0]
-    assert "standard errors" in psa.observed  # the check ran
-    # the models' one-batch checks ran side by side, their PSA checks one after another: the same
-    # chunks (and calls) for a model verified alone
-    alone = verification({"hiv": hiv_model}, psa_draws=400, seed=4, workers=2).reports["hiv"]
-    assert (alone.calls, alone.rows) == (results[1].reports["hiv"].calls, results[1].reports["hiv"].rows)
-
-
 def test_verification_psa_check_identical_with_1_and_3_workers(hiv_model, monkeypatch):
     from hta.analysis.verify import verify
 

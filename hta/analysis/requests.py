@@ -283,7 +283,7 @@ class Scenarios:
         if threshold is not None:
             parameter, rng = threshold.parameter, (threshold.lower, threshold.upper)
         frame = compare(state.model, list(self.scenarios), wtps=state.wtp, threshold_parameter=parameter,
-                        threshold_range=rng, workers=state.execution.workers)
+                        threshold_range=rng)
         return ScenariosResult(table=frame, parameter=parameter, wtp=state.wtp, scenarios=tuple(self.scenarios))
 
 
@@ -451,21 +451,13 @@ class Verification:
 
 def verification(models: dict, *, psa_draws: int = 2000, utility_min: float = 0.0, seed=None,
                  workers: int | None = None) -> "VerificationResult":
-    """Verification reports of ``models`` ({label: model}).
+    """Verification reports of ``models`` ({label: model}); each PSA check evaluates its chunks on
+    ``workers`` threads (default every core; ``workers=1`` one after another)."""
+    from hta.analysis.verify import verify
 
-    The checks of one batch each run for all models at the same time on ``workers`` threads
-    (default every core; ``workers=1`` one model after another); then each model's PSA check,
-    one model after another, with its chunks on ``workers`` threads (its chunk sizes come from
-    a memory probe that must not see another model's arrays). Every report is the same
-    whatever the number of workers, except that the model calls counted include one per chunk."""
-    from hta.analysis.evaluate import map_chunks, resolve_workers
-    from hta.analysis.verify import finish, start
-
-    labels = list(models)
-    started = map_chunks(lambda a, b: start(models[labels[a]], psa_draws=int(psa_draws), seed=seed,
-                                            utility_min=float(utility_min)),
-                         [(i, i + 1) for i in range(len(labels))], resolve_workers(None, workers))
-    return VerificationResult(reports={label: finish(s, workers) for label, s in zip(labels, started)})
+    reports = {label: verify(m, psa_draws=int(psa_draws), seed=seed, utility_min=float(utility_min), workers=workers)
+               for label, m in models.items()}
+    return VerificationResult(reports=reports)
 
 
 @dataclass

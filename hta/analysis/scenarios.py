@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from hta.analysis.dsa import _pairs, _strategies, threshold_search, wtp_list
-from hta.analysis.evaluate import evaluate_all, map_chunks, model_parameters, resolve_workers
+from hta.analysis.evaluate import evaluate_all, model_parameters
 from hta.errors import HtaError
 
 __all__ = ["Scenario", "ScenarioModel", "compare"]
@@ -94,7 +94,7 @@ class Scenario:
 
 def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: bool = True,
             threshold_parameter: str | None = None, threshold_range: tuple[float, float] | None = None,
-            comparator: str | None = None, workers: int | None = None) -> pd.DataFrame:
+            comparator: str | None = None) -> pd.DataFrame:
     """Deterministic results of each scenario in one table.
 
     One row per scenario and non-comparator strategy (the base case first, named "base case",
@@ -103,9 +103,7 @@ def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: 
     ``inc_cost``, ``inc_qalys``, ``inc_lys``, ``icer``; per WTP (label ``L``, default the model's
     WTP list): ``inmb [L]`` and, when ``threshold_parameter`` is given, ``threshold [L]``: the value
     of that parameter at which ICER = WTP in ``threshold_range`` (default 0 to 10 x its base;
-    ``nan`` when none). ICER is ``dCost / dQALY``. The scenarios run on ``workers`` threads
-    (default every core, :func:`hta.analysis.evaluate.default_workers`; ``workers=1`` one after
-    another); each scenario's rows are the same whatever the number of workers.
+    ``nan`` when none). ICER is ``dCost / dQALY``.
     """
     items = list(scenarios)
     for s in items:
@@ -117,25 +115,23 @@ def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: 
     if include_base:
         items = [Scenario("base case", "base-case assumptions")] + items
     wtps = wtp_list(wtps, base_model)
-
-    def scenario_rows(scenario) -> list[dict]:
+    rows = []
+    for scenario in items:
         model = scenario.apply(base_model)
         strategies = _strategies(model)
         table = model_parameters(model)
         pairs = _pairs(model, comparator=comparator)
         thresholds = {}
         if threshold_parameter is None:
-            costs, qalys, lys = (a[0] for a in evaluate_all(model, table.base(), workers=1))
+            costs, qalys, lys = (a[0] for a in evaluate_all(model, table.base()))
         else:
             # the base case, the threshold scan and the Brent searches of every pair and WTP share
             # their model calls (the same numbers as one evaluation and one threshold() each)
             base = table[threshold_parameter].base
             lo, hi = threshold_range if threshold_range is not None else (0.0, 10.0 * abs(base) or 1.0)
             targets = [(k, pair) for pair in pairs for _, k in wtps]
-            found, (costs, qalys, lys) = threshold_search(model, threshold_parameter, targets, lo, hi, base_row=True,
-                                                          workers=1)
+            found, (costs, qalys, lys) = threshold_search(model, threshold_parameter, targets, lo, hi, base_row=True)
             thresholds = {(pair, k): r.value for (k, pair), r in zip(targets, found)}
-        rows = []
         for s, r in pairs:
             row: dict[str, Any] = {"scenario": scenario.name, "description": scenario.description,
                                    "strategy": strategies[s], "comparator": strategies[r]}
@@ -153,11 +149,4 @@ def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: 
                 for label, k in wtps:
                     row[f"threshold [{label}]"] = thresholds[((s, r), k)]
             rows.append(row)
-        return rows
-
-    # The scenarios are independent: they run on the worker threads, one scenario per task, and
-    # their rows are gathered in the scenarios' order.
-    done = map_chunks(lambda a, b: scenario_rows(items[a]), [(i, i + 1) for i in range(len(items))],
-                      resolve_workers(None, workers))
-    rows = [row for part in done for row in part]
     return pd.DataFrame(rows)

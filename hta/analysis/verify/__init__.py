@@ -95,24 +95,6 @@ def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0,
     Raises :class:`HtaError` when the base case itself cannot be evaluated (a user error, as in
     ``hta run``); every other failure is a failed check in the report.
     """
-    return finish(start(model, psa_draws=psa_draws, seed=seed, utility_min=utility_min), workers)
-
-
-class Started:
-    """A verification with every check done but the PSA one (:func:`start`; :func:`finish` ends it)."""
-
-    def __init__(self, m, roles, checks, linear, base_t, err, psa_draws, seed, elapsed):
-        self.m, self.roles, self.checks, self.linear, self.base_t = m, roles, checks, linear, base_t
-        self.err, self.psa_draws, self.seed, self.elapsed = err, psa_draws, seed, elapsed
-
-
-def start(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0) -> Started:
-    """Every check of :func:`verify` except the PSA check: the model calls of one batch each.
-
-    Several models' starts may run at the same time on threads (they share nothing); their
-    :func:`finish` one after another, since the PSA check's chunk sizes come from a memory probe
-    (``hta.analysis.evaluate.probe``) that must not see another thread's arrays.
-    """
     t0 = time.perf_counter()
     m = ModelUnderTest(model)
     roles = parameter_roles(m.table, model.parameter_roles if m.capabilities.parameter_roles else None)
@@ -156,15 +138,8 @@ def start(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0) 
                       if ext.any() else Check(SWEEP, name_ext, NA, expected, "", "no stochastic parameters"))
         linear = linear_parameters(m, t, frame)
     checks.append(check_ranges(m, batch, frame, roles, utility_min))
-    return Started(m, roles, checks, linear, base_t, err, int(psa_draws), seed, time.perf_counter() - t0)
-
-
-def finish(started: Started, workers: int | None = None) -> VerificationReport:
-    """The PSA check of a :func:`start`, on ``workers`` threads, and the report."""
-    t0 = time.perf_counter()
-    s, m = started, started.m
-    checks = s.checks + [check_psa_linear(m, s.base_t, s.linear, s.psa_draws, s.seed, workers) if not s.err else
-                         Check(SWEEP, "PSA means equal deterministic results for parameters that enter linearly", NA,
-                               "", "", "the sweep batch failed, so linearity could not be established")]
-    return VerificationReport(model=m.name, checks=checks, elapsed=s.elapsed + time.perf_counter() - t0, calls=m.calls,
-                              rows=m.rows, roles=s.roles)
+    checks.append(check_psa_linear(m, base_t, linear, int(psa_draws), seed, workers) if not err else
+                  Check(SWEEP, "PSA means equal deterministic results for parameters that enter linearly", NA,
+                        "", "", "the sweep batch failed, so linearity could not be established"))
+    return VerificationReport(model=m.name, checks=checks, elapsed=time.perf_counter() - t0, calls=m.calls, rows=m.rows,
+                              roles=roles)
