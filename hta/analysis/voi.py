@@ -221,13 +221,11 @@ def evppi_table(
             value, note = np.nan, f"not estimated: {error}"
         return value, note
 
-    # Longest fits first (a GP group takes seconds, a single parameter milliseconds), so that no
-    # worker is left alone with a long fit at the end; every result goes back to its entry.
-    order = sorted(range(len(entries)), key=lambda i: _fit_cost_rank(method, len(entries[i][1])))
-    done = map_chunks(lambda a, b: [fit(*entries[i]) for i in range(a, b)], [(i, i + 1) for i in order], n_workers)
-    fitted = [None] * len(entries)
-    for i, result in zip(order, done):
-        fitted[i] = result
+    # In entry order. Longest first (the Gaussian processes) measured no faster on 2 cores: two
+    # GP fits at once slow each other down (both stream (m, m) matrices), more than a worker
+    # left alone at the end costs (docs/performance.md).
+    fitted = map_chunks(lambda a, b: [fit(*entries[i]) for i in range(a, b)],
+                        [(i, i + 1) for i in range(len(entries))], n_workers)
     rows = []
     for (label, group), ((value, note),) in zip(entries, fitted):
         rows.append(
@@ -430,18 +428,6 @@ def _resolve_method(method: str, n_parameters: int) -> str:
     if method == "auto":
         return "gam" if n_parameters <= MAX_GAM_PARAMETERS else "gp"
     return method
-
-
-def _fit_cost_rank(method: str, n_parameters: int) -> tuple:
-    """Sort key putting the slowest regressions first: Gaussian processes (an optimisation over
-    ``n_parameters + 1`` hyperparameters with (m, m) matrices at every step) before GAMs, and
-    within each kind more parameters (a larger basis, more hyperparameters) first. Only the order
-    in which the fits start depends on it, never a result."""
-    try:
-        resolved = _resolve_method(method, n_parameters)
-    except HtaError:
-        resolved = method  # reported by the fit itself, in the group's row
-    return (0 if resolved == "gp" else 1, -n_parameters)
 
 
 def _evppi_from_fitted(fitted: np.ndarray) -> float:
