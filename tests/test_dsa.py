@@ -231,6 +231,25 @@ def test_threshold_searches_side_by_side_equal_separate_searches():
                                       check_exact=True)
 
 
+def _hole(batch):
+    # incremental NMB at WTP k is k - x, but the model fails (NaN costs) for 2.51 < x < 2.99,
+    # between the scan points 2.5 and 3.0 of [0, 10]
+    x = np.asarray(batch["x"], dtype=float)
+    z = np.zeros_like(x)
+    cost = np.where((x > 2.51) & (x < 2.99), np.nan, x)
+    return SimpleNamespace(costs=np.stack([z, cost], 1), qalys=np.stack([z, z + 1], 1), lys=np.stack([z, z + 1], 1))
+
+
+def test_a_failing_search_point_is_named_as_a_search_of_its_own_names_it():
+    model = _counted(_hole, [])
+    with pytest.raises(HtaError, match=r"parameter set 0 \(of 1; 1 affected\) gives costs = nan"):
+        dsa.threshold(model, "x", 2.75, 0.0, 10.0)
+    # two searches step into the hole in the same round: the error names the point as above,
+    # not as row 0 of a batch of 2
+    with pytest.raises(HtaError, match=r"parameter set 0 \(of 1; 1 affected\) gives costs = nan"):
+        dsa.threshold_table(model, "x", wtps=[2.75, 2.8], lower=0.0, upper=10.0)
+
+
 def test_probabilistic_thresholds_share_the_evaluations_of_every_wtp(hiv_model):
     rows = []
     model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(), lambda b: rows.append(b.n) or hiv.evaluate(b))

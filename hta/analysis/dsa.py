@@ -320,7 +320,7 @@ def threshold(model, parameter: str, wtp: float, lower: float, upper: float, str
 
 
 def threshold_search(model, parameter: str, targets, lower: float, upper: float, xtol: float | None = None,
-                     grid: int = 21, effect: str = "qalys", base_row: bool = False, workers: int | None = None):
+                     grid: int = 21, effect: str = "qalys", base_row: bool = False):
     """:func:`threshold` for several ``targets`` ``[(wtp, (strategy index, comparator index))]``
     of one model and range, sharing the model's calls; a list of :class:`ThresholdResult`.
 
@@ -331,8 +331,7 @@ def threshold_search(model, parameter: str, targets, lower: float, upper: float,
     one batch per round instead of one call per point. A model evaluates every row alike
     whatever the batch it is in, so each result is that of :func:`threshold` bit for bit
     (``evaluations`` counts the points as a search of its own would have: the grid once, and
-    every point of its Brent searches, their two ends included). ``workers`` as in
-    :func:`hta.analysis.evaluate.evaluate_all` (batches of fewer than 256 rows are one call anyway).
+    every point of its Brent searches, their two ends included).
     """
     lo, hi = _check_range(parameter, lower, upper)
     table = model_parameters(model)
@@ -348,15 +347,15 @@ def threshold_search(model, parameter: str, targets, lower: float, upper: float,
     sweep = base.with_values({parameter: xs})
     if base_row:
         try:
-            costs, qalys, lys = evaluate_all(model, Batch.concat([base, sweep]), workers=workers)
+            costs, qalys, lys = evaluate_all(model, Batch.concat([base, sweep]))
         except HtaError:  # name the failing row as the separate evaluations do
-            evaluate_all(model, base, workers=workers)
-            evaluate_all(model, sweep, workers=workers)
+            evaluate_all(model, base)
+            evaluate_all(model, sweep)
             raise
         base_totals = (costs[0], qalys[0], lys[0])
         costs, qalys, lys = costs[1:], qalys[1:], lys[1:]
     else:
-        costs, qalys, lys = evaluate_all(model, sweep, workers=workers)
+        costs, qalys, lys = evaluate_all(model, sweep)
     effects = qalys if effect == "qalys" else lys
     asked, targets = list(targets), list(dict.fromkeys(targets))  # a target asked twice is searched once
     scans, searches, owners = [], [], []
@@ -376,10 +375,10 @@ def threshold_search(model, parameter: str, targets, lower: float, upper: float,
         values = np.array([x for _, x in pending])
         batch = base.with_values({parameter: values})
         try:
-            c, e = evaluate(model, batch, effect=effect, workers=workers)
+            c, e = evaluate(model, batch, effect=effect)
         except HtaError:  # name the failing point as a search of its own does
             for j in range(len(pending)):
-                evaluate(model, batch.take(j), effect=effect, workers=workers)
+                evaluate(model, batch.take(j), effect=effect)
             raise
         out = []
         for j, (i, _) in enumerate(pending):
