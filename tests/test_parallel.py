@@ -242,6 +242,14 @@ def test_evppi_table_with_gaussian_process_groups_identical_with_1_and_2_workers
         assert one.loc[one["name"] == name, "evppi"].iloc[0] == voi.evppi(nb, res.inputs, group, gp_n=120)
 
 
+def test_verification_request_honours_the_plans_workers(hiv_model):
+    from hta.analysis.requests import verification
+
+    one, three = (verification({"hiv": hiv_model}, psa_draws=600, seed=4, workers=w).reports["hiv"] for w in (1, 3))
+    assert [(c.check, c.status, c.observed) for c in one.checks] == [(c.check, c.status, c.observed) for c in three.checks]
+    assert one.rows == three.rows and one.calls < three.calls  # the PSA check's chunks: a multiple of the workers
+
+
 def test_verification_psa_check_identical_with_1_and_3_workers(hiv_model, monkeypatch):
     from hta.analysis.verify import verify
 
