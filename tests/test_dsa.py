@@ -5,9 +5,11 @@ gained); closed forms for models linear in the varied parameter; the flagship eq
 for the threshold round trip (ICER = WTP at the threshold price).
 """
 
+from dataclasses import fields
 from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hta.analysis import dsa
@@ -169,6 +171,103 @@ def test_flagship_no_threshold_message(flagship):
     res = dsa.threshold(flagship, "c_eqcel_price", WTP_1X, 0.0, 100000.0)
     assert not res.found
     assert "cost-effective vs" in res.message and "at every value of c_eqcel_price in [0, 100,000]" in res.message
+
+
+def _wavy(batch):
+    # incremental NMB at WTP k: k (1 + 0.3 cos 2x) - 40 sin x - x^2, several roots in [0, 10] for small k
+    x = np.asarray(batch["x"])
+    z = np.zeros_like(x)
+    return SimpleNamespace(costs=np.stack([z, 40 * np.sin(x) + x * x], 1),
+                           qalys=np.stack([z + 1, 2 + 0.3 * np.cos(2 * x)], 1), lys=np.stack([z + 1, z + 2], 1))
+
+
+def _counted(evaluate, rows):
+    return FunctionModel("wavy", ("ref", "new"), ParameterTable().add("x", 2.0, Normal(2.0, 1.0)),
+                         lambda b: rows.append(b.n) or evaluate(b))
+
+
+def _threshold_point_by_point(model, parameter, k, lo, hi, grid=21):
+    """The threshold as found before searches shared model calls: the scan, then scipy's brentq
+    with one model call per point. Returns (roots, model calls)."""
+    from scipy.optimize import brentq
+
+    base = model.parameters.base()
+
+    def inmb(values):
+        out = model.evaluate(base.with_values({parameter: np.atleast_1d(np.asarray(values, float))}))
+        return k * (out.qalys[:, 1] - out.qalys[:, 0]) - (out.costs[:, 1] - out.costs[:, 0])
+
+    xs = np.linspace(lo, hi, grid)
+    ys = inmb(xs)
+    roots, calls = [float(x) for x, y in zip(xs, ys) if y == 0.0], [1]
+    for i in range(grid - 1):
+        if ys[i] * ys[i + 1] < 0:
+            roots.append(float(brentq(lambda x: calls.append(1) or float(inmb(x)[0]), xs[i], xs[i + 1],
+                                      xtol=1e-12 * max(abs(lo), abs(hi), 1.0), rtol=4 * np.finfo(float).eps)))
+    return tuple(sorted(roots)), len(calls)
+
+
+def test_threshold_searches_side_by_side_equal_separate_searches():
+    rows = []
+    model = _counted(_wavy, rows)
+    wtps = [5.0, 20.0, 45.0, 20.0, 400.0]
+    table = dsa.threshold_table(model, "x", wtps=wtps, lower=0.0, upper=10.0)
+    calls, table_rows = len(rows), sum(rows)
+    expected = [_threshold_point_by_point(model, "x", k, 0.0, 10.0) for k in wtps]
+    assert max(len(r) for r, _ in expected) >= 3 and min(len(r) for r, _ in expected) == 0  # several roots, and none
+    for (roots, n_calls), (_, row), k in zip(expected, table.iterrows(), wtps):
+        assert row["roots"] == roots  # bit for bit
+        assert (row["threshold"] == roots[0]) if roots else (np.isnan(row["threshold"]) and not row["found"])
+        single = dsa.threshold(model, "x", k, 0.0, 10.0)
+        assert single.roots == roots and single.evaluations == n_calls
+    # one scan and one call per round of the searches, instead of one call per point; WTP 20 is
+    # asked twice and searched once; the ends of each search are scan points, not evaluated again
+    unique = [expected[i] for i in (0, 1, 2, 4)]
+    assert calls < sum(n for _, n in unique) / 3
+    assert table_rows == 21 + sum(n - 1 - 2 * len(r) for r, n in unique)
+    frames = dsa.threshold_tables(model, "x", [wtps[:2], wtps[2:]], lower=0.0, upper=10.0)
+    for part, frame in zip((wtps[:2], wtps[2:]), frames):
+        pd.testing.assert_frame_equal(frame, dsa.threshold_table(model, "x", wtps=part, lower=0.0, upper=10.0),
+                                      check_exact=True)
+
+
+def _hole(batch):
+    # incremental NMB at WTP k is k - x, but the model fails (NaN costs) for 2.51 < x < 2.99,
+    # between the scan points 2.5 and 3.0 of [0, 10]
+    x = np.asarray(batch["x"], dtype=float)
+    z = np.zeros_like(x)
+    cost = np.where((x > 2.51) & (x < 2.99), np.nan, x)
+    return SimpleNamespace(costs=np.stack([z, cost], 1), qalys=np.stack([z, z + 1], 1), lys=np.stack([z, z + 1], 1))
+
+
+def test_a_failing_search_point_is_named_as_a_search_of_its_own_names_it():
+    model = _counted(_hole, [])
+    with pytest.raises(HtaError, match=r"parameter set 0 \(of 1; 1 affected\) gives costs = nan"):
+        dsa.threshold(model, "x", 2.75, 0.0, 10.0)
+    # two searches step into the hole in the same round: the error names the point as above,
+    # not as row 0 of a batch of 2
+    with pytest.raises(HtaError, match=r"parameter set 0 \(of 1; 1 affected\) gives costs = nan"):
+        dsa.threshold_table(model, "x", wtps=[2.75, 2.8], lower=0.0, upper=10.0)
+
+
+def test_probabilistic_thresholds_share_the_evaluations_of_every_wtp(hiv_model):
+    rows = []
+    model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(), lambda b: rows.append(b.n) or hiv.evaluate(b))
+    for method in ("exact", "bracket"):
+        kw = dict(n=300, seed=5, lower=0.0, upper=20000.0, method=method, xtol=1e-3)
+        wtps = [6000.0, 8000.0, 8000.0]
+        rows.clear()
+        many = dsa.probabilistic_thresholds(model, "c_lamivudine", wtps, **kw)
+        shared_rows = sum(rows)
+        rows.clear()
+        singles = [dsa.probabilistic_threshold(model, "c_lamivudine", w, **kw) for w in wtps]
+        assert shared_rows < sum(rows)
+        if method == "exact":
+            assert shared_rows == 3 * 300  # lower, midpoint, upper: once for all WTPs
+        for a, b in zip(many, singles):
+            for f in fields(a):
+                x, y = getattr(a, f.name), getattr(b, f.name)
+                assert np.array_equal(x, y) if isinstance(x, np.ndarray) else (x == y or (x != x and y != y)), f.name
 
 
 # ------------------------------------------------------------------------------------------ probabilistic

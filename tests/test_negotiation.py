@@ -256,6 +256,18 @@ def test_evsi_is_bounded_by_evppi_and_evpi_and_scaled_by_the_treated_patients(ru
     assert len(uncertain) and (uncertain[uncertain["wtp"] == uncertain["wtp"].min()]["evsi"] > 0).all()
 
 
+def test_evsi_is_the_same_with_1_and_3_workers(run, model):
+    from hta.analysis.plan import Execution, RunState
+
+    tables = []
+    for workers in (1, 3):
+        state = RunState(model=model, alternatives={}, wtp=list(model.settings.wtp), seed=run.run_info["seed"],
+                         execution=Execution(workers=workers), results=run, planned=tuple(run.analyses))
+        tables.append(Evsi(months=(12, 36), seeds=(1, 2)).run(state).table)
+    for table in tables:  # the run's own table came from the default workers (every core)
+        pd.testing.assert_frame_equal(table, run.analyses["evsi"].table, check_exact=True)
+
+
 # -- presenters ---------------------------------------------------------------------------------
 
 

@@ -226,6 +226,30 @@ def test_evppi_table_identical_with_1_and_3_workers(hiv_model):
     pd.testing.assert_frame_equal(a, b, check_exact=True)
 
 
+def test_evppi_table_with_gaussian_process_groups_identical_with_1_and_2_workers(hiv_model):
+    from hta.analysis import voi
+
+    res = run_psa(hiv_model, 600, SEED)
+    nb = 20000 * res.qalys - res.costs
+    varying = [c for c in res.inputs.columns if np.ptp(res.inputs[c].to_numpy()) > 0]
+    params = {"rr": "rr", "pair": varying[:2], "gp five": varying[:5], "c_dmed_A": "c_dmed_A", "gp six": varying[:6]}
+    one = voi.evppi_table(nb, res.inputs, params, workers=1, gp_n=120)
+    assert set(one.loc[one["n_parameters"] >= 5, "method"]) == {"gp"}
+    two = voi.evppi_table(nb, res.inputs, params, workers=2, gp_n=120)
+    pd.testing.assert_frame_equal(one, two, check_exact=True)
+    # each group's value is that of its own evppi() call, whichever thread fitted it
+    for name, group in params.items():
+        assert one.loc[one["name"] == name, "evppi"].iloc[0] == voi.evppi(nb, res.inputs, group, gp_n=120)
+
+
+def test_verification_request_honours_the_plans_workers(hiv_model):
+    from hta.analysis.requests import verification
+
+    one, three = (verification({"hiv": hiv_model}, psa_draws=600, seed=4, workers=w).reports["hiv"] for w in (1, 3))
+    assert [(c.check, c.status, c.observed) for c in one.checks] == [(c.check, c.status, c.observed) for c in three.checks]
+    assert one.rows == three.rows and one.calls < three.calls  # the PSA check's chunks: a multiple of the workers
+
+
 def test_verification_psa_check_identical_with_1_and_3_workers(hiv_model, monkeypatch):
     from hta.analysis.verify import verify
 

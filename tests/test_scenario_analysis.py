@@ -87,6 +87,25 @@ def test_threshold_columns(flagship):
     assert frame[f"threshold [{label}]"].tolist() == pytest.approx([base, stm], rel=1e-12)
 
 
+def test_each_scenario_shares_one_scan_and_its_searches_with_the_same_numbers():
+    rows = []
+    model = FunctionModel("hiv", hiv.STRATEGIES, hiv.parameter_table(), lambda b: rows.append(b.n) or hiv.evaluate(b))
+    scenarios = [Scenario("cheap", overrides={"c_lamivudine": 1000.0}), Scenario("rr", overrides={"rr": 0.7})]
+    wtps = [("low", 6000.0), ("high", 12000.0)]
+    frame = compare(model, scenarios, wtps=wtps, threshold_parameter="c_lamivudine",
+                    threshold_range=(0.0, 20000.0)).set_index("scenario")
+    calls = len(rows)
+    for scenario in [Scenario("base case")] + scenarios:
+        m = scenario.apply(model)
+        out = m.evaluate(m.parameters.base())
+        assert frame.loc[scenario.name, "cost_combination"] == out.costs[0, 1]  # bit for bit
+        for label, k in wtps:
+            expected = dsa.threshold(m, "c_lamivudine", k, 0.0, 20000.0).value
+            assert frame.loc[scenario.name, f"threshold [{label}]"] == expected
+    # per scenario: the base case and the scan in one call, then a few rounds of both WTPs' searches
+    assert calls <= 3 * 4
+
+
 def test_scenario_model_runs_any_analysis(flagship):
     model = Scenario("price 1m", overrides={"c_eqcel_price": 1_000_000.0}).apply(flagship)
     assert model.parameters["c_eqcel_price"].base == 1_000_000.0

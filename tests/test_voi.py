@@ -479,3 +479,80 @@ def test_table_reports_a_group_that_cannot_be_fitted_and_goes_on():
     assert table.set_index("name").loc["a", "note"] == ""
     with pytest.raises(HtaError, match="expected more draws"):
         voi.evppi(nb, inputs, ["a", "b", "c", "d"])  # the single call still says why
+
+
+def _negative_log_posterior_before(theta, diffs2, y, h):
+    """regression.gp_negative_log_posterior as it was before its buffers were reused (copied
+    unchanged), the reference for the bit-for-bit test below."""
+    from scipy import linalg
+
+    d, m, _ = diffs2.shape
+    q = h.shape[1]
+    inv_delta2 = np.exp(-2.0 * theta[:d])
+    nu = np.exp(theta[d])
+    a = np.exp(-np.tensordot(inv_delta2, diffs2, axes=1))
+    kmat = a + nu * np.eye(m)
+    chol, info = linalg.lapack.dpotrf(kmat, lower=1)
+    if info != 0:
+        return np.inf, np.zeros_like(theta)
+    kinv, info = linalg.lapack.dpotri(chol, lower=1)
+    if info != 0:
+        return np.inf, np.zeros_like(theta)
+    kinv = np.tril(kinv) + np.tril(kinv, -1).T
+    kinv_h = kinv @ h
+    hkh = h.T @ kinv_h
+    try:
+        hkh_chol = linalg.cholesky(hkh, lower=True)
+    except linalg.LinAlgError:
+        return np.inf, np.zeros_like(theta)
+    p = kinv - kinv_h @ linalg.cho_solve((hkh_chol, True), kinv_h.T)
+    py = p @ y
+    ypy = float(y @ py)
+    if not ypy > 0:
+        return np.inf, np.zeros_like(theta)
+    logp = -np.sum(np.log(np.diag(chol))) - np.sum(np.log(np.diag(hkh_chol))) - 0.5 * (m - q) * np.log(ypy)
+    grad = np.empty_like(theta)
+    pa = p * a
+    outer = np.outer(py, py) * a
+    for j in range(d):
+        dk_scale = 2.0 * inv_delta2[j]
+        grad[j] = dk_scale * (-0.5 * np.sum(pa * diffs2[j]) + 0.5 * (m - q) * np.sum(outer * diffs2[j]) / ypy)
+    grad[d] = nu * (-0.5 * np.trace(p) + 0.5 * (m - q) * float(py @ py) / ypy)
+    return -logp, -grad
+
+
+def test_gp_objective_with_reused_buffers_is_the_previous_one_bit_for_bit():
+    rng = np.random.default_rng(7)
+    infinite = 0
+    for d, m in ((1, 30), (3, 57), (6, 120), (10, 200)):
+        zs = rng.standard_normal((m, d))
+        y = rng.standard_normal(m) + zs[:, 0] ** 2
+        h = np.column_stack([np.ones(m), zs])
+        diffs2 = np.stack([(c[:, None] - c[None, :]) ** 2 for c in zs.T])
+        work = regression.GpWorkspace(m)
+        for theta in rng.uniform(-4.0, 5.0, (6, d + 1)):
+            ref = _negative_log_posterior_before(theta, diffs2, y, h)
+            infinite += not np.isfinite(ref[0])
+            for _ in range(2):  # computed, then remembered
+                value, grad = regression.gp_negative_log_posterior(theta, diffs2, y, h, work)
+                assert np.array_equal(value, ref[0]) and np.array_equal(grad, ref[1])
+                grad[:] = 0.0  # the caller's copy: what is remembered stays intact
+        assert np.array_equal(regression.gp_negative_log_posterior(theta, diffs2, y, h)[1], ref[1])  # no workspace
+    assert infinite < 24  # most points are inside the feasible region
+
+
+def test_gcv_without_the_factor_gives_the_same_rss_and_df():
+    rng = np.random.default_rng(3)
+    x = rng.uniform(size=(400, 2))
+    y = np.sin(4 * x[:, 0]) + x[:, 1] ** 2 + rng.normal(0, 0.1, 400)
+    design, penalties = regression.tensor_spline(x, 5)
+    problem = regression.PenalisedProblem(design, penalties, y)
+    for log_lambda in ([-25.0, -25.0], [0.0, 3.0], [18.0, -18.0], [40.0, 40.0]):
+        full = problem.solve(np.array(log_lambda))
+        lean = problem.solve(np.array(log_lambda), factor=False)
+        assert lean[0] is None and lean[3] is None
+        assert (lean[1], lean[2]) == (full[1], full[2])
+    # the stable (SVD) route too
+    stable_full = problem._solve_stable(np.exp(np.array([1.0, 2.0])))
+    stable_lean = problem._solve_stable(np.exp(np.array([1.0, 2.0])), factor=False)
+    assert (stable_lean[1], stable_lean[2]) == (stable_full[1], stable_full[2])

@@ -13,8 +13,9 @@ Conventions (``docs/sensitivity.md``):
 * **ICER** ``= dCost / dQALY``; ``inf``/``-inf``/``nan`` where ``dQALY = 0``.
 * Effects are QALYs unless ``effect="lys"``.
 
-Every analysis builds one batch (the threshold's root finder: one batch of one row per
-iteration) and calls ``model.evaluate`` once per batch.
+Every analysis builds one batch and calls ``model.evaluate`` once per batch; the threshold's
+root finder evaluates one row per search and iteration, and searches of the same model and
+range (several WTPs, strategy pairs) share each call (:func:`threshold_search`).
 """
 
 from __future__ import annotations
@@ -25,9 +26,9 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy.optimize import brentq
 
-from hta.analysis.evaluate import evaluate, model_parameters
+from hta.analysis.evaluate import evaluate, evaluate_all, model_parameters
+from hta.analysis.roots import brent_steps, lockstep
 from hta.errors import HtaError
 from hta.params import Batch
 
@@ -37,7 +38,10 @@ __all__ = [
     "two_way",
     "threshold",
     "threshold_table",
+    "threshold_search",
+    "threshold_tables",
     "probabilistic_threshold",
+    "probabilistic_thresholds",
     "ThresholdResult",
     "ProbabilisticThreshold",
     "wtp_list",
@@ -287,17 +291,6 @@ class ThresholdResult:
     evaluations: int = 0
 
 
-def _inmb_function(model, table, parameter, pair, wtp, effect):
-    base = table.base()
-
-    def inmb(x):
-        values = np.atleast_1d(np.asarray(x, dtype=float))
-        costs, effects = evaluate(model, base.with_values({parameter: values}), effect=effect)
-        return _increments(costs, effects, [pair], wtp)[3][:, 0]
-
-    return inmb
-
-
 def _check_range(parameter: str, lower, upper) -> tuple[float, float]:
     try:
         lo, hi = float(lower), float(upper)
@@ -315,74 +308,144 @@ def threshold(model, parameter: str, wtp: float, lower: float, upper: float, str
 
     Method: incremental NMB is evaluated on ``grid`` evenly spaced values of ``[lower, upper]``
     in one batch; every sign change is refined with Brent's method (``scipy.optimize.brentq``,
-    one batch of one row per iteration) to ``xtol`` (default ``1e-12 * max(|lower|, |upper|,
-    1)``). Roots between two grid points where the sign does not change (a double root, or two
-    roots within one grid step) are not detected; raise ``grid`` if that matters. Every other
-    parameter stays at its base value. ``strategy`` defaults to the first non-comparator
-    strategy, ``comparator`` to the first strategy.
+    as :func:`hta.analysis.roots.brent_steps`, one row per iteration) to ``xtol`` (default
+    ``1e-12 * max(|lower|, |upper|, 1)``). Roots between two grid points where the sign does
+    not change (a double root, or two roots within one grid step) are not detected; raise
+    ``grid`` if that matters. Every other parameter stays at its base value. ``strategy``
+    defaults to the first non-comparator strategy, ``comparator`` to the first strategy.
     """
     k = _check_wtp(wtp)
+    pair = _pairs(model, strategy, comparator)[0]
+    return threshold_search(model, parameter, [(k, pair)], lower, upper, xtol=xtol, grid=grid, effect=effect)[0]
+
+
+def threshold_search(model, parameter: str, targets, lower: float, upper: float, xtol: float | None = None,
+                     grid: int = 21, effect: str = "qalys", base_row: bool = False):
+    """:func:`threshold` for several ``targets`` ``[(wtp, (strategy index, comparator index))]``
+    of one model and range, sharing the model's calls; a list of :class:`ThresholdResult`.
+
+    The scan grid does not depend on the WTP or the pair, so it is evaluated once for all
+    targets (with the base case as its first row when ``base_row``: then the result is
+    ``(results, (costs, qalys, lys))`` with the base case's ``(S,)`` totals); the Brent searches of
+    every sign change of every target then run side by side (:func:`hta.analysis.roots.lockstep`),
+    one batch per round instead of one call per point. A model evaluates every row alike
+    whatever the batch it is in, so each result is that of :func:`threshold` bit for bit
+    (``evaluations`` counts the points as a search of its own would have: the grid once, and
+    every point of its Brent searches, their two ends included).
+    """
     lo, hi = _check_range(parameter, lower, upper)
     table = model_parameters(model)
     table[parameter]
     if isinstance(grid, bool) or not isinstance(grid, (int, np.integer)) or grid < 2:
         raise HtaError(f"threshold grid: expected a whole number >= 2; found {grid!r}")
-    pair = _pairs(model, strategy, comparator)[0]
+    if effect not in ("qalys", "lys"):
+        raise HtaError(f"effect: expected one of qalys, lys; found {effect!r}")
     names = _strategies(model)
     tol = 1e-12 * max(abs(lo), abs(hi), 1.0) if xtol is None else float(xtol)
-    f = _inmb_function(model, table, parameter, pair, k, effect)
+    base = table.base()
     xs = np.linspace(lo, hi, int(grid))
-    ys = f(xs)
-    evaluations = 1
-    if not np.all(np.isfinite(ys)):
-        bad = xs[~np.isfinite(ys)][0]
-        raise HtaError(f"threshold of '{parameter}': the model gives a non-finite incremental NMB at {bad:g}")
-    roots = [float(x) for x, y in zip(xs, ys) if y == 0.0]
-    for i in range(len(xs) - 1):
-        if ys[i] * ys[i + 1] < 0:
-            calls = [0]
-
-            def scalar(x):
-                calls[0] += 1
-                return float(f(x)[0])
-
-            roots.append(float(brentq(scalar, xs[i], xs[i + 1], xtol=tol, rtol=4 * np.finfo(float).eps)))
-            evaluations += calls[0]
-    roots = tuple(sorted(roots))
-    s_label, c_label = _label(model, names[pair[0]]), _label(model, names[pair[1]])
-    where = f"{parameter} in [{_fmt(lo)}, {_fmt(hi)}] at WTP {_fmt(k)}"
-    if roots:
-        found, value = True, roots[0]
-        message = (f"{s_label} vs {c_label}: ICER = WTP {_fmt(k)} at {parameter} = {_fmt(value)}"
-                   + (f" (roots in range: {', '.join(_fmt(r) for r in roots)})" if len(roots) > 1 else ""))
+    sweep = base.with_values({parameter: xs})
+    if base_row:
+        try:
+            costs, qalys, lys = evaluate_all(model, Batch.concat([base, sweep]))
+        except HtaError:  # name the failing row as the separate evaluations do
+            evaluate_all(model, base)
+            evaluate_all(model, sweep)
+            raise
+        base_totals = (costs[0], qalys[0], lys[0])
+        costs, qalys, lys = costs[1:], qalys[1:], lys[1:]
     else:
-        found, value = False, float("nan")
-        if np.all(ys > 0):
-            message = f"{s_label} is cost-effective vs {c_label} at every value of {where}"
+        costs, qalys, lys = evaluate_all(model, sweep)
+    effects = qalys if effect == "qalys" else lys
+    asked, targets = list(targets), list(dict.fromkeys(targets))  # a target asked twice is searched once
+    scans, searches, owners = [], [], []
+    for t, (k, pair) in enumerate(targets):
+        ys = _increments(costs, effects, [pair], k)[3][:, 0]
+        if not np.all(np.isfinite(ys)):
+            bad = xs[~np.isfinite(ys)][0]
+            raise HtaError(f"threshold of '{parameter}': the model gives a non-finite incremental NMB at {bad:g}")
+        scans.append(ys)
+        for i in range(len(xs) - 1):
+            if ys[i] * ys[i + 1] < 0:
+                searches.append(brent_steps(xs[i], xs[i + 1], ys[i], ys[i + 1], tol, 4 * np.finfo(float).eps))
+                owners.append(t)
+    points = [2] * len(searches)  # a search of its own evaluates both ends first
+
+    def inmb_at(pending):
+        values = np.array([x for _, x in pending])
+        batch = base.with_values({parameter: values})
+        try:
+            c, e = evaluate(model, batch, effect=effect)
+        except HtaError:  # name the failing point as a search of its own does
+            for j in range(len(pending)):
+                evaluate(model, batch.take(j), effect=effect)
+            raise
+        out = []
+        for j, (i, _) in enumerate(pending):
+            k, pair = targets[owners[i]]
+            out.append(float(_increments(c[j:j + 1], e[j:j + 1], [pair], k)[3][0, 0]))
+            points[i] += 1
+        return out
+
+    found_roots = lockstep(searches, inmb_at)
+    results = []
+    for t, ((k, pair), ys) in enumerate(zip(targets, scans)):
+        roots = [float(x) for x, y in zip(xs, ys) if y == 0.0]
+        mine = [i for i, owner in enumerate(owners) if owner == t]
+        roots += [float(found_roots[i]) for i in mine]
+        roots = tuple(sorted(roots))
+        s_label, c_label = _label(model, names[pair[0]]), _label(model, names[pair[1]])
+        where = f"{parameter} in [{_fmt(lo)}, {_fmt(hi)}] at WTP {_fmt(k)}"
+        if roots:
+            found, value = True, roots[0]
+            message = (f"{s_label} vs {c_label}: ICER = WTP {_fmt(k)} at {parameter} = {_fmt(value)}"
+                       + (f" (roots in range: {', '.join(_fmt(r) for r in roots)})" if len(roots) > 1 else ""))
         else:
-            message = f"{s_label} is not cost-effective vs {c_label} at any value of {where}"
-    return ThresholdResult(parameter, names[pair[0]], names[pair[1]], k, lo, hi, found, value, roots,
-                           float(ys[0]), float(ys[-1]), message, evaluations)
+            found, value = False, float("nan")
+            if np.all(ys > 0):
+                message = f"{s_label} is cost-effective vs {c_label} at every value of {where}"
+            else:
+                message = f"{s_label} is not cost-effective vs {c_label} at any value of {where}"
+        results.append(ThresholdResult(parameter, names[pair[0]], names[pair[1]], k, lo, hi, found, value, roots,
+                                       float(ys[0]), float(ys[-1]), message, 1 + sum(points[i] for i in mine)))
+    results = [results[targets.index(target)] for target in asked]
+    return (results, base_totals) if base_row else results
 
 
 def threshold_table(model, parameter: str, wtps=None, lower: float = 0.0, upper: float | None = None,
                     strategy: str | None = None, comparator: str | None = None, **kwargs) -> pd.DataFrame:
-    """:func:`threshold` at several WTPs (default ``model.settings.wtp``): one row per WTP.
+    """:func:`threshold` at several WTPs (default ``model.settings.wtp``): one row per WTP
+    (the WTPs share their model calls: :func:`threshold_search`).
 
     ``upper`` defaults to 10 x the parameter's base value (``lower`` to 0), which suits a price.
     Columns: ``wtp_label``, ``wtp``, ``parameter``, ``strategy``, ``comparator``, ``threshold``,
     ``found``, ``roots``, ``message``.
     """
+    return threshold_tables(model, parameter, [wtps], lower, upper, strategy, comparator, **kwargs)[0]
+
+
+def threshold_tables(model, parameter: str, wtp_lists: Sequence, lower: float = 0.0, upper: float | None = None,
+                     strategy: str | None = None, comparator: str | None = None, **kwargs) -> list[pd.DataFrame]:
+    """:func:`threshold_table` for each WTP list of ``wtp_lists`` (e.g. the settings' WTPs and a
+    curve's grid), all of one model and range, with one scan and one Brent search per root
+    between them all (:func:`threshold_search`); the frames are those of separate calls."""
     table = model_parameters(model)
     if upper is None:
         upper = 10.0 * abs(table[parameter].base) or 1.0
-    rows = []
-    for label, k in wtp_list(wtps, model):
-        r = threshold(model, parameter, k, lower, upper, strategy=strategy, comparator=comparator, **kwargs)
-        rows.append({"wtp_label": label, "wtp": k, "parameter": parameter, "strategy": r.strategy,
-                     "comparator": r.comparator, "threshold": r.value, "found": r.found,
-                     "roots": r.roots, "message": r.message})
-    return pd.DataFrame(rows)
+    lists = [wtp_list(wtps, model) for wtps in wtp_lists]
+    pair = _pairs(model, strategy, comparator)[0]
+    targets = [(k, pair) for items in lists for _, k in items]
+    found = iter(threshold_search(model, parameter, targets, lower, upper, **kwargs))
+    frames = []
+    for items in lists:
+        rows = []
+        for label, k in items:
+            r = next(found)
+            rows.append({"wtp_label": label, "wtp": k, "parameter": parameter, "strategy": r.strategy,
+                         "comparator": r.comparator, "threshold": r.value, "found": r.found,
+                         "roots": r.roots, "message": r.message})
+        frames.append(pd.DataFrame(rows))
+    return frames
 
 
 # --------------------------------------------------------------------------------------------
@@ -445,7 +508,24 @@ def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.
     bracketed on a grid of 11 values and bisected to ``xtol`` (``"bracket"``, one batch of
     ``n`` rows per step). ``upper`` defaults to 10 x the parameter's base value.
     """
-    k = _check_wtp(wtp)
+    return probabilistic_thresholds(model, parameter, [wtp], level, n, seed, lower, upper, strategy, comparator,
+                                    chunk_size, method, xtol, effect, workers)[0]
+
+
+def probabilistic_thresholds(model, parameter: str, wtps: Sequence[float], level: float = 0.5, n: int = 1000,
+                             seed: Any = 1, lower: float = 0.0, upper: float | None = None,
+                             strategy: str | None = None, comparator: str | None = None,
+                             chunk_size: int | None = None, method: str = "auto", xtol: float | None = None,
+                             effect: str = "qalys", workers: int | None = None) -> list[ProbabilisticThreshold]:
+    """:func:`probabilistic_threshold` at each WTP of ``wtps`` (currency per QALY), one result each.
+
+    The WTPs share the model's evaluations: the same ``n`` draws with the parameter at the same
+    value give the same costs and effects whatever the WTP, so each value of the parameter is
+    evaluated once (``lower``, the midpoint and ``upper`` for every WTP; the bisection's points
+    per WTP). The results are those of :func:`probabilistic_threshold` at each WTP, bit for bit
+    (every row is evaluated alike whatever the batch it is in).
+    """
+    ks = [_check_wtp(w) for w in wtps]
     if not 0.0 < float(level) < 1.0:
         raise HtaError(f"probabilistic threshold level: expected a probability in (0, 1); found {level!r}")
     level = float(level)
@@ -457,16 +537,36 @@ def probabilistic_threshold(model, parameter: str, wtp: float, level: float = 0.
         upper = 10.0 * abs(table[parameter].base) or 1.0
     lo, hi = _check_range(parameter, lower, upper)
     pair = _pairs(model, strategy, comparator)[0]
-    names = _strategies(model)
     draws = table.sample(n, seed)
+    evaluated = {}  # parameter value -> (costs, effects) of the n draws, (n, S) each
 
-    def inmb_at(values):
-        """INMB (len(values), n) with the parameter at each value for every draw, one batch."""
-        values = np.asarray(values, dtype=float)
-        rep = Batch.concat([draws] * values.size).with_values({parameter: np.repeat(values, n)})
-        costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect, workers=workers)
-        return _increments(costs, effects, [pair], k)[3][:, 0].reshape(values.size, n)
+    def outcomes_at(values):
+        """Evaluate the values not seen yet, all in one batch (the parameter at each value for every draw)."""
+        todo = list(dict.fromkeys(v for v in values if v not in evaluated))
+        if todo:
+            rep = Batch.concat([draws] * len(todo)).with_values({parameter: np.repeat(np.asarray(todo, float), n)})
+            costs, effects = evaluate(model, rep, chunk_size=chunk_size, effect=effect, workers=workers)
+            for i, v in enumerate(todo):
+                evaluated[v] = (costs[i * n:(i + 1) * n], effects[i * n:(i + 1) * n])
 
+    def inmb_function(k):
+        def inmb_at(values):
+            """INMB (len(values), n) with the parameter at each value for every draw."""
+            values = [float(v) for v in np.atleast_1d(np.asarray(values, dtype=float))]
+            outcomes_at(values)
+            costs = np.concatenate([evaluated[v][0] for v in values])
+            effects = np.concatenate([evaluated[v][1] for v in values])
+            return _increments(costs, effects, [pair], k)[3][:, 0].reshape(len(values), n)
+
+        return inmb_at
+
+    outcomes_at([lo, 0.5 * (lo + hi), hi])  # the points every WTP needs, in one batch
+    return [_probabilistic(model, parameter, k, level, n, lo, hi, pair, method, xtol, inmb_function(k)) for k in ks]
+
+
+def _probabilistic(model, parameter, k, level, n, lo, hi, pair, method, xtol, inmb_at) -> ProbabilisticThreshold:
+    """:func:`probabilistic_threshold` at one WTP ``k``, given ``inmb_at(values) -> (len(values), n)``."""
+    names = _strategies(model)
     mid = 0.5 * (lo + hi)
     y = inmb_at([lo, mid, hi])
     scale = np.maximum(np.abs(y).max(axis=0), 1e-300)

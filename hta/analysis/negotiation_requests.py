@@ -398,6 +398,7 @@ class Evsi:
 
     def run(self, state) -> "EvsiAnalysis":
         from hta.analysis import evsi as E
+        from hta.analysis.evaluate import map_chunks, resolve_workers
         from hta.survival.curves import make_curve
 
         psa = _psa(state, "EVSI")
@@ -442,11 +443,19 @@ class Evsi:
             nb[:, -1] += shift
             return max(float(nb.max(axis=1).mean() - nb.mean(axis=0).max()), 0.0)
 
-        os_fit = fitted(inputs[cols], int(self.seeds[0]))
-        fits = {m: [fitted(E.simulate(E.SurvivalFollowUp(curve, n_at_risk=at_risk,
-                                                            current_followup=float(self.current_followup),
-                                                            additional_followup=float(m)), inputs, int(s)), int(s))
-                    for s in self.seeds] for m in self.months}
+        def study(m, s):
+            design = E.SurvivalFollowUp(curve, n_at_risk=at_risk, current_followup=float(self.current_followup),
+                                        additional_followup=float(m))
+            return fitted(E.simulate(design, inputs, int(s)), int(s))
+
+        # Each simulated study (its own seed) and its regressions are independent of the others:
+        # they run on the worker threads, the EVPPI of the OS parameters last (the quickest).
+        tasks = [(m, s) for m in self.months for s in self.seeds]
+        done = map_chunks(lambda a, b: study(*tasks[a]) if a < len(tasks) else fitted(inputs[cols], int(self.seeds[0])),
+                          [(i, i + 1) for i in range(len(tasks) + 1)], resolve_workers(None, state.execution.workers))
+        os_fit = done[-1]
+        n_seeds = len(self.seeds)
+        fits = {m: done[j * n_seeds:(j + 1) * n_seeds] for j, m in enumerate(self.months)}
         rows = []
         for price_label, shift in shifts:
             for wl, k in state.wtp:

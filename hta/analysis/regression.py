@@ -124,10 +124,14 @@ class PenalisedProblem:
         self.rotated = [self.basis.T @ s @ self.basis for s in penalties]
         self._roots = None  # square roots of the penalties, made when the stable solver is needed
 
-    def solve(self, log_lambda: np.ndarray) -> tuple[np.ndarray, float, float, np.ndarray]:
+    def solve(self, log_lambda: np.ndarray, factor: bool = True) -> tuple[np.ndarray | None, float, float,
+                                                                          np.ndarray | None]:
         """Coefficients, residual sum of squares, effective df and a posterior factor.
 
         The factor F (r x p) has F'F = A^+ (the pseudo-inverse of the penalised normal matrix).
+        ``factor=False`` (the GCV search, which needs only the RSS and the df) skips the
+        coefficients in the original basis and the factor, two of the solve's p x p products;
+        the RSS and df are the same numbers either way.
         """
         lambdas = np.exp(np.atleast_1d(log_lambda))
         a = self.gram.copy()
@@ -147,11 +151,13 @@ class PenalisedProblem:
                     coef_z = inv_l.T @ (inv_l @ self.rhs)
                     resid = self.f - self.r @ coef_z
                     edf = float(np.sum((inv_l @ self.r.T) ** 2))
-                    factor = inv_l @ self.basis.T
-                    return self.basis @ coef_z, self.rss_outside + float(resid @ resid), edf, factor
-        return self._solve_stable(lambdas)
+                    rss = self.rss_outside + float(resid @ resid)
+                    if not factor:
+                        return None, rss, edf, None
+                    return self.basis @ coef_z, rss, edf, inv_l @ self.basis.T
+        return self._solve_stable(lambdas, factor)
 
-    def _solve_stable(self, lambdas: np.ndarray):
+    def _solve_stable(self, lambdas: np.ndarray, factor: bool = True):
         if self._roots is None:
             self._roots = [penalty_root(s) for s in self.rotated]
         blocks = [self.r] + [np.sqrt(lam) * e for lam, e in zip(lambdas, self._roots)]
@@ -159,13 +165,15 @@ class PenalisedProblem:
         keep = d > d[0] * self.p * np.finfo(float).eps if d.size and d[0] > 0 else d > 0
         u1, d, vt = u[: self.r.shape[0], keep], d[keep], vt[keep]
         uf = u1.T @ self.f
-        coef_z = vt.T @ (uf / d)
         resid = self.f - u1 @ uf
-        factor = (vt / d[:, None]) @ self.basis.T
-        return self.basis @ coef_z, self.rss_outside + float(resid @ resid), float(np.sum(u1**2)), factor
+        rss, edf = self.rss_outside + float(resid @ resid), float(np.sum(u1**2))
+        if not factor:
+            return None, rss, edf, None
+        coef_z = vt.T @ (uf / d)
+        return self.basis @ coef_z, rss, edf, (vt / d[:, None]) @ self.basis.T
 
     def gcv(self, log_lambda: np.ndarray) -> float:
-        _, rss, edf, _ = self.solve(np.atleast_1d(log_lambda))
+        _, rss, edf, _ = self.solve(np.atleast_1d(log_lambda), factor=False)
         denom = max(self.n - edf, 1e-8)
         return self.n * rss / denom**2
 
@@ -307,7 +315,23 @@ def sq_distances(a: np.ndarray, b: np.ndarray, length_scales: np.ndarray) -> np.
     return np.maximum(dist, 0.0)
 
 
-def gp_negative_log_posterior(theta: np.ndarray, diffs2: np.ndarray, y: np.ndarray, h: np.ndarray):
+class GpWorkspace:
+    """Buffers of :func:`gp_negative_log_posterior` for one fit: ``(m, m)`` arrays reused by every
+    call of the objective instead of allocated anew (about ten 2 MB arrays per call at m = 500),
+    and the objective's values at the points already evaluated (L-BFGS-B's two starts can visit
+    a point twice, e.g. on a bound). One workspace per fit, so per thread; never shared."""
+
+    def __init__(self, m: int):
+        self.kmat = np.empty((m, m), order="F")  # K = A + nu I, overwritten by its factor
+        self.p = np.empty((m, m))
+        self.pa = np.empty((m, m))
+        self.outer = np.empty((m, m))
+        self.product = np.empty((m, m))
+        self.seen: dict = {}
+
+
+def gp_negative_log_posterior(theta: np.ndarray, diffs2: np.ndarray, y: np.ndarray, h: np.ndarray,
+                              work: GpWorkspace | None = None):
     """Minus the log marginal posterior of (log delta, log nu) and its gradient.
 
     Model: y = H beta + g + e, Cov = sigma^2 (A + nu I), A_ij = exp(-sum_p (dx_p / delta_p)^2),
@@ -316,45 +340,77 @@ def gp_negative_log_posterior(theta: np.ndarray, diffs2: np.ndarray, y: np.ndarr
     P = K^-1 - K^-1 H (H'K^-1 H)^-1 H'K^-1. ``diffs2`` holds the squared differences
     (d, m, m) of the inputs, per dimension. Gradient: d log p / d theta =
     -1/2 tr(P dK) + (m - q)/2 y'P dK P y / y'P y.
+
+    ``work`` (a :class:`GpWorkspace` for this ``diffs2``, ``y`` and ``h``) reuses buffers and
+    remembers the points evaluated; the values are the same bit for bit with or without it (the
+    same operations in the same order, written into preallocated arrays).
     """
+    d, m, _ = diffs2.shape
+    if work is None:
+        work = GpWorkspace(m)
+    key = theta.tobytes()
+    if key in work.seen:
+        value, grad = work.seen[key]
+        return value, grad.copy()
+    value, grad = _gp_objective(theta, diffs2, y, h, work)
+    work.seen[key] = (value, grad.copy())
+    return value, grad
+
+
+def _gp_objective(theta, diffs2, y, h, work: GpWorkspace):
     d, m, _ = diffs2.shape
     q = h.shape[1]
     inv_delta2 = np.exp(-2.0 * theta[:d])
     nu = np.exp(theta[d])
-    a = np.exp(-np.tensordot(inv_delta2, diffs2, axes=1))
-    kmat = a + nu * np.eye(m)
-    chol, info = linalg.lapack.dpotrf(kmat, lower=1)
+    a = np.tensordot(inv_delta2, diffs2, axes=1)
+    np.negative(a, out=a)
+    np.exp(a, out=a)
+    # K = A + nu I: the same sums as A + nu * eye(m) (A_ij + 0 = A_ij off the diagonal), written
+    # straight into a Fortran-ordered buffer that LAPACK factorises in place.
+    kmat = work.kmat
+    np.copyto(kmat, a)
+    kmat.flat[:: m + 1] += nu
+    chol, info = linalg.lapack.dpotrf(kmat, lower=1, clean=1, overwrite_a=1)
     if info != 0:
         return np.inf, np.zeros_like(theta)
-    kinv, info = linalg.lapack.dpotri(chol, lower=1)
+    log_det = np.sum(np.log(np.diag(chol)))
+    kinv, info = linalg.lapack.dpotri(chol, lower=1, overwrite_c=1)
     if info != 0:
         return np.inf, np.zeros_like(theta)
-    kinv = np.tril(kinv) + np.tril(kinv, -1).T
+    # The inverse is in the lower triangle and the upper one is zero (dpotrf's clean), so adding
+    # the transposed strict lower triangle gives tril(K^-1) + tril(K^-1, -1)' element for element;
+    # the result is symmetric, so its Fortran-ordered memory is also its C-ordered transpose.
+    kinv += np.tril(kinv, -1).T
+    kinv = kinv.T
     kinv_h = kinv @ h
     hkh = h.T @ kinv_h
     try:
         hkh_chol = linalg.cholesky(hkh, lower=True)
     except linalg.LinAlgError:
         return np.inf, np.zeros_like(theta)
-    p = kinv - kinv_h @ linalg.cho_solve((hkh_chol, True), kinv_h.T)
+    p = work.p
+    np.matmul(kinv_h, linalg.cho_solve((hkh_chol, True), kinv_h.T), out=p)
+    np.subtract(kinv, p, out=p)
     py = p @ y
     ypy = float(y @ py)
     if not ypy > 0:
         return np.inf, np.zeros_like(theta)
     logp = (
-        -np.sum(np.log(np.diag(chol)))
+        -log_det
         - np.sum(np.log(np.diag(hkh_chol)))
         - 0.5 * (m - q) * np.log(ypy)
     )
     grad = np.empty_like(theta)
-    pa = p * a
-    outer = np.outer(py, py) * a
+    pa = np.multiply(p, a, out=work.pa)
+    outer = np.multiply.outer(py, py, out=work.outer)
+    outer *= a
+    product = work.product
     for j in range(d):
         # dK/dlog(delta_j) = 2 A * diffs2_j / delta_j^2
         dk_scale = 2.0 * inv_delta2[j]
-        grad[j] = dk_scale * (
-            -0.5 * np.sum(pa * diffs2[j]) + 0.5 * (m - q) * np.sum(outer * diffs2[j]) / ypy
-        )
+        trace_term = np.sum(np.multiply(pa, diffs2[j], out=product))
+        quad_term = np.sum(np.multiply(outer, diffs2[j], out=product))
+        grad[j] = dk_scale * (-0.5 * trace_term + 0.5 * (m - q) * quad_term / ypy)
     grad[d] = nu * (-0.5 * np.trace(p) + 0.5 * (m - q) * float(py @ py) / ypy)
     return -logp, -grad
 
@@ -374,7 +430,7 @@ def fit_gp(x: np.ndarray, y: np.ndarray, gp_n: int, rng: np.random.Generator) ->
 
     linear = PenalisedProblem(np.column_stack([np.ones(n), z]), [], y)
     centred = float(np.sum((y - y.mean()) ** 2))
-    if linear.solve(np.zeros(0))[1] <= GP_LINEAR_TOLERANCE * centred:
+    if linear.solve(np.zeros(0), factor=False)[1] <= GP_LINEAR_TOLERANCE * centred:
         # The linear mean already reproduces the INB: the GP residual process has nothing left
         # to model (its marginal posterior is degenerate), so the fit is the linear regression.
         return linear.fit(np.zeros(0), {"length_scales": [], "nugget": 0.0, "basis_n": 0})
@@ -385,9 +441,10 @@ def fit_gp(x: np.ndarray, y: np.ndarray, gp_n: int, rng: np.random.Generator) ->
     # and a tiny nugget, i.e. a nearly linear INB), where that edge lies depends on the BLAS
     # kernel, and a run can end on the infeasible side.
     best = {"value": np.inf, "theta": None}
+    work, y_scaled = GpWorkspace(m), ys / y_scale
 
     def objective(theta):
-        value, grad = gp_negative_log_posterior(theta, diffs2, ys / y_scale, h_sub)
+        value, grad = gp_negative_log_posterior(theta, diffs2, y_scaled, h_sub, work)
         if value < best["value"]:
             best.update(value=value, theta=theta.copy())
         return value, grad

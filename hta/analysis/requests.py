@@ -105,18 +105,25 @@ class Threshold:
         if parameter not in table:
             raise HtaError(f"threshold analysis: no parameter named '{parameter}'")
         lower, upper = float(self.lower), self._upper(model)
-        frame = dsa.threshold_table(model, parameter, wtps=wtp, lower=lower, upper=upper)
+        curve = frame = None
+        if self.curve_multiples or self.curve_wtp:
+            curve, frame = self._curve(state, lower)  # with the table at the settings' WTPs (shared model calls)
+        if frame is None:
+            frame = dsa.threshold_table(model, parameter, wtps=wtp, lower=lower, upper=upper)
         probabilistic = None
         if "psa" in state.planned:
-            probabilistic = [dsa.probabilistic_threshold(model, parameter, k, level=self.level,
+            # one evaluation of the draws at each parameter value serves every WTP
+            probabilistic = dsa.probabilistic_thresholds(model, parameter, [k for _, k in wtp], level=self.level,
                                                          n=self.probabilistic_draws, seed=state.seed,
-                                                         lower=lower, upper=upper) for _, k in wtp]
-        curve = self._curve(state, lower) if (self.curve_multiples or self.curve_wtp) else None
+                                                         lower=lower, upper=upper, workers=state.execution.workers)
         return ThresholdResult(parameter=parameter, table=frame, base_value=table[parameter].base, lower=lower,
                                upper=upper, probabilistic=probabilistic, level=self.level,
                                probabilistic_draws=self.probabilistic_draws, curve=curve, wtp=wtp)
 
-    def _curve(self, state, lower: float) -> pd.DataFrame:
+    def _curve(self, state, lower: float) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+        """The curve and the model's threshold table at the settings' WTPs (found with the
+        model's curve, sharing its scan and model calls; None if the model is not among the
+        structures)."""
         from hta.analysis import dsa
 
         wtp = state.wtp
@@ -133,11 +140,16 @@ class Threshold:
         grid = [(f"{m:g}x {basis}", v) for m, v in zip(multiples, values)]
         frame = pd.DataFrame({"multiple": multiples, "wtp": values})
         structures = {state.results.structure_label: state.model, **state.alternatives}
+        own = None
         for label, m in structures.items():
-            table = dsa.threshold_table(m, self.parameter, wtps=grid, lower=lower, upper=self._upper(m))
+            if own is None and m is state.model:
+                own, table = dsa.threshold_tables(m, self.parameter, [state.wtp, grid], lower=lower,
+                                                  upper=self._upper(m))
+            else:
+                table = dsa.threshold_table(m, self.parameter, wtps=grid, lower=lower, upper=self._upper(m))
             frame[label] = table["threshold"].where(table["found"]).to_numpy(float)
         frame.attrs["basis"] = basis
-        return frame
+        return frame, own
 
 
 @dataclass
@@ -435,14 +447,17 @@ class Verification:
 
     def run(self, state) -> "VerificationResult":
         models = {state.results.structure_label: state.model, **state.alternatives}
-        return verification(models, psa_draws=self.psa_draws, utility_min=self.utility_min, seed=state.seed)
+        return verification(models, psa_draws=self.psa_draws, utility_min=self.utility_min, seed=state.seed,
+                            workers=state.execution.workers)
 
 
-def verification(models: dict, *, psa_draws: int = 2000, utility_min: float = 0.0, seed=None) -> "VerificationResult":
-    """Verification reports of ``models`` ({label: model})."""
+def verification(models: dict, *, psa_draws: int = 2000, utility_min: float = 0.0, seed=None,
+                 workers: int | None = None) -> "VerificationResult":
+    """Verification reports of ``models`` ({label: model}); each PSA check evaluates its chunks on
+    ``workers`` threads (default every core; ``workers=1`` one after another)."""
     from hta.analysis.verify import verify
 
-    reports = {label: verify(m, psa_draws=int(psa_draws), seed=seed, utility_min=float(utility_min))
+    reports = {label: verify(m, psa_draws=int(psa_draws), seed=seed, utility_min=float(utility_min), workers=workers)
                for label, m in models.items()}
     return VerificationResult(reports=reports)
 

@@ -9,10 +9,10 @@ A :class:`Scenario` changes the base model in up to three ways, applied in this 
    of a number replaces the parameter's PSA distribution), through
    ``ParameterTable.with_overrides``.
 
-:func:`compare` evaluates every scenario's base case (one batch of one row per scenario) and
-returns one table: totals per strategy, increments versus the comparator (first strategy),
-ICER, incremental NMB at each WTP and, on request, the threshold value of a parameter (e.g. the
-price at which ICER = WTP).
+:func:`compare` evaluates every scenario's base case (one row per scenario, in the same batch as
+its threshold scan when a threshold is asked for) and returns one table: totals per strategy,
+increments versus the comparator (first strategy), ICER, incremental NMB at each WTP and, on
+request, the threshold value of a parameter (e.g. the price at which ICER = WTP).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from hta.analysis.dsa import _pairs, _strategies, threshold, wtp_list
+from hta.analysis.dsa import _pairs, _strategies, threshold_search, wtp_list
 from hta.analysis.evaluate import evaluate_all, model_parameters
 from hta.errors import HtaError
 
@@ -120,8 +120,19 @@ def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: 
         model = scenario.apply(base_model)
         strategies = _strategies(model)
         table = model_parameters(model)
-        costs, qalys, lys = (a[0] for a in evaluate_all(model, table.base()))
-        for s, r in _pairs(model, comparator=comparator):
+        pairs = _pairs(model, comparator=comparator)
+        thresholds = {}
+        if threshold_parameter is None:
+            costs, qalys, lys = (a[0] for a in evaluate_all(model, table.base()))
+        else:
+            # the base case, the threshold scan and the Brent searches of every pair and WTP share
+            # their model calls (the same numbers as one evaluation and one threshold() each)
+            base = table[threshold_parameter].base
+            lo, hi = threshold_range if threshold_range is not None else (0.0, 10.0 * abs(base) or 1.0)
+            targets = [(k, pair) for pair in pairs for _, k in wtps]
+            found, (costs, qalys, lys) = threshold_search(model, threshold_parameter, targets, lo, hi, base_row=True)
+            thresholds = {(pair, k): r.value for (k, pair), r in zip(targets, found)}
+        for s, r in pairs:
             row: dict[str, Any] = {"scenario": scenario.name, "description": scenario.description,
                                    "strategy": strategies[s], "comparator": strategies[r]}
             for j, name in enumerate(strategies):
@@ -135,11 +146,7 @@ def compare(base_model, scenarios: Sequence[Scenario], wtps=None, include_base: 
             for label, k in wtps:
                 row[f"inmb [{label}]"] = k * dq - dc
             if threshold_parameter is not None:
-                base = table[threshold_parameter].base
-                lo, hi = threshold_range if threshold_range is not None else (0.0, 10.0 * abs(base) or 1.0)
                 for label, k in wtps:
-                    res = threshold(model, threshold_parameter, k, lo, hi, strategy=strategies[s],
-                                    comparator=strategies[r])
-                    row[f"threshold [{label}]"] = res.value
+                    row[f"threshold [{label}]"] = thresholds[((s, r), k)]
             rows.append(row)
     return pd.DataFrame(rows)

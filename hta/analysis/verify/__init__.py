@@ -74,7 +74,8 @@ __all__ = ["PASS", "FAIL", "NA", "EXTREME", "STRUCTURE", "SWEEP", "RTOL", "PTOL"
 
 
 
-def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0) -> VerificationReport:
+def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0,
+           workers: int | None = None) -> VerificationReport:
     """Run every verification check on ``model`` and return the report.
 
     Parameters
@@ -87,6 +88,9 @@ def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0)
     utility_min : float
         Lowest acceptable utility (0 by default; set it below 0 for models with states worse
         than dead).
+    workers : int, optional
+        Threads evaluating the chunks of the PSA check (default every core; the report is the
+        same whatever the number, except that the model calls counted include one per chunk).
 
     Raises :class:`HtaError` when the base case itself cannot be evaluated (a user error, as in
     ``hta run``); every other failure is a failed check in the report.
@@ -134,7 +138,7 @@ def verify(model, *, psa_draws: int = 2000, seed=None, utility_min: float = 0.0)
                       if ext.any() else Check(SWEEP, name_ext, NA, expected, "", "no stochastic parameters"))
         linear = linear_parameters(m, t, frame)
     checks.append(check_ranges(m, batch, frame, roles, utility_min))
-    checks.append(check_psa_linear(m, base_t, linear, int(psa_draws), seed) if not err else
+    checks.append(check_psa_linear(m, base_t, linear, int(psa_draws), seed, workers) if not err else
                   Check(SWEEP, "PSA means equal deterministic results for parameters that enter linearly", NA,
                         "", "", "the sweep batch failed, so linearity could not be established"))
     return VerificationReport(model=m.name, checks=checks, elapsed=time.perf_counter() - t0, calls=m.calls, rows=m.rows,

@@ -116,7 +116,7 @@ def linear_parameters(m: ModelUnderTest, t: dict, frame: pd.DataFrame) -> list:
     return linear
 
 
-def check_psa_linear(m: ModelUnderTest, base_t: dict, linear: list, n: int, seed) -> Check:
+def check_psa_linear(m: ModelUnderTest, base_t: dict, linear: list, n: int, seed, workers: int | None = None) -> Check:
     name = "PSA means equal deterministic results for parameters that enter linearly"
     expected = "|PSA mean - deterministic| <= 4 Monte Carlo standard errors, for every strategy and outcome"
     if not linear:
@@ -126,7 +126,7 @@ def check_psa_linear(m: ModelUnderTest, base_t: dict, linear: list, n: int, seed
     base = m.table.base()
     if others:
         draws = draws.with_values({c: np.full(n, base[c][0]) for c in others})
-    t, err = m.try_totals(draws)  # in chunks, on every core
+    t, err = m.try_totals(draws, workers)  # in chunks, on every core (or on ``workers`` threads)
     detail = (f"{n:,} draws (seed {seed}) of the {len(linear)} linear parameters, others at base: "
               + ", ".join(linear[:12]) + (" ..." if len(linear) > 12 else ""))
     if err:
