@@ -208,11 +208,22 @@ def resolve_workers(scheduler, workers) -> int:
     return default_workers() if workers is None else int(workers)
 
 
+#: One memory probe at a time: tracemalloc is process-wide, so two threads starting and stopping
+#: it at once would race (and each would count the other's arrays).
+_PROBE_LOCK = threading.RLock()  # re-entrant: a model that runs a PSA inside its evaluation
+
+
 def _traced_peak(fn) -> tuple[int, Any]:
     """``(peak bytes traced by tracemalloc while fn() runs, above what was traced before, fn())``.
 
     numpy reports every array's data to tracemalloc, so this counts the arrays of the call.
+    Probes run one at a time (:data:`_PROBE_LOCK`).
     """
+    with _PROBE_LOCK:
+        return _traced_peak_unlocked(fn)
+
+
+def _traced_peak_unlocked(fn) -> tuple[int, Any]:
     was_tracing = tracemalloc.is_tracing()
     if not was_tracing:
         tracemalloc.start()
