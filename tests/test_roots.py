@@ -92,3 +92,14 @@ def test_lockstep_gives_the_roots_of_separate_searches_with_one_call_per_round()
     assert len(rounds) == max(len(points) for _, points in separate)  # one call per round, not per point
     assert sum(rounds) == sum(len(points) for _, points in separate)
     assert lockstep([], evaluate) == []
+
+
+def test_tiny_values_whose_product_underflows_keep_the_sign_change():
+    # brentq tests the sign change with signbit, not with the product of the two values, which
+    # underflows to -0.0 for values below ~1e-162: the same points and root as brentq here.
+    for scale in (1e-160, 1e-170, 1e-200):
+        f = lambda x, s=scale: (x - 0.3) * (1.0 + x) * s  # noqa: E731
+        seen = []
+        ref = brentq(lambda x: seen.append(x) or f(x), 0.0, 1.0, xtol=1e-12, rtol=RTOL)
+        root, points = _run(brent_steps(0.0, 1.0, f(0.0), f(1.0), 1e-12, RTOL), f)
+        assert root == ref and points == seen[2:]

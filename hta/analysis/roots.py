@@ -48,7 +48,9 @@ def brent_steps(xa: float, xb: float, fa: float, fb: float, xtol: float, rtol: f
     if fcur == 0:
         return xcur
     for _ in range(maxiter):
-        if fpre * fcur < 0:
+        # brentq.c: fpre != 0 && fcur != 0 && signbit(fpre) != signbit(fcur) (a product of two
+        # tiny values could underflow to -0.0 and miss the sign change)
+        if fpre != 0 and fcur != 0 and math.copysign(1.0, fpre) != math.copysign(1.0, fcur):
             xblk, fblk = xpre, fpre
             spre = scur = xcur - xpre
         if abs(fblk) < abs(fcur):
@@ -59,12 +61,15 @@ def brent_steps(xa: float, xb: float, fa: float, fb: float, xtol: float, rtol: f
         if fcur == 0 or abs(sbis) < delta:
             return xcur
         if abs(spre) > delta and abs(fcur) < abs(fpre):
-            if xpre == xblk:  # interpolate
-                stry = -fcur * (xcur - xpre) / (fcur - fpre)
-            else:  # extrapolate
-                dpre = (fpre - fcur) / (xpre - xcur)
-                dblk = (fblk - fcur) / (xblk - xcur)
-                stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            try:
+                if xpre == xblk:  # interpolate
+                    stry = -fcur * (xcur - xpre) / (fcur - fpre)
+                else:  # extrapolate
+                    dpre = (fpre - fcur) / (xpre - xcur)
+                    dblk = (fblk - fcur) / (xblk - xcur)
+                    stry = -fcur * (fblk * dblk - fpre * dpre) / (dblk * dpre * (fblk - fpre))
+            except ZeroDivisionError:  # C gives an infinity or NaN here, which fails the test below
+                stry = math.inf
             bound = abs(spre) if abs(spre) < 3 * abs(sbis) - delta else 3 * abs(sbis) - delta
             if 2 * abs(stry) < bound:  # good short step
                 spre, scur = scur, stry
