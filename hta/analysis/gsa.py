@@ -161,7 +161,8 @@ def sobol(model, n_base: int = 1024, wtp: Any = None, outcome: str = "inmb", see
     """Sobol first-order (S1) and total (ST) indices of ``outcome`` at ``wtp``.
 
     Saltelli design of ``n_base * (D + 2)`` points (``n_base * (2D + 2)`` with second order;
-    D = number of columns or groups) from ``SALib.sample.sobol`` (scrambled, ``seed``), analysed
+    D = number of columns or groups): :func:`saltelli_design`, the points of ``SALib.sample.sobol``
+    (scrambled, ``seed``), analysed
     with ``SALib.analyze.sobol`` (bootstrap CIs at ``conf_level``, ``num_resamples``).
     ``wtp`` defaults to the model's first WTP. Returns one row per unit column (or group),
     sorted by ST: ``factor``, ``S1``, ``S1_conf``, ``ST``, ``ST_conf`` (conf = CI half-width),
@@ -330,7 +331,7 @@ def sobol_function(func, parameters: Mapping[str, Any], n_base: int = 1024, *, c
     with a dict ``name -> (N,)`` (``call="dict"``) and must return ``(N,)`` values; ``chunk_size``
     limits ``N`` per call (default: the whole design in one call). Design: Saltelli's scheme of
     ``n_base * (D + 2)`` points (``n_base * (2D + 2)`` with second order) on a scrambled Sobol'
-    sequence (``SALib.sample.sobol``, ``seed``); indices and bootstrap CI half-widths from
+    sequence (:func:`saltelli_design`: the points of ``SALib.sample.sobol``, ``seed``); indices and bootstrap CI half-widths from
     ``SALib.analyze.sobol``. Distribution inputs see the design clipped to [1e-12, 1 - 1e-12]
     so unbounded tails stay finite. ``groups`` maps names to group labels (one index per group).
 
