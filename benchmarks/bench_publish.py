@@ -26,6 +26,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # models/ (the pickled results refer to it) from a fresh process
+    sys.path.insert(0, str(ROOT))
 
 
 def _results(pickle_path: Path) -> None:
@@ -81,7 +83,10 @@ def main() -> None:
             for workers in times:
                 out = Path(tmp) / f"out_{workers}_{r}"
                 proc = subprocess.run([sys.executable, __file__, "--one", str(pickle_path), str(out), workers],
-                                      capture_output=True, text=True, check=True, cwd=ROOT)
+                                      capture_output=True, text=True, cwd=ROOT)
+                if proc.returncode != 0:
+                    sys.stderr.write(proc.stderr)
+                    raise SystemExit(f"publish run failed (exit {proc.returncode})")
                 times[workers].append(json.loads(proc.stdout.splitlines()[-1]))
             print(f"round {r + 1}: " + "; ".join(f"workers={w}: wall {t[-1]['wall']:.2f} s, cpu {t[-1]['cpu']:.2f} s"
                                                 for w, t in times.items()) + f"; load {os.getloadavg()[0]:.2f}")
