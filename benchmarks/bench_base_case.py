@@ -83,7 +83,8 @@ def split_worker(workers: int | None) -> dict:
         context = run_script(SCRIPT, out=Path(out), workers=workers)
     total = time.perf_counter() - t_start
     steps = {"before the plan (imports, read the workbook, build the model)": first["t"] - t_start}
-    steps.update(context.steps.seconds)
+    names = {"background": "waiting for the work beside the plan (EVPPI) after the last step"}
+    steps.update({names.get(k, k): v for k, v in context.steps.seconds.items()})
     return {"steps": steps, "total": total}
 
 

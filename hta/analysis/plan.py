@@ -53,10 +53,29 @@ class RunState:
     execution: Execution
     results: Results
     planned: tuple = ()
+    pending: list = field(default_factory=list)
 
     def earlier(self, key: str):
         """The result of an earlier analysis of the plan, or None."""
         return self.results.analyses.get(key)
+
+    def in_background(self, fn, label: str):
+        """``fn(workers)`` computed beside the later analyses, for a field of this analysis's result
+        that nothing later in the plan reads (the report only): a :class:`hta.analysis.background.Pending`
+        that :func:`analyse` replaces by its value once every analysis has run. ``workers`` is the
+        execution's. Where no helper process can be forked (one worker, a Dask scheduler, not
+        Linux, another thread running), ``fn`` runs here at once and its value is returned as is.
+        The value is the same either way."""
+        from hta.analysis import background
+
+        workers = self.execution.workers
+        if self.execution.scheduler is not None:
+            return fn(workers)
+        job = background.start(lambda: fn(workers), workers=workers, label=label)
+        if not job.in_helper:
+            return job.result()
+        self.pending.append(job)
+        return job
 
 
 class Analysis(Protocol):
@@ -105,10 +124,49 @@ def analyse(model, *analyses: Analysis, name: str, title: str = "", alternatives
     step("done", "base case", 0, total, time.perf_counter() - t_step)
     state = RunState(model=model, alternatives=dict(alternatives or {}), wtp=wtp, seed=seed, execution=execution,
                      results=results, planned=tuple(keys))
-    for i, a in enumerate(analyses, start=1):
-        step("start", a.key, i, total, 0.0)
+    try:
+        for i, a in enumerate(analyses, start=1):
+            step("start", a.key, i, total, 0.0)
+            t_step = time.perf_counter()
+            results.analyses[a.key] = a.run(state)
+            step("done", a.key, i, total, time.perf_counter() - t_step)
         t_step = time.perf_counter()
-        results.analyses[a.key] = a.run(state)
-        step("done", a.key, i, total, time.perf_counter() - t_step)
+        _fill_pending(results, state.pending)
+        if state.pending:
+            step("done", "background", total, total, time.perf_counter() - t_step)
+    except BaseException as err:
+        _settle_after_error(state.pending, err)
+        raise
     results.run_info.update({"seed": seed, "elapsed_seconds": time.perf_counter() - t0})
     return results
+
+
+def _fill_pending(results: Results, pending: list) -> None:
+    """Replace every :class:`hta.analysis.background.Pending` field of the analyses' results by its
+    value, waiting for the helper processes in the order they started; the first that failed
+    raises its error, as the analysis that started it would have when run in this process."""
+    from hta.analysis.background import Pending
+
+    for job in pending:
+        job.result()
+    for result in results.analyses.values():
+        for name, value in list(getattr(result, "__dict__", {}).items()):
+            if isinstance(value, Pending):
+                setattr(result, name, value.result())
+
+
+def _settle_after_error(pending: list, err: BaseException) -> None:
+    """After ``err`` in a later analysis: an error of background work started earlier is the one a
+    run in this process would have met first, so it is raised instead (waiting for that work);
+    Ctrl-C (or any exception that is not an ``Exception``) ends the helpers at once."""
+    if not isinstance(err, Exception):
+        for job in pending:
+            job.cancel()
+        return
+    try:
+        for job in pending:
+            job.result()
+    except BaseException as earlier:
+        for job in pending:
+            job.cancel()
+        raise earlier from None

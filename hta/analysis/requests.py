@@ -216,10 +216,13 @@ class Psa:
             evpi_rows.append({"wtp_label": label, "wtp": k, "evpi_per_patient": per, "evpi_population": pop,
                               "annual_population": s.annual_population, "population_years": s.population_years})
         curves = psa_mod.wtp_curves(res.costs, res.qalys, grid, strategies=names)  # one pass over the NMB
+        # The EVPPI table (the longest part of this step) is read by the report only: it is computed
+        # beside the next analyses where a helper process can be forked (RunState.in_background).
+        evppi = state.in_background(lambda workers: _evppi(model, res, wtp[0], workers), "EVPPI") if self.evppi else None
         return PsaAnalysis(result=res, names=names, summary=summary, incremental=inc,
                            ceac=curves.ceac_frame(), ceaf=curves.ceaf_frame(),
                            evpi=pd.DataFrame(evpi_rows), evpi_curve=curves.evpi_frame(),
-                           evppi=_evppi(model, res, wtp[0], ex.workers) if self.evppi else None, wtp=wtp, seed=state.seed)
+                           evppi=evppi, wtp=wtp, seed=state.seed)
 
 
 def _evppi(model, res: PsaResult, wtp_item, workers: int | None = None) -> pd.DataFrame:
@@ -250,7 +253,7 @@ class PsaAnalysis:
     ceaf: pd.DataFrame
     evpi: pd.DataFrame           # per WTP of the settings: per patient and population
     evpi_curve: pd.DataFrame
-    evppi: pd.DataFrame | None   # at the first WTP
+    evppi: Any                   # DataFrame at the first WTP, or None (a Pending while the plan runs)
     wtp: list
     seed: Any
 

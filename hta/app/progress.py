@@ -34,7 +34,7 @@ class StepProgress:
         label = STEP_LABELS.get(key, key.replace("_", " "))
         if event == "done":
             self.seconds[key] = float(seconds)
-            if key == "publish":   # after the plan's steps: no bar or line of its own
+            if key in ("publish", "background"):   # after the plan's steps: no bar or line of their own
                 return
         if self.tty:
             if self.bar is None:

@@ -24,61 +24,13 @@ its own thread pool down around ``fork``.
 
 from __future__ import annotations
 
-import os
-import pickle
 import signal
-import sys
-import threading
-import traceback
 from collections.abc import Callable, Sequence
 
+from hta.analysis.background import can_fork, cores, portable, stop_tqdm_monitor
 from hta.errors import HtaError
 
 __all__ = ["can_fork", "cores", "run_tasks", "stop_tqdm_monitor"]
-
-
-def cores() -> int:
-    """The cores this process may run on (``taskset`` and container CPU sets respected)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except (AttributeError, OSError):  # not Linux
-        return os.cpu_count() or 1
-
-
-def can_fork(workers: int | None) -> bool:
-    """Whether the tasks may run on two processes: Linux, ``workers`` None (every core) or >= 2,
-    at least two usable cores, and this process runs no other Python thread once tqdm's monitor
-    thread (left running by every progress bar) is stopped."""
-    if workers is not None and workers < 2:
-        return False
-    if not sys.platform.startswith("linux") or cores() < 2:
-        return False
-    import multiprocessing
-
-    if multiprocessing.current_process().daemon:  # a daemonic process may not have children
-        return False
-    stop_tqdm_monitor()
-    return threading.active_count() == 1
-
-
-def stop_tqdm_monitor() -> None:
-    """Stop tqdm's monitor thread if one runs (the next progress bar starts a new one).
-
-    tqdm starts it with its first bar and keeps it after the bar closes; it only refreshes bars
-    that have not printed for a while, so stopping it changes no output."""
-    std = sys.modules.get("tqdm.std")
-    if std is None:
-        return
-    classes, seen = [std.tqdm], []
-    while classes:
-        cls = classes.pop()
-        seen.append(cls)
-        classes.extend(c for c in cls.__subclasses__() if c not in seen)
-    for cls in seen:
-        monitor = cls.__dict__.get("monitor")
-        if monitor is not None:
-            monitor.exit()  # sets its stop event and joins it
-            cls.monitor = None
 
 
 def run_tasks(tasks: Sequence[Callable[[], object]], *, first: Sequence[int] = (), workers: int | None = None,
@@ -147,16 +99,6 @@ def _work(tasks, board: _Board, from_back: bool) -> list[tuple[int, BaseExceptio
     return errors
 
 
-def _portable(err: BaseException) -> BaseException:
-    """``err`` if it survives pickling, else a RuntimeError carrying its text and traceback."""
-    try:
-        pickle.loads(pickle.dumps(err))
-        return err
-    except Exception:  # noqa: BLE001 - any pickling problem: send the text instead
-        text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
-        return RuntimeError(f"{type(err).__name__}: {err}\n(in the helper process)\n{text}")
-
-
 def _run_two(tasks, schedule: list[int], before) -> None:
     import multiprocessing
 
@@ -172,9 +114,9 @@ def _run_two(tasks, schedule: list[int], before) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent handles Ctrl-C and ends this process
         receiver.close()
         try:
-            errors = [(i, _portable(err)) for i, err in _work(tasks, board, from_back=True)]
+            errors = [(i, portable(err)) for i, err in _work(tasks, board, from_back=True)]
         except BaseException as err:  # noqa: BLE001 - anything else: report it, never a traceback here
-            errors = [(-1, _portable(err))]
+            errors = [(-1, portable(err))]
         sender.send(errors)
         sender.close()
 
