@@ -152,6 +152,8 @@ class CycleSheet:
         self.states: tuple = ()
         self.alive: tuple = ()
         self.events: dict[str, str] = {}     # event -> column
+        self._letters: dict[str, str] = {}   # column -> its letter (columns are only ever appended)
+        self._templates: dict[str, list] = {}  # formula template -> its parts (see _parts)
         self._time_columns()
 
     # -- geometry ------------------------------------------------------------------------------
@@ -159,10 +161,14 @@ class CycleSheet:
         return self.HEADER_ROW + 1 + k
 
     def letter(self, name: str) -> str:
-        try:
-            return get_column_letter(list(self.columns).index(name) + 1)
-        except ValueError:
-            raise HtaError(f"Excel model, sheet '{self.title}': no column '{name}'") from None
+        letter = self._letters.get(name)
+        if letter is None:
+            try:
+                letter = get_column_letter(list(self.columns).index(name) + 1)
+            except ValueError:
+                raise HtaError(f"Excel model, sheet '{self.title}': no column '{name}'") from None
+            self._letters[name] = letter  # a column keeps its place: columns are never removed
+        return letter
 
     def ref(self, name: str, k: int) -> str:
         return f"{self.letter(name)}{self.row(k)}"
@@ -173,15 +179,32 @@ class CycleSheet:
             raise HtaError(f"Excel model, sheet '{self.title}': column '{name}' has no total")
         return self.totals[name]
 
+    def _parts(self, template: str) -> list:
+        """``template`` split once into its text (str) and its references ((letter, offset)):
+        ``{name}`` row k, ``{name[-1]}`` row k - 1, ``{name[0]}`` row 0 as an absolute reference."""
+        parts = self._templates.get(template)
+        if parts is None:
+            parts, end = [], 0
+            for m in _TEMPLATE_REF.finditer(template):
+                name, offset = m.group(1), m.group(2)
+                if name not in self.columns:
+                    raise HtaError(f"Excel model, sheet '{self.title}': formula refers to unknown column '{name}'")
+                parts += [template[end:m.start()], (self.letter(name), offset)]
+                end = m.end()
+            parts.append(template[end:])
+            self._templates[template] = parts
+        return parts
+
     def _render(self, template: str, k: int) -> str:
-        def sub(m):
-            name, offset = m.group(1), m.group(2)
-            if name not in self.columns:
-                raise HtaError(f"Excel model, sheet '{self.title}': formula refers to unknown column '{name}'")
-            kk = k - 1 if offset == "-1" else (0 if offset == "0" else k)
-            ref = self.ref(name, kk)
-            return re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", ref) if offset == "0" else ref
-        return "=" + _TEMPLATE_REF.sub(sub, template)
+        out = ["="]
+        for part in self._parts(template):
+            if isinstance(part, str):
+                out.append(part)
+            elif part[1] == "0":
+                out.append(f"${part[0]}${self.row(0)}")
+            else:
+                out.append(f"{part[0]}{self.row(k - 1 if part[1] == '-1' else k)}")
+        return "".join(out)
 
     # -- adding columns ------------------------------------------------------------------------
     def column(self, name: str, template: str, *, header: str | None = None, first: str | float | None = None,
