@@ -295,3 +295,25 @@ def test_time_dependent_markov_workbook_equals_the_thr_model(tmp_path):
     rows = _check_rows(bw.libreoffice_resave(path, tmp_path / "lo"))
     _assert_equal(rows, expected)
     assert ("np1", "icer", "") in rows
+
+
+def test_formula_templates_refer_to_rows_and_unknown_columns_are_refused():
+    """``{x}`` is row k of column x, ``{x[-1]}`` row k - 1, ``{x[0]}`` row 0 as an absolute
+    reference; a template is reused across rows and sheets with each sheet's own letters."""
+    grid = CycleGrid(1.0, 3)
+    settings = {"cycle_years": 1.0, "n_cycles": 3, "discount_costs": 0.03, "discount_outcomes": 0.03,
+                "discount_method": "discrete", "within_cycle": "half-cycle", "start_age": 60.0, "male_share": 0.5}
+    book = ModelBook(grid=grid, settings=settings, parameters={"a": (1.0, "", "", "test")})
+    one, two = book.cycle_sheet("one", "first"), book.cycle_sheet("two", "second")
+    two.column("pad", "0")  # shifts the next column of sheet "two" one letter right
+    template = "{k}+{t[-1]}*{t[0]}+a"
+    for sheet in (one, two):
+        sheet.column("x", template, first="{t[0]}")
+    t, x = one.letter("t"), one.letter("x")
+    assert one.columns["x"].formulas == ["=$B$4", "=A5+B4*$B$4+a", "=A6+B5*$B$4+a", "=A7+B6*$B$4+a"] and t == "B"
+    assert two.letter("x") == chr(ord(x) + 1)
+    assert two.columns["x"].formulas[2] == "=A6+B5*$B$4+a"
+    with pytest.raises(HtaError, match="formula refers to unknown column 'nope'"):
+        one.column("y", "{t}+{nope[-1]}")
+    with pytest.raises(HtaError, match="no column 'nope'"):
+        one.letter("nope")

@@ -127,3 +127,48 @@ def test_trace_plot_one_panel_per_strategy(tmp_path, monkeypatch):
     assert [t.get_text() for t in axes[0].get_legend().get_texts()] == ["alive", "dead"]
     plt.close(captured["fig"])
     assert plots.survival_curves_plot is plots.survival_plot
+
+
+def test_save_png_is_pixel_identical_to_savefig_tight(model, psa_result, tmp_path, monkeypatch):
+    """save_png draws once; every figure is the image savefig(bbox_inches="tight") draws in two
+    passes: the same size, dpi and pixels (the PNG bytes may differ: zlib level)."""
+    import matplotlib.pyplot as plt
+    from PIL import Image
+
+    saved = []
+
+    def both(fig, path):
+        out = plots.save_png(fig, path)  # first, on the figure as it was built (never drawn)
+        reference = path.with_name(path.stem + "_reference.png")
+        fig.savefig(reference, dpi=plots.DPI, bbox_inches="tight")
+        saved.append((out, reference))
+        return out
+
+    monkeypatch.setattr(plots, "_save", both)
+    c, e = psa_result.costs, psa_result.lys
+    k = np.linspace(0, 30000, 31)
+    wtps = [("threshold A", 10000.0), ("threshold B", 20000.0)]
+    plots.tornado_chart(dsa.tornado(dsa.one_way(model, wtp=8000.0), top=6), tmp_path / "tornado.png")
+    plots.ce_plane(c[:, 1] - c[:, 0], e[:, 1] - e[:, 0], tmp_path / "plane.png", wtp=wtps)
+    plots.ceac_plot(psa.ceac(c, e, k, hiv.STRATEGIES), tmp_path / "ceac.png", wtp=wtps)
+    plots.evpi_plot(psa.evpi_curve(c, e, k), tmp_path / "evpi.png", wtp=10000.0)
+    plots.convergence_plot(c, tmp_path / "conv.png", names=list(hiv.STRATEGIES))
+    grid = dsa.two_way(model, "rr", np.linspace(0.3, 0.9, 7), "c_lamivudine", np.linspace(0, 8000, 9), wtp=8000.0)
+    plots.two_way_heatmap(grid, "rr", "c_lamivudine", tmp_path / "twoway.png")
+    t = np.linspace(0, 10, 121)
+    pf, os_ = np.exp(-0.3 * t), np.exp(-0.1 * t)
+    plots.trace_plot(pd.DataFrame({"a: PF": pf, "a: dead": 1 - pf, "b: PF": os_, "b: dead": 1 - os_},
+                                  index=t), tmp_path / "trace.png")
+    yearly = pd.DataFrame({"calendar_year": [2025, 2026, 2027], "budget_without": [1e6, 1.1e6, 1.2e6],
+                           "budget_with": [1.3e6, 1.5e6, 1.6e6], "net_impact": [3e5, 4e5, 4e5]})
+    plots.budget_impact_plot(yearly, tmp_path / "bia.png")
+    fig, ax = plt.subplots(layout="constrained")  # a layout engine: savefig lays it out itself
+    ax.plot([0, 1], [0, 1], label="a line")
+    ax.legend()
+    ax.set_title("constrained")
+    both(fig, tmp_path / "constrained.png")
+    assert len(saved) == 9
+    for out, reference in saved:
+        a, b = Image.open(out), Image.open(reference)
+        assert (a.size, a.mode, a.info.get("dpi")) == (b.size, b.mode, b.info.get("dpi")), out.name
+        assert np.array_equal(np.asarray(a), np.asarray(b)), out.name

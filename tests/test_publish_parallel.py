@@ -271,3 +271,29 @@ def test_the_fork_happens_with_one_thread_as_python_3_12_counts_them(tmp_path):
     T.run_tasks([_mark(tmp_path, "helper"), lambda: counted.append(threads())], first=[1], workers=2,
                 before=lambda: counted.append(threads()))
     assert counted[0] == 1
+
+
+def test_publishing_freezes_the_heap_for_its_duration_only(results, tmp_path, monkeypatch):
+    """The objects alive when publishing starts are frozen (gc.freeze) while the files are
+    written and handed back to the collector afterwards, also after an error; a caller's own
+    freeze is left alone."""
+    import gc
+
+    counts = []
+    real = P.write_workbook
+    monkeypatch.setattr(P, "write_workbook", lambda *a, **k: (counts.append(gc.get_freeze_count()), real(*a, **k))[1])
+    assert gc.get_freeze_count() == 0
+    P.publish(results, tmp_path / "a", quiet=True, workers=1, figures=False)
+    assert counts[-1] > 0 and gc.get_freeze_count() == 0
+    with pytest.raises(RuntimeError, match="boom"), T.frozen_heap():
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("boom")
+    assert gc.get_freeze_count() == 0
+    gc.freeze()
+    try:
+        mine = gc.get_freeze_count()
+        with T.frozen_heap():
+            assert gc.get_freeze_count() == mine
+        assert gc.get_freeze_count() == mine
+    finally:
+        gc.unfreeze()

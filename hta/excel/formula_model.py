@@ -152,6 +152,7 @@ class CycleSheet:
         self.states: tuple = ()
         self.alive: tuple = ()
         self.events: dict[str, str] = {}     # event -> column
+        self._letters, self._templates = {}, {}  # column -> letter; template -> parts (_render)
         self._time_columns()
 
     # -- geometry ------------------------------------------------------------------------------
@@ -159,10 +160,11 @@ class CycleSheet:
         return self.HEADER_ROW + 1 + k
 
     def letter(self, name: str) -> str:
-        try:
-            return get_column_letter(list(self.columns).index(name) + 1)
-        except ValueError:
-            raise HtaError(f"Excel model, sheet '{self.title}': no column '{name}'") from None
+        if name not in self._letters:  # a column keeps its letter: columns are only ever appended
+            if name not in self.columns:
+                raise HtaError(f"Excel model, sheet '{self.title}': no column '{name}'")
+            self._letters[name] = get_column_letter(list(self.columns).index(name) + 1)
+        return self._letters[name]
 
     def ref(self, name: str, k: int) -> str:
         return f"{self.letter(name)}{self.row(k)}"
@@ -174,14 +176,19 @@ class CycleSheet:
         return self.totals[name]
 
     def _render(self, template: str, k: int) -> str:
-        def sub(m):
-            name, offset = m.group(1), m.group(2)
-            if name not in self.columns:
-                raise HtaError(f"Excel model, sheet '{self.title}': formula refers to unknown column '{name}'")
-            kk = k - 1 if offset == "-1" else (0 if offset == "0" else k)
-            ref = self.ref(name, kk)
-            return re.sub(r"([A-Z]+)(\d+)", r"$\1$\2", ref) if offset == "0" else ref
-        return "=" + _TEMPLATE_REF.sub(sub, template)
+        """``{name}``: row k of column ``name``, ``{name[-1]}`` row k - 1, ``{name[0]}`` row 0 (absolute)."""
+        parts = self._templates.get(template) or self._split(template)
+        return "=" + "".join(p if isinstance(p, str) else f"${p[0]}${self.row(0)}" if p[1] == "0"
+                             else f"{p[0]}{self.row(k - 1 if p[1] == '-1' else k)}" for p in parts)
+
+    def _split(self, template: str) -> list:  # text and (letter, offset) parts, once per sheet
+        parts, end = [], 0
+        for m in _TEMPLATE_REF.finditer(template):
+            if m.group(1) not in self.columns:
+                raise HtaError(f"Excel model, sheet '{self.title}': formula refers to unknown column '{m.group(1)}'")
+            parts += [template[end:m.start()], (self.letter(m.group(1)), m.group(2))]
+            end = m.end()
+        return self._templates.setdefault(template, parts + [template[end:]])
 
     # -- adding columns ------------------------------------------------------------------------
     def column(self, name: str, template: str, *, header: str | None = None, first: str | float | None = None,

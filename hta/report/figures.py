@@ -71,14 +71,42 @@ def _thousands():
     return FuncFormatter(lambda x, _pos=None: f"{x:,.0f}" if abs(x) >= 1000 or x == int(x) else f"{x:,.3g}")
 
 
-def _save(fig, path) -> Path:
+#: Resolution of the PNG figures (dots per inch).
+DPI = 150
+#: zlib level of the PNG files: 3 takes about a third less CPU time than PIL's default (6) for
+#: files about 7% larger (the base case's 17 figures: 1.98 MB against 1.86 MB); the pixels are
+#: the same at any level.
+PNG_COMPRESS_LEVEL = 3
+
+
+def save_png(fig, path, *, dpi: int = DPI) -> Path:
+    """Write ``fig`` to the PNG file ``path`` cut to its tight bounding box, pixel for pixel as
+    ``fig.savefig(path, dpi=dpi, bbox_inches="tight")`` draws it, with one draw instead of two.
+
+    savefig's ``"tight"`` draws the whole figure once (rendering switched off) to lay it out,
+    measures the tight box, then draws it again into the cut image. Here the box is measured
+    directly (``Figure.get_tightbbox`` lays out what it measures: ticks, titles, legends), padded
+    by ``savefig.pad_inches`` as savefig pads it, at the dpi of the saved image, and savefig is
+    given the box, so it draws once (tests/test_plots.py compares the two ways pixel by pixel).
+    A figure with a layout engine keeps savefig's way (the engine runs in its first draw). The
+    file is written beside ``path`` first and renamed over it; the figure is closed."""
+    plt = _pyplot()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, dpi=150, bbox_inches="tight")
+    if fig.get_layout_engine() is None:
+        fig.set_dpi(dpi)  # as savefig sets it while it measures and draws
+        bbox = fig.get_tightbbox(fig.canvas.get_renderer()).padded(plt.rcParams["savefig.pad_inches"])
+    else:
+        bbox = "tight"
+    fig.savefig(tmp, dpi=dpi, bbox_inches=bbox, pil_kwargs={"compress_level": PNG_COMPRESS_LEVEL})
     os.replace(tmp, path)
-    _pyplot().close(fig)
+    plt.close(fig)
     return path
+
+
+def _save(fig, path) -> Path:
+    return save_png(fig, path)
 
 
 def _short(x: float) -> str:

@@ -28,7 +28,7 @@ from hta.report.provenance import about, run_info, utc_now
 from hta.report.section import Section
 from hta.report.sections import PRESENTERS, present
 from hta.report.sections.base_case import base_case, closing_sheets
-from hta.report.tasks import run_tasks
+from hta.report.tasks import frozen_heap, run_tasks
 
 #: The parts of a results workbook in reading order (after the Decision and Contents sheets).
 PARTS = ("Deterministic results", "Uncertainty", "Budget impact", "Further analyses", "Evidence and assumptions",
@@ -173,8 +173,9 @@ def write(results, out_dir, *, input_files=(), seed=None, started=None, elapsed=
     The base-case totals are checked finite first (:func:`hta.excel.finite.check_finite_outputs`):
     a NaN or infinite cost, QALY or LY is one error naming the table, column and row, and nothing
     is written."""
-    return _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
-                  figures=figures, rendered=rendered, warnings=warnings, workers=workers)[0]
+    with frozen_heap():
+        return _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
+                      figures=figures, rendered=rendered, warnings=warnings, workers=workers)[0]
 
 
 def _write(results, out_dir, *, input_files, seed, started, elapsed, figures, rendered, warnings,
@@ -232,9 +233,10 @@ def publish(results, out_dir, *, input_files=(), seed=None, started=None, elapse
     default the decision, the warnings and where the files are (at most 40 lines); ``quiet``
     the headline and the file paths; ``verbose`` every table and analysis text; ``workers`` as
     for :func:`write`."""
-    rendered = sections(results)
-    paths, warnings = _write(results, out_dir, input_files=input_files, seed=seed, started=started, elapsed=elapsed,
-                             figures=figures, rendered=rendered, warnings=None, workers=workers)
+    with frozen_heap():  # the results and modules are not walked by every full collection
+        rendered = sections(results)
+        paths, warnings = _write(results, out_dir, input_files=input_files, seed=seed, started=started,
+                                 elapsed=elapsed, figures=figures, rendered=rendered, warnings=None, workers=workers)
     if verbose:
         text = console_table(results, rendered) + "".join(f"warning: {w}\n" for w in warnings)
         text += "wrote:\n" + "".join(f"  {p}\n" for p in paths)

@@ -20,17 +20,41 @@ folder after it is removed).
 Forking a process with threads can deadlock the child (Python 3.12+ warns): with any other
 Python thread alive (e.g. a Dask client), the tasks run one after another here. OpenBLAS shuts
 its own thread pool down around ``fork``.
+
+:func:`frozen_heap` keeps Python's cyclic garbage collector off the objects that exist when
+publishing starts (the results, the modules): the figures and workbooks create enough objects
+for about six full collections, each of which would otherwise walk the whole heap again (in
+both processes: the helper inherits the heap).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import signal
 from collections.abc import Callable, Sequence
 
 from hta.analysis.background import can_fork, cores, portable, stop_tqdm_monitor
 from hta.errors import HtaError
 
-__all__ = ["can_fork", "cores", "run_tasks", "stop_tqdm_monitor"]
+__all__ = ["can_fork", "cores", "frozen_heap", "run_tasks", "stop_tqdm_monitor"]
+
+
+@contextlib.contextmanager
+def frozen_heap():
+    """Within this block, the garbage collector leaves alone the objects that exist when it
+    starts (``gc.freeze``; ``gc.unfreeze`` at the end hands them back to it). Objects created in
+    the block are collected as usual; garbage that existed before waits for the end. Nothing
+    changes when the collector is off or the caller froze objects itself (a server that
+    freezes its start-up objects), nor does any result: only when cycles are collected."""
+    if not gc.isenabled() or gc.get_freeze_count():
+        yield
+        return
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
 
 
 def run_tasks(tasks: Sequence[Callable[[], object]], *, first: Sequence[int] = (), workers: int | None = None,

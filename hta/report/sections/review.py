@@ -14,13 +14,9 @@ from hta.report.section import Section, money
 
 
 def _save(fig, path) -> Path:
-    import matplotlib.pyplot as plt
+    from hta.report.figures import save_png
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=150, bbox_inches="tight")
-    plt.close(fig)
-    return path
+    return save_png(fig, path)
 
 
 # -- crossing ---------------------------------------------------------------------------------
