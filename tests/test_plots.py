@@ -172,3 +172,26 @@ def test_save_png_is_pixel_identical_to_savefig_tight(model, psa_result, tmp_pat
         a, b = Image.open(out), Image.open(reference)
         assert (a.size, a.mode, a.info.get("dpi")) == (b.size, b.mode, b.info.get("dpi")), out.name
         assert np.array_equal(np.asarray(a), np.asarray(b)), out.name
+
+
+def test_dollar_signs_in_labels_are_text_not_maths(tmp_path, monkeypatch):
+    # "price (HK$ per patient) (HK$)" has two "$": matplotlib would set the text between them as
+    # maths (italics, spaces lost); every figure takes its texts literally, and a parameter label
+    # that states its unit is not given the currency again
+    import matplotlib.axes
+    import matplotlib.text as mtext
+
+    parsed, labels = [], []
+    preprocess = mtext.Text._preprocess_math
+    monkeypatch.setattr(mtext.Text, "_preprocess_math",
+                        lambda self, s: (lambda r: (parsed.append(s) if r[1] else None, r)[1])(preprocess(self, s)))
+    set_ylabel = matplotlib.axes.Axes.set_ylabel
+    monkeypatch.setattr(matplotlib.axes.Axes, "set_ylabel",
+                        lambda self, text, *a, **k: (labels.append(text), set_ylabel(self, text, *a, **k))[1])
+    curve = pd.DataFrame({"wtp": [0.0, 1e5, 2e5], "partitioned survival": [1e6, 1.5e6, 2e6]})
+    plots.threshold_curve_plot(curve, tmp_path / "t.png", "price (HK$ per patient)", wtp=[("1x", 1e5)])
+    plots.threshold_curve_plot(curve, tmp_path / "u.png", "price", wtp=[("1x", 1e5)])
+    assert labels == ["Threshold price (HK$ per patient)", "Threshold price (HK$)"]
+    plots.ce_plane(np.array([1e5, 2e5]), np.array([0.1, 0.2]), tmp_path / "ce.png", title="US$ 1 = HK$ 7.8")
+    assert parsed == []
+    assert matplotlib.rcParams["text.parse_math"]  # the user's setting is left as it was
