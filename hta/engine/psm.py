@@ -212,7 +212,7 @@ def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None)
             np.min(block, axis=(1, 2), out=lo[j])
             np.max(block, axis=(1, 2), out=hi[j])
             lo_j, hi_j = lo[j].tolist(), hi[j].tolist()
-            if not (min(lo_j) >= -_TOL and max(hi_j) <= 1 + _TOL):   # False for NaN too
+            if not all(a >= -_TOL and b <= 1 + _TOL for a, b in zip(lo_j, hi_j)):   # False for NaN too
                 _raise_first_bad(S, blocks, j, (top, lo, hi, slow, capped_min), gaps, given, endpoint_names, strategy)
             for i in range(m):
                 if lo_j[i] < 0.0 or hi_j[i] > 1.0:   # values within the tolerance of [0, 1]
