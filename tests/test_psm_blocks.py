@@ -265,3 +265,23 @@ def test_curves_given_as_one_row_and_odd_shapes(monkeypatch):
         assert (new[0] == "ok") == (ref[0] == "ok") and (new[:2] == ref[:2] if ref[0] != "ok" else True)
         if ref[0] == "ok":
             _same_cohort(new[1], ref[1])
+
+
+def test_random_curves_and_blocks_equal_the_reference(monkeypatch):
+    # 300 small cases: 1 to 3 curves, 1 to 25 samples, 1 to 9 time points, any rows per block, with
+    # crossings, zeros of either sign, values near and far outside [0, 1], NaN and infinities.
+    rng = np.random.default_rng(2026)
+    specials = [np.nan, np.inf, -np.inf, -0.0, 0.0, 1.0, -1e-12, 1 + 1e-12, -5e-13, 1 + 5e-13,
+                -2e-12, 1 + 3e-12, 1.7, -0.4, 5e-324]
+    outcomes = set()
+    for _ in range(300):
+        m, n, T1 = int(rng.integers(1, 4)), int(rng.integers(1, 26)), int(rng.integers(1, 10))
+        S = np.sort(rng.uniform(0.0, 1.0, (m, n, T1)), axis=0)          # ordered curves
+        S = np.where(rng.random((m, n, T1)) < 0.15, np.roll(S, 1, axis=0), S)   # some crossings
+        S[rng.random((m, n, T1)) < 0.1] = 0.0
+        k = rng.poisson(rng.choice([0.0, 0.5, 2.0]))
+        for v in rng.choice(np.array(specials), size=k):
+            S[rng.integers(m), rng.integers(n), rng.integers(T1)] = v
+        ref = _compare(S, 8 * T1 * int(rng.integers(1, n + 2)), monkeypatch, strategy="r")
+        outcomes.add("ok" if ref[0] == "ok" else "error")
+    assert outcomes == {"ok", "error"}
