@@ -229,18 +229,18 @@ def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None)
             largest[:] = gap[row_index[:gap.shape[0]], at]
             # c > later exactly where c - later > 0 (finite values): the samples that cross are those
             # whose largest gap is > 0, and only their rows are counted.
-            sel = np.flatnonzero(largest > 0.0)
+            sel = (largest > 0.0).nonzero()[0]
             if sel.size:
                 samples[i] += sel.size
-                over = gap[sel] > 0.0
+                earlier, below = c[sel], later[sel]
+                over = earlier > below
                 points[i] += int(np.count_nonzero(over))
                 cycles_over[i] |= over.any(axis=0)
                 if fast:
                     # No -0.0 in the block: np.minimum leaves the other rows' bits as they are, so
                     # only the crossing rows are capped.
-                    kept = c[sel]
-                    capped_min[j, i] = kept.min()
-                    c[sel] = np.minimum(kept, later[sel], out=kept)
+                    capped_min[j, i] = earlier.min()
+                    c[sel] = np.minimum(earlier, below, out=earlier)
                 else:
                     # Where both are zero, np.minimum takes ``later``'s zero, whose sign may differ:
                     # every row is capped, as by the whole array.
