@@ -196,9 +196,7 @@ def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None)
     slow = [False] * nb
     capped_min = np.full((nb, m), np.inf)
     gaps = {i: (np.empty(n), np.empty(n, dtype=np.intp)) for i in range(m - 1)}
-    points = {i: 0 for i in range(m - 1)}
-    samples = {i: 0 for i in range(m - 1)}
-    cycles_over = {i: np.zeros(T1, dtype=bool) for i in range(m - 1)}
+    overs = {i: [] for i in range(m - 1)}   # per block with a crossing: (crossing rows, T+1) c > later
     width = blocks[0].stop - blocks[0].start if blocks else 0
     gap_buf = np.empty((width, T1))
     row_index = np.arange(width)
@@ -231,11 +229,8 @@ def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None)
             # whose largest gap is > 0, and only their rows are counted.
             sel = (largest > 0.0).nonzero()[0]
             if sel.size:
-                samples[i] += sel.size
                 earlier, below = c[sel], later[sel]
-                over = earlier > below
-                points[i] += int(np.count_nonzero(over))
-                cycles_over[i] |= over.any(axis=0)
+                overs[i].append(earlier > below)   # counted after the loop
                 if fast:
                     # No -0.0 in the block: np.minimum leaves the other rows' bits as they are, so
                     # only the crossing rows are capped.
@@ -248,12 +243,14 @@ def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None)
     report = {"capped": {}, "crossing": {}}
     for i in range(m - 2, -1, -1):
         report["crossing"][endpoint_names[i]] = Crossing(endpoint_names[i + 1], gaps[i][0], gaps[i][1])
-        if points[i]:
+        if overs[i]:   # a row in overs crosses somewhere: at least one point
+            over = np.concatenate(overs[i])
+            cycles_over = over.any(axis=0)
             report["capped"][endpoint_names[i]] = {
-                "points": points[i],
-                "cycles": int(cycles_over[i].sum()),
-                "samples": samples[i],
-                "first_time_index": int(np.argmax(cycles_over[i])),
+                "points": int(np.count_nonzero(over)),
+                "cycles": int(cycles_over.sum()),
+                "samples": over.shape[0],
+                "first_time_index": int(np.argmax(cycles_over)),
             }
     # The trace and the events are built from the capped curves only when asked for
     # (hta.engine.outcomes.account integrates the curves directly).
