@@ -137,10 +137,12 @@ def _names(m: int, states, endpoint_names, strategy: str):
     return states, tuple(endpoint_names)
 
 
-#: Rows per block of the pass over the curves in :func:`_partition`: 256 KiB of each curve, so a
-#: block's several operations (range check, clip, gap, its maximum, the cap) read it from the core's
-#: cache instead of from memory. Every operation is row by row or an exact reduction (min, max,
-#: counts, logical or), so the results do not depend on the block size.
+#: Rows per block of the one pass over the curves in :func:`_partition`: 256 KiB of each curve, so
+#: a block is read from memory once (by the range check) and its other operations (clip, gap, its
+#: maximum, the cap) read it from the core's cache. Every operation is row by row or an exact
+#: reduction (min, max, counts, logical or), so the results do not depend on the block size; the
+#: one exception, as before the fusion, is the sign of a zero where both curves are zero with
+#: different signs (np.minimum takes the later curve's), which follows the blocks that are capped.
 _BLOCK_BYTES = 256 * 2**10
 
 #: Tolerance of the range check: values within it of [0, 1] are clipped, others rejected.
@@ -156,8 +158,9 @@ def _row_blocks(n: int, T1: int) -> list[slice]:
 
 
 def _check_range(c: np.ndarray, strategy: str, name: str) -> None:
-    """Reject values of one curve outside [0, 1] (tolerance 1e-12) and NaN, whole curve at once
-    (for curves that :func:`_partition` does not check: see :func:`cohort`)."""
+    """Reject values of one curve outside [0, 1] (tolerance 1e-12) and NaN, whole curve at once:
+    the check :func:`_partition` makes block by block, for the curves as given (its errors, and
+    curves that cannot share one array in :func:`cohort`)."""
     # min/max propagate NaN, so they also reject NaN and infinities.
     if not (c.min() >= -_TOL and c.max() <= 1 + _TOL):
         _range_error(strategy, name, np.nanmin(c), np.nanmax(c))
