@@ -267,7 +267,9 @@ def _raise_first_bad(S, blocks, j, records, gaps, given, endpoint_names, strateg
     Blocks before ``j`` passed the check (no NaN) and have been clipped and capped: a block not
     wholly in [+0, 1] gives its recorded minimum and maximum; a block in [+0, 1] (never clipped)
     its recorded largest value, and its smallest from the rows not capped and the recorded minimum
-    of the capped rows. Blocks from ``j`` on are as given.
+    of the capped rows. Blocks from ``j`` on are as given. (One difference can remain: where a
+    curve's smallest or largest value is a zero held as both +0.0 and -0.0, the message's sign of
+    that zero follows numpy's reduction order, over these parts rather than the whole curve.)
     """
     if given is not None:
         for name, c in zip(endpoint_names, given):
