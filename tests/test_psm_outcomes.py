@@ -171,7 +171,7 @@ def test_utility_above_one_or_not_finite_is_caught_where_qalys_are_made():
 
 
 def test_row_blocks_do_not_change_the_cohort(monkeypatch):
-    # _check_range and _partition work through blocks of rows (cache-sized); any block size must
+    # _partition checks, clips and caps the curves block of rows by block (cache-sized); any block size must
     # give the same capped curves, capping report and crossing records, bit for bit.
     rng = np.random.default_rng(5)
     t = np.linspace(0.0, 10.0, 301)

@@ -85,13 +85,18 @@ def cohort(
         raise HtaError(f"strategy '{strategy}': survival curves must share the time grid; found lengths {sorted(shapes)}")
     n = max(c.shape[0] for c in curves)
     T1 = shapes.pop()
-    inside = [_check_range(c, strategy, name) for name, c in zip(endpoint_names, curves)]
+    if any(c.ndim != 2 or c.shape[0] not in (1, n) for c in curves):
+        # Curves that cannot share one array: their values are checked first (as always), then
+        # the copy below fails.
+        for name, c in zip(endpoint_names, curves):
+            _check_range(c, strategy, name)
     # The curves go into one (N-1, n, T+1) array: hta.engine.outcomes.account integrates them with one
-    # stacked product, without copying them together again.
+    # stacked product, without copying them together again. The range is checked on the copy, block
+    # by block (_partition); a curve outside [0, 1] is reported from the curves as given.
     stacked = np.empty((len(curves), n, T1))
     for i, c in enumerate(curves):
         stacked[i] = c
-    return _partition(stacked, inside, states, endpoint_names, strategy)
+    return _partition(stacked, states, endpoint_names, strategy, given=curves)
 
 
 def cohort_from_stack(
@@ -107,7 +112,9 @@ def cohort_from_stack(
     block. The array becomes the cohort's storage and is **capped in place** (each curve at the
     later one; values within 1e-12 of [0, 1] clipped), so a model that fills it, e.g. with
     ``curve.survival(t, out=stacked[i])``, pays for no copy of its largest arrays. The cohort is
-    the same, bit for bit, as ``cohort([stacked[0], stacked[1], ...])``.
+    the same, bit for bit, as ``cohort([stacked[0], stacked[1], ...])``, and so is the error for a
+    curve outside [0, 1]; the array is then left partly capped (the blocks of rows before the one
+    where the bad value was found).
     """
     S = stacked
     if not isinstance(S, np.ndarray) or S.dtype != np.float64 or S.ndim != 3 or not S.flags.c_contiguous or not S.flags.writeable:
@@ -115,8 +122,7 @@ def cohort_from_stack(
         raise HtaError(f"strategy '{strategy}': stacked survival curves must be a writeable, C-contiguous float64 array "
                        f"(curves, n, time points); found {found}")
     states, endpoint_names = _names(S.shape[0], states, endpoint_names, strategy)
-    inside = [_check_range(S[i], strategy, name) for i, name in enumerate(endpoint_names)]
-    return _partition(S, inside, states, endpoint_names, strategy)
+    return _partition(S, states, endpoint_names, strategy)
 
 
 def _names(m: int, states, endpoint_names, strategy: str):
@@ -131,13 +137,19 @@ def _names(m: int, states, endpoint_names, strategy: str):
     return states, tuple(endpoint_names)
 
 
-#: Rows per block of the passes over the curves in :func:`_check_range` and :func:`_partition`:
-#: 256 KiB of each curve, so a block's several passes (minimum and maximum; gap, its maximum,
-#: the comparison and the cap) read it from the core's cache instead of from memory (measured:
-#: 7.7 -> 6.0 ms for two weekly 30-year curves of 1,230 samples; 1 MiB blocks gained less). Every
-#: operation is row by row or an exact reduction (min, max, counts, logical or), so the results do
-#: not depend on the block size.
+#: Rows per block of the one pass over the curves in :func:`_partition`: 256 KiB of each curve, so
+#: a block is read from memory once (by the range check) and its other operations (clip, gap, its
+#: maximum, the cap) read it from the core's cache. Every operation is row by row or an exact
+#: reduction (min, max, counts, logical or), so the results do not depend on the block size; the
+#: one exception, as before the fusion, is the sign of a zero where both curves are zero with
+#: different signs (np.minimum takes the later curve's), which follows the blocks that are capped.
 _BLOCK_BYTES = 256 * 2**10
+
+#: Tolerance of the range check: values within it of [0, 1] are clipped, others rejected.
+_TOL = 1e-12
+#: The bits of 1.0 as an unsigned integer: a float's bits are at most this exactly when it is in
+#: [+0, 1] (not NaN, not negative, not -0.0).
+_ONE_BITS = int(np.float64(1.0).view(np.uint64))
 
 
 def _row_blocks(n: int, T1: int) -> list[slice]:
@@ -145,63 +157,149 @@ def _row_blocks(n: int, T1: int) -> list[slice]:
     return [slice(a, min(a + rows, n)) for a in range(0, n, rows)]
 
 
-def _check_range(c: np.ndarray, strategy: str, name: str) -> bool:
-    """Reject values outside [0, 1] (tolerance 1e-12) and NaN; True if inside [0, 1] exactly."""
-    # min/max propagate NaN, so one pass each also rejects NaN and infinities; both per block
-    # (the second reads the block from cache), and the minimum of the blocks' minima is exact.
-    blocks = _row_blocks(c.shape[0], c.shape[-1]) if c.ndim == 2 else [slice(None)]
-    lo = np.min([c[b].min() for b in blocks])
-    hi = np.max([c[b].max() for b in blocks])
-    if not (lo >= -1e-12 and hi <= 1 + 1e-12):
-        raise HtaError(f"strategy '{strategy}', {name}: survival must be in [0, 1]; found values from {np.nanmin(c):.6g} to {np.nanmax(c):.6g}")
-    return bool(lo >= 0.0 and hi <= 1.0)
+def _check_range(c: np.ndarray, strategy: str, name: str) -> None:
+    """Reject values of one curve outside [0, 1] (tolerance 1e-12) and NaN, whole curve at once:
+    the check :func:`_partition` makes block by block, for the curves as given (its errors, and
+    curves that cannot share one array in :func:`cohort`)."""
+    # min/max propagate NaN, so they also reject NaN and infinities.
+    if not (c.min() >= -_TOL and c.max() <= 1 + _TOL):
+        _range_error(strategy, name, np.nanmin(c), np.nanmax(c))
 
 
-def _partition(S: np.ndarray, inside, states, endpoint_names, strategy: str) -> Cohort:
-    """Clip and cap the validated curves ``S`` (N-1, n, T+1) in place; the cohort keeps ``S``.
+def _range_error(strategy: str, name: str, lo, hi):
+    raise HtaError(f"strategy '{strategy}', {name}: survival must be in [0, 1]; found values from {lo:.6g} to {hi:.6g}")
 
-    ``inside[i]`` is True when curve ``i`` is already within [0, 1] (no clipping needed).
-    Works through blocks of rows (:func:`_row_blocks`); within a block, as for the whole array:
-    clip, then cap each curve at the next (later) one, working back from the last.
+
+def _partition(S: np.ndarray, states, endpoint_names, strategy: str, given=None) -> Cohort:
+    """Check, clip and cap the curves ``S`` (N-1, n, T+1) in place; the cohort keeps ``S``.
+
+    One pass over blocks of rows (:func:`_row_blocks`); within a block, as for the whole array:
+    check every curve's range (values within 1e-12 of [0, 1] are clipped, others and NaN
+    rejected), clip the curves that need it, then cap each curve at the next (later) one, working
+    back from the last. A curve outside [0, 1] raises the error that a whole-curve check of each
+    curve in turn gives (the first bad curve; its smallest and largest values ignoring NaN): from
+    ``given`` (the curves as given, when ``S`` is their copy), or else rebuilt from what each earlier
+    block held before it was capped (:func:`_raise_first_bad`).
     """
     m, n, T1 = S.shape
+    if S.size == 0:
+        for i in range(m):   # as the whole-curve check: empty curves fail in numpy's reduction
+            _check_range(S[i], strategy, endpoint_names[i])
+        blocks = []
+    else:
+        blocks = _row_blocks(n, T1)
+    nb = len(blocks)
+    # Per block and curve: the largest value's bits (as uint64, values in [+0, 1] sort as their bits,
+    # and everything else -- negatives, -0.0, above 1, NaN -- sorts above 1.0: one pass checks a
+    # block); for a block not wholly in [+0, 1], its float minimum and maximum before clipping; the
+    # smallest value of the rows capped in a block in [+0, 1], before capping (for the error path).
+    top = np.empty((nb, m), dtype=np.uint64)
+    lo = np.full((nb, m), np.nan)
+    hi = np.full((nb, m), np.nan)
+    slow = [False] * nb
+    capped_min = np.full((nb, m), np.inf)
     gaps = {i: (np.empty(n), np.empty(n, dtype=np.intp)) for i in range(m - 1)}
-    points = {i: 0 for i in range(m - 1)}
-    samples = {i: 0 for i in range(m - 1)}
-    cycles_over = {i: np.zeros(T1, dtype=bool) for i in range(m - 1)}
-    for rows in _row_blocks(n, T1):
+    overs = {i: [] for i in range(m - 1)}   # per block with a crossing: (crossing rows, T+1) c > later
+    width = blocks[0].stop - blocks[0].start if blocks else 0
+    gap_buf = np.empty((width, T1))
+    row_index = np.arange(width)
+    bits = S.view(np.uint64)
+    for j, rows in enumerate(blocks):
         block = S[:, rows]
-        for i in range(m):
-            if not inside[i]:  # values within the tolerance of [0, 1]
-                np.clip(block[i], 0.0, 1.0, out=block[i])
+        np.max(bits[:, rows], axis=(1, 2), out=top[j])
+        fast = max(top[j].tolist()) <= _ONE_BITS
+        if not fast:
+            slow[j] = True
+            np.min(block, axis=(1, 2), out=lo[j])
+            np.max(block, axis=(1, 2), out=hi[j])
+            lo_j, hi_j = lo[j].tolist(), hi[j].tolist()
+            if not all(a >= -_TOL and b <= 1 + _TOL for a, b in zip(lo_j, hi_j)):   # False for NaN too
+                _raise_first_bad(S, blocks, j, (top, lo, hi, slow, capped_min), gaps, given, endpoint_names, strategy)
+            for i in range(m):
+                if lo_j[i] < 0.0 or hi_j[i] > 1.0:   # values within the tolerance of [0, 1]
+                    np.clip(block[i], 0.0, 1.0, out=block[i])
+        gap = gap_buf[:rows.stop - rows.start]
         for i in range(m - 2, -1, -1):
             c, later = block[i], block[i + 1]
             # Uncapped crossing, per sample: the largest excess of the earlier curve over the later
             # one (<= 0 when it never crosses) and the time index where it occurs (crossing_summary).
-            gap = c - later
-            at = np.argmax(gap, axis=1)
-            gaps[i][0][rows] = gap[np.arange(gap.shape[0]), at]
-            gaps[i][1][rows] = at
-            over = c > later
-            if over.any():
-                points[i] += int(np.count_nonzero(over))
-                samples[i] += int(over.any(axis=1).sum())
-                cycles_over[i] |= over.any(axis=0)
-                np.minimum(c, later, out=c)
+            np.subtract(c, later, out=gap)
+            at = gaps[i][1][rows]
+            np.argmax(gap, axis=1, out=at)
+            largest = gaps[i][0][rows]
+            largest[:] = gap[row_index[:gap.shape[0]], at]
+            # c > later exactly where c - later > 0 (finite values): the samples that cross are those
+            # whose largest gap is > 0, and only their rows are counted.
+            sel = (largest > 0.0).nonzero()[0]
+            if sel.size:
+                earlier, below = c[sel], later[sel]
+                overs[i].append(earlier > below)   # counted after the loop
+                if fast:
+                    # No -0.0 in the block: np.minimum leaves the other rows' bits as they are, so
+                    # only the crossing rows are capped.
+                    capped_min[j, i] = earlier.min()
+                    c[sel] = np.minimum(earlier, below, out=earlier)
+                else:
+                    # Where both are zero, np.minimum takes ``later``'s zero, whose sign may differ:
+                    # every row is capped, as by the whole array.
+                    np.minimum(c, later, out=c)
     report = {"capped": {}, "crossing": {}}
     for i in range(m - 2, -1, -1):
         report["crossing"][endpoint_names[i]] = Crossing(endpoint_names[i + 1], gaps[i][0], gaps[i][1])
-        if points[i]:
+        if overs[i]:   # a row in overs crosses somewhere: at least one point
+            over = np.concatenate(overs[i])
+            cycles_over = over.any(axis=0)
             report["capped"][endpoint_names[i]] = {
-                "points": points[i],
-                "cycles": int(cycles_over[i].sum()),
-                "samples": samples[i],
-                "first_time_index": int(np.argmax(cycles_over[i])),
+                "points": int(np.count_nonzero(over)),
+                "cycles": int(cycles_over.sum()),
+                "samples": over.shape[0],
+                "first_time_index": int(np.argmax(cycles_over)),
             }
     # The trace and the events are built from the capped curves only when asked for
     # (hta.engine.outcomes.account integrates the curves directly).
     return Cohort(strategy=strategy, states=states, report=report, dead_states=(states[-1],),
                   partition=[S[i] for i in range(m)], partition_stack=S)
+
+
+def _raise_first_bad(S, blocks, j, records, gaps, given, endpoint_names, strategy):
+    """Raise the range error of the first curve outside [0, 1] anywhere (found in block ``j``).
+
+    Blocks before ``j`` passed the check (no NaN) and have been clipped and capped: a block not
+    wholly in [+0, 1] gives its recorded minimum and maximum; a block in [+0, 1] (never clipped)
+    its recorded largest value, and its smallest from the rows not capped and the recorded minimum
+    of the capped rows. Blocks from ``j`` on are as given. (One difference can remain: where a
+    curve's smallest or largest value is a zero held as both +0.0 and -0.0, the message's sign of
+    that zero follows numpy's reduction order, over these parts rather than the whole curve.)
+    """
+    if given is not None:
+        for name, c in zip(endpoint_names, given):
+            _check_range(c, strategy, name)
+        raise AssertionError("a block failed the range check but no curve did")   # pragma: no cover
+    top, lo, hi, slow, capped_min = records
+    m, start = S.shape[0], blocks[j].start
+    for i, name in enumerate(endpoint_names):
+        rest = S[i, start:]
+        if rest.min() >= -_TOL and rest.max() <= 1 + _TOL:
+            continue
+        lows, highs = [], []
+        for k in range(j):
+            rows = blocks[k]
+            if slow[k]:
+                lows.append(lo[k, i])
+                highs.append(hi[k, i])
+                continue
+            highs.append(top[k:k + 1, i].view(np.float64)[0])
+            kept = S[i, rows]
+            if i < m - 1:
+                crossed = gaps[i][0][rows] > 0.0
+                kept = kept[~crossed]
+                if crossed.any():
+                    lows.append(capped_min[k, i])
+            if kept.size:
+                lows.append(kept.min())
+        flat = rest.ravel()
+        _range_error(strategy, name, np.nanmin(np.concatenate([lows, flat])), np.nanmax(np.concatenate([highs, flat])))
+    raise AssertionError("a block failed the range check but no curve did")   # pragma: no cover
 
 
 def crossing_summary(reports, threshold: float = 0.01, times=None):
