@@ -168,6 +168,35 @@ def test_utility_above_one_or_not_finite_is_caught_where_qalys_are_made():
     per_cycle[0, 3, 1] = 1.5
     with pytest.raises(HtaError, match=r"state 'progressed', every sample, cycle 3: .* found 1.5"):
         outcomes.account(c, grid, utilities=per_cycle)
+    # infinities either way, and the first bad value in row order when there are several
+    for bad, shown in ((np.inf, "inf"), (-np.inf, "-inf")):
+        per_cycle = np.tile([0.7, 0.5, 0.0], (4, grid.n_cycles, 1))
+        per_cycle[1, 5, 0] = bad
+        per_cycle[2, 0, 1] = np.nan
+        with pytest.raises(HtaError, match=rf"state 'progression-free', sample 1, cycle 5: .* found {shown}"):
+            outcomes.account(c, grid, utilities=per_cycle)
+    outcomes.account(c, grid, utilities=np.full((4, grid.n_cycles, 3), 1.0 + 5e-13))  # within the tolerance
+
+
+def test_psm_events_are_computed_when_read_and_equal_the_falls_in_the_curves():
+    t = np.linspace(0.0, 5.0, 61)
+    pfs, os_ = exp_surv(np.array([[0.6], [0.9]]), t), exp_surv(np.array([[0.3], [0.2]]), t)
+    c = psm.cohort([pfs, os_])
+    assert list(c.events) == ["death", "pfs_event"] and len(c.events) == 2 and "death" in c.events
+    assert not c.events._values  # nothing computed by listing or testing the keys
+    death = c.events["death"]
+    assert np.array_equal(death, os_[:, :-1] - os_[:, 1:]) and list(c.events._values) == ["death"]
+    assert c.events["death"] is death  # computed once
+    assert np.array_equal(c.events["pfs_event"], c.partition[0][:, :-1] - c.partition[0][:, 1:])
+    assert dict(c.events).keys() == {"death", "pfs_event"}
+    with pytest.raises(KeyError):
+        c.events["PF->PD"]
+    c.events["progression"] = c.events["pfs_event"] * 0.5   # a model adds its own, as to a dict
+    c.events["death"] = death * 2.0
+    assert list(c.events) == ["death", "pfs_event", "progression"] and len(c.events) == 3
+    assert np.array_equal(c.events["death"], death * 2.0)
+    del c.events["pfs_event"]
+    assert list(c.events) == ["death", "progression"] and "pfs_event" not in c.events
 
 
 def test_row_blocks_do_not_change_the_cohort(monkeypatch):

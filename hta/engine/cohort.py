@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
+
 import numpy as np
 
 
@@ -74,10 +76,9 @@ class Cohort:
         return self._trace
 
     @property
-    def events(self) -> dict:
+    def events(self) -> Mapping:
         if self._events is None:
-            first, last = self.partition[0], self.partition[-1]
-            self._events = {"death": last[:, :-1] - last[:, 1:], "pfs_event": first[:, :-1] - first[:, 1:]}
+            self._events = _PartitionEvents(self.partition[0], self.partition[-1])
         return self._events
 
     @events.setter
@@ -104,3 +105,40 @@ class Cohort:
 
     def __repr__(self) -> str:
         return f"Cohort(strategy={self.strategy!r}, states={self.states}, n={self.n}, cycles={self.n_cycles})"
+
+
+class _PartitionEvents(MutableMapping):
+    """A partitioned-survival cohort's events, each ``(n, T)`` array computed when first read (a
+    model that costs deaths only does not pay for the PFS events): ``"death"``, the fall in the
+    last curve in each cycle, and ``"pfs_event"``, the fall in the first (progression or death).
+    A model may add or replace events, as in a dict (e.g. progression without the background
+    deaths)."""
+
+    def __init__(self, first: np.ndarray, last: np.ndarray):
+        self._curves = {"death": last, "pfs_event": first}
+        self._values: dict = {}
+
+    def __getitem__(self, key: str) -> np.ndarray:
+        if key not in self._values:
+            curve = self._curves[key]
+            self._values[key] = curve[:, :-1] - curve[:, 1:]
+        return self._values[key]
+
+    def __setitem__(self, key: str, value) -> None:
+        self._values[key] = value
+
+    def __delitem__(self, key: str) -> None:
+        if key not in self:
+            raise KeyError(key)
+        self._curves.pop(key, None)
+        self._values.pop(key, None)
+
+    def __contains__(self, key) -> bool:
+        return key in self._curves or key in self._values   # without computing the array
+
+    def __iter__(self):
+        yield from self._curves
+        yield from (k for k in self._values if k not in self._curves)
+
+    def __len__(self) -> int:
+        return len(self._curves) + sum(k not in self._curves for k in self._values)

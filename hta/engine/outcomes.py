@@ -149,6 +149,11 @@ class StrategyOutcome:
 
 def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
     """Utilities are at most 1 (full health) and finite; below 0 (worse than death) is allowed."""
+    # One pass each for the largest and the smallest value: NaN propagates through max (and fails
+    # the comparison) and -inf is the smallest, so only a utility array with a bad value is
+    # searched for the first one.
+    if u.size == 0 or (u.max() <= 1.0 + 1e-12 and u.min() > -np.inf):
+        return
     bad = ~np.isfinite(u) | (u > 1.0 + 1e-12)
     if bad.any():
         index = np.unravel_index(int(np.flatnonzero(bad)[0]), u.shape)  # (sample, [cycle,] state)
@@ -564,7 +569,8 @@ def account(
                 raise HtaError(f"strategy '{cohort.strategy}', event costs '{category}': no event '{event}'; events recorded: {known}")
             counts = cohort.events[event]  # (n, T)
             c = _as_cycle_values(cost, n, T)
-            out.add("cost", category, "", (counts * c * integ.d_event["cost"]).sum(axis=1), (counts * c).sum(axis=1))
+            spent = counts * c  # undiscounted per cycle; discounted: spent * d, as counts * c * d multiplies
+            out.add("cost", category, "", (spent * integ.d_event["cost"]).sum(axis=1), spent.sum(axis=1))
 
     for category, value in (one_off_costs or {}).items():
         out.add("cost", category, "", value, value)
