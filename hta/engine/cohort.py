@@ -21,7 +21,8 @@ class Cohort:
     events : dict of str -> ndarray, shape (n, T)
         Counts (as proportions of the cohort) of events during each cycle ``j = 1..T``: tracked
         transitions of a Markov model are named ``"A->B"``; a partitioned-survival model records
-        ``"death"`` (fall in OS) and ``"pfs_event"`` (fall in PFS).
+        ``"death"`` (fall in OS) and ``"pfs_event"`` (fall in PFS), each computed when first read
+        (a mutable mapping: a model may add its own events as to a dict).
     report : dict
         Engine diagnostics (e.g. how often PFS was capped at OS).
     dead_states : tuple of str
