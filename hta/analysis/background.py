@@ -90,7 +90,6 @@ class Pending:
 
     def __init__(self, label: str, value=None, process=None, receiver=None):
         self.label = label
-        self._value = value
         self._process = process
         self._receiver = receiver
         self._outcome = None if process is not None else ("ok", value)

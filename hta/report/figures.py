@@ -56,7 +56,7 @@ def _pyplot():
     return plt
 
 
-def _literal_text(draw):
+def literal_text(draw):
     """Draw the figure with every text taken literally: "$" is a character, not the start of
     matplotlib's maths notation (labels such as "price (HK$ per patient) (HK$)" would otherwise
     be set in italics between the two signs, their spaces lost)."""
@@ -150,7 +150,7 @@ def _wtps(wtp) -> list[tuple[str, float]]:
 # Deterministic
 
 
-@_literal_text
+@literal_text
 def tornado_chart(tornado_frame: pd.DataFrame, path, title: str | None = None, currency: str = "HK$",
                   labels: Mapping[str, str] | None = None) -> Path:
     """Tornado diagram from :func:`hta.analysis.dsa.tornado` (widest bar on top).
@@ -193,7 +193,7 @@ def tornado_chart(tornado_frame: pd.DataFrame, path, title: str | None = None, c
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def two_way_heatmap(two_way_frame: pd.DataFrame, p1: str, p2: str, path, value: str = "inmb",
                     title: str | None = None, currency: str = "HK$") -> Path:
     """Heat map of a :func:`hta.analysis.dsa.two_way` grid (``p1`` on x, ``p2`` on y) with the zero contour
@@ -228,7 +228,7 @@ def two_way_heatmap(two_way_frame: pd.DataFrame, p1: str, p2: str, path, value: 
 # Probabilistic
 
 
-@_literal_text
+@literal_text
 def ce_plane(inc_costs, inc_qalys, path, wtp=None, title: str | None = None, currency: str = "HK$",
              label: str = "intervention vs comparator", max_points: int = 5000) -> Path:
     """Cost-effectiveness plane: PSA draws of incremental QALYs (x) and costs (y), their mean,
@@ -275,7 +275,7 @@ def _mark_wtps(ax, wtp, currency):
                     bbox={"fc": "white", "ec": "none", "alpha": 0.8, "pad": 1})
 
 
-@_literal_text
+@literal_text
 def ceac_plot(ceac_frame: pd.DataFrame, path, labels: Mapping[str, str] | None = None, wtp=None,
               title: str | None = None, currency: str = "HK$") -> Path:
     """CEACs from :func:`hta.analysis.psa.ceac` (index = WTP, one column per strategy); optional vertical
@@ -295,7 +295,7 @@ def ceac_plot(ceac_frame: pd.DataFrame, path, labels: Mapping[str, str] | None =
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def threshold_curve_plot(curve_frame: pd.DataFrame, path, parameter: str, wtp=None, title: str | None = None,
                          currency: str = "HK$") -> Path:
     """Threshold value of ``parameter`` (ICER = WTP) against WTP, one line per structure.
@@ -319,7 +319,7 @@ def threshold_curve_plot(curve_frame: pd.DataFrame, path, parameter: str, wtp=No
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def ceaf_plot(ceaf_frame: pd.DataFrame, path, labels: Mapping[str, str] | None = None, wtp=None,
               title: str | None = None, currency: str = "HK$") -> Path:
     """CEAF from :func:`hta.analysis.psa.ceaf`: probability that the strategy with the highest expected
@@ -346,7 +346,7 @@ def ceaf_plot(ceaf_frame: pd.DataFrame, path, labels: Mapping[str, str] | None =
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def evpi_plot(evpi_frame: pd.DataFrame, path, wtp=None, title: str | None = None, currency: str = "HK$",
               per: str = "per patient") -> Path:
     """EVPI curve from :func:`hta.analysis.psa.evpi_curve` (index = WTP, column ``evpi``)."""
@@ -364,7 +364,7 @@ def evpi_plot(evpi_frame: pd.DataFrame, path, wtp=None, title: str | None = None
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def convergence_plot(values, path, names: Sequence[str] | None = None, title: str | None = None,
                      ylabel: str = "Running mean", currency: str | None = "HK$") -> Path:
     """Running mean of PSA outputs against the number of draws (one line per column of ``values``,
@@ -392,7 +392,7 @@ def convergence_plot(values, path, names: Sequence[str] | None = None, title: st
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def sobol_bars(sobol_frame: pd.DataFrame, path, top: int | None = 15, title: str | None = None) -> Path:
     """First-order (S1) and total (ST) Sobol indices with their confidence intervals."""
     if not {"factor", "S1", "ST"} <= set(sobol_frame.columns):
@@ -415,7 +415,7 @@ def sobol_bars(sobol_frame: pd.DataFrame, path, top: int | None = 15, title: str
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def evppi_bars(evppi_frame: pd.DataFrame, path, top: int | None = 20, title: str | None = None,
                currency: str = "HK$") -> Path:
     """EVPPI tornado: per-patient EVPPI of each parameter and group (from hta.analysis.voi.evppi_table)."""
@@ -438,7 +438,7 @@ def evppi_bars(evppi_frame: pd.DataFrame, path, top: int | None = 20, title: str
 # Base case
 
 
-@_literal_text
+@literal_text
 def survival_plot(curves: Mapping[str, tuple], path, title: str | None = None, xlabel: str = "Years",
                   km: Mapping[str, tuple] | None = None) -> Path:
     """Survival curves ``name -> (t, S)`` (``S`` of shape ``(T,)`` or ``(1, T)``); optional
@@ -463,7 +463,7 @@ def survival_plot(curves: Mapping[str, tuple], path, title: str | None = None, x
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def selection_plot(data: Mapping, path, title: str | None = None) -> Path:
     """Candidate survival curves of one endpoint against general-population survival.
 
@@ -490,7 +490,7 @@ def selection_plot(data: Mapping, path, title: str | None = None) -> Path:
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def trace_plot(trace: pd.DataFrame, path, title: str | None = None, xlabel: str = "Years") -> Path:
     """Markov/PSM state trace as stacked areas of cohort proportions.
 
@@ -530,7 +530,7 @@ def trace_plot(trace: pd.DataFrame, path, title: str | None = None, xlabel: str 
 # Budget impact
 
 
-@_literal_text
+@literal_text
 def budget_impact_plot(yearly: pd.DataFrame, path, title: str | None = None, currency: str = "HK$") -> Path:
     """Budget by calendar year without and with the new drug (bars) and the net impact (line).
 
@@ -561,7 +561,7 @@ def budget_impact_plot(yearly: pd.DataFrame, path, title: str | None = None, cur
     return _save(fig, path)
 
 
-@_literal_text
+@literal_text
 def budget_tornado(one_way: pd.DataFrame, path, title: str | None = None, currency: str = "HK$") -> Path:
     """Tornado of the net budget impact from ``hta.analysis.bia.analyse(...)["one_way"]`` (widest on top)."""
     needed = {"factor", "low_value", "high_value", "base", "at_low", "at_high"}
@@ -575,7 +575,7 @@ def budget_tornado(one_way: pd.DataFrame, path, title: str | None = None, curren
 survival_curves_plot = survival_plot
 
 
-@_literal_text
+@literal_text
 def multistate_occupancy_figure(occupancy: pd.DataFrame, *, states: Sequence[str] | None = None):
     """Occupancy curves by method: rows = strategies, columns = states (a matplotlib Figure).
     The Aalen-Johansen estimate, if present, is drawn as a black step function; methods whose

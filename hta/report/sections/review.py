@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from hta.excel.writer import Chart, Sheet
+from hta.report.figures import literal_text
 from hta.report.section import Section, money
 
 
@@ -119,6 +120,7 @@ def structural_psa(r, results) -> Section:
     ]
     curve = wide
 
+    @literal_text
     def draw(path):
         import matplotlib
 
@@ -196,6 +198,7 @@ def multistate_comparison(r, results) -> Section:
                         title="State occupancy by method and the Aalen-Johansen estimate from the patient data"))
     occupancy, states_all, horizon_fig = r.occupancy, list(r.states), r.figure_horizon
 
+    @literal_text
     def draw(path):
         from hta.report.figures import multistate_occupancy_figure as comparison_figure
 
