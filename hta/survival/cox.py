@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import linalg, stats
+from scipy import linalg
 
 from hta.errors import HtaError
 
@@ -314,6 +314,8 @@ def coxph(time, event, covariates, *, ties: str = "efron", strata=None, conf_lev
         raise HtaError(f"covariate '{bad}': expected a finite hazard ratio; found a coefficient that grows "
                        f"without bound ({beta[names.index(bad)]:.3g} after {iterations} iterations): the "
                        "covariate separates patients with and without events (monotone likelihood)")
+    from scipy import stats  # here, not at import: scipy.stats takes 0.2-0.3 s to import
+
     se = np.sqrt(np.diag(cov))
     z = beta / se
     q = stats.norm.ppf(0.5 + level / 2.0)
@@ -411,4 +413,6 @@ def logrank(time, event, group, *, strata=None, rho: float = 0.0) -> LogrankResu
     statistic = float(diff @ np.linalg.pinv(variance, rcond=1e-10, hermitian=True) @ diff)
     table = pd.DataFrame({"n": np.bincount(codes, minlength=n_groups), "observed": observed,
                           "expected": expected}, index=pd.Index(labels, name="group"))
+    from scipy import stats  # here, not at import: scipy.stats takes 0.2-0.3 s to import
+
     return LogrankResult(statistic, df, float(stats.chi2.sf(statistic, df)), table, variance, float(rho))

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 from hta.errors import HtaError
 
@@ -138,6 +137,8 @@ def kaplan_meier(time, event, conf_level: float = 0.95, ci: str = "log", weights
         var_log = np.cumsum(increments)
         sigma_log = np.sqrt(var_log)
         se = np.where(surv > 0, surv * sigma_log, np.nan)
+
+    from scipy.stats import norm  # here, not at import: scipy.stats takes 0.2-0.3 s to import
 
     z = norm.ppf(0.5 + conf_level / 2.0)
     lower, upper = _confidence_bounds(surv, sigma_log, z, ci)
