@@ -149,21 +149,27 @@ class Weibull(ParametricCurve):
     def _coefs_from_params(self):
         return [np.log(self.shape), np.log(self.scale)]
 
-    def _cumhaz(self, t):
-        h = t / self._col("scale")  # a fresh (n|m, T) array, so the power can be taken in place
-        return np.power(h, self._col("shape"), out=h)
+    def _cumhaz(self, t, out=None):
+        # (t/scale)^shape written as exp(shape (log t - log scale)): log t is one (T,) row shared
+        # by every curve, so each (n, T) value costs a subtraction, a product and an exp, about
+        # 30% less than a division and a power (docs/performance.md). The two forms agree within
+        # a few units in the last place of H. t = 0 gives log 0 = -inf and H = exp(-inf) = 0.
+        with np.errstate(divide="ignore"):
+            log_t = np.log(t)
+        h = np.subtract(log_t, np.log(self._col("scale")), out=out)  # a fresh (n|m, T) array unless out
+        np.multiply(h, self._col("shape"), out=h)
+        return np.exp(h, out=h)
 
     def _survival(self, t):
-        # exp(-(t/scale)^shape) in place: PSA batches make (n, T) arrays of 100+ MB, and each
-        # temporary costs a fresh allocation and a pass over memory.
+        # exp(-H) in place: PSA batches make (n, T) arrays of 100+ MB, and each temporary costs a
+        # fresh allocation and a pass over memory.
         s = self._cumhaz(t)
         np.negative(s, out=s)
         return np.exp(s, out=s)
 
     def _survival_into(self, t, out):
         # the same operations as _survival, written into the caller's array
-        np.divide(t, self._col("scale"), out=out)
-        np.power(out, self._col("shape"), out=out)
+        self._cumhaz(t, out=out)
         np.negative(out, out=out)
         np.exp(out, out=out)
 
