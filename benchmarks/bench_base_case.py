@@ -11,7 +11,11 @@ folder, so the wall time includes starting Python, importing hta, reading the wo
 every output. The parent measures each run's wall time (``time.perf_counter`` around the process)
 and CPU time (user + system of the child, ``resource.getrusage(RUSAGE_CHILDREN)``), and prints the
 median over runs and the per-run figures, with the load average before and after each run (other
-work on the machine takes cores from the 2-worker steps first).
+work on the machine takes cores from the 2-worker steps first). On a shared virtual machine the
+host's own load also changes how fast a core is, which the load average does not show: a fixed
+single-core reference workload (numpy ``exp`` over 10^6 values 30 times and a Python loop of
+2 x 10^6 additions, best of 3) is timed before the first and after the last run, so runs on a
+slowed host can be told apart (docs/performance.md gives this machine's figures).
 
 The split by step comes from a second kind of run (``--split``, also a fresh process): the same
 scenario through ``hta.app.scripts.run_script``, whose progress reporter records the wall seconds
@@ -39,6 +43,23 @@ SCRIPT = ROOT / "scenarios" / "base_case.py"
 
 def _load() -> str:
     return ", ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def host_reference() -> float:
+    """Seconds of a fixed single-core workload (best of 3): how fast a core of this host is now."""
+    import numpy as np
+
+    x = np.linspace(-5.0, 5.0, 1_000_000)
+    best = float("inf")
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for _ in range(30):
+            np.exp(x)
+        total = 0
+        for i in range(2_000_000):
+            total += i
+        best = min(best, time.perf_counter() - t0)
+    return best
 
 
 def one_run(workers: int | None) -> dict:
@@ -101,7 +122,7 @@ def main(argv=None) -> None:
         return
     print(f"hta run scenarios/base_case.py: {args.runs} runs, fresh process each; "
           f"{len(os.sched_getaffinity(0))} cores; workers {args.workers or 'default (every core)'}; "
-          f"load average at start {_load()}", flush=True)
+          f"load average at start {_load()}; host reference workload {host_reference():.3f} s", flush=True)
     runs = []
     for i in range(args.runs):
         runs.append(one_run(args.workers))
@@ -112,7 +133,8 @@ def main(argv=None) -> None:
     cpu = statistics.median(r["cpu"] for r in runs)
     print(f"\nmedian of {args.runs}: wall {wall:.2f} s, CPU {cpu:.2f} s "
           f"(wall range {min(r['wall'] for r in runs):.2f}-{max(r['wall'] for r in runs):.2f} s); "
-          f"target <= 12 s wall: {'yes' if wall <= 12 else 'NO'}")
+          f"target <= 12 s wall: {'yes' if wall <= 12 else 'NO'}; host reference workload after the runs "
+          f"{host_reference():.3f} s")
     splits = []
     if not args.no_split:
         cmd = [sys.executable, __file__, "--split-worker"] + (["--workers", str(args.workers)] if args.workers else [])
