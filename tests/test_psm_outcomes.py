@@ -250,3 +250,40 @@ def test_per_cycle_reward_blocks_do_not_change_the_totals(monkeypatch):
     for row in totals[1:]:
         for (q, qu), (q0, qu0) in zip(row, totals[0]):
             assert np.array_equal(q, q0) and np.array_equal(qu, qu0)
+
+
+@pytest.mark.parametrize("method", ["start", "end", "half-cycle", "simpson"])
+def test_per_cycle_rewards_are_the_person_cycles_times_the_values(monkeypatch, method):
+    # account() sums per-cycle rewards block of rows by block of rows, over the span of cycles
+    # where they are not zero: the same totals as the person-cycles of each cycle (the
+    # integrator's per_cycle over the whole horizon) times its values, within rounding, with
+    # values zero in the first and last cycles (a span lo..hi inside the horizon), for a
+    # partitioned-survival cohort (trace) and a Markov cohort run without its trace (the
+    # occupancy window), every within-cycle method; any block size gives the same bits.
+    rng = np.random.default_rng(5)
+    grid = CycleGrid(1 / 12, 60)
+    T, n = grid.n_cycles, 37
+    u = rng.uniform(0.2, 0.9, (n, T, 3))
+    u[:, :7] = 0.0
+    u[:, 50:] = 0.0
+    u[:, :, 2] = 0.0
+    os_ = np.exp(-rng.uniform(0.05, 0.3, (n, 1)) * grid.times)
+    pfs = np.exp(-rng.uniform(0.1, 0.6, (n, 1)) * grid.times)
+    P = np.broadcast_to(np.array([[0.9, 0.07, 0.03], [0.0, 0.92, 0.08], [0.0, 0.0, 1.0]]), (n, 3, 3))
+    makers = {"psm": lambda: psm.cohort([pfs, os_], strategy="x"),
+              "markov without trace": lambda: markov.cohort(P, np.eye(3)[0], T, keep_trace=False)}
+    for name, make in makers.items():
+        integ = outcomes._Integrator(grid, method, 0.0, 0.035, "discrete")
+        trace = markov.cohort(P, np.eye(3)[0], T).trace if name != "psm" else make().trace
+        disc, und = integ.per_cycle(trace, "outcome")
+        expected_disc = (disc * u).sum(axis=(1, 2)) * grid.cycle_years
+        expected_und = (und * u).sum(axis=(1, 2)) * grid.cycle_years
+        found = []
+        for block_bytes in (8 * 61 * 3, 8 * 61 * 3 * 5, 2**30):
+            monkeypatch.setattr(outcomes, "_BLOCK_BYTES", block_bytes)
+            out = outcomes.account(make(), grid, within_cycle=method, discount_outcomes=0.035, utilities=u)
+            found.append((out.qalys, out.qalys_undiscounted))
+        np.testing.assert_allclose(found[0][0], expected_disc, rtol=1e-13)
+        np.testing.assert_allclose(found[0][1], expected_und, rtol=1e-13)
+        for q, qu in found[1:]:
+            assert np.array_equal(q, found[0][0]) and np.array_equal(qu, found[0][1]), (name, method)
