@@ -390,8 +390,8 @@ class FucasoModel:
         u_pd = u_pf - g("du_pd")                 # progressed utility: never above progression-free (du_pd >= 0)
         utilities = np.stack([u_pf, u_pd, zero], axis=1)
         multiplier = self.utility_multiplier()   # (T,) age adjustment, 1 at the starting age
-        if np.any(multiplier != 1.0):            # per-cycle utilities (1, T, 3) x (n, 1, 3)
-            utilities = multiplier[None, :, None] * utilities[:, None, :]
+        if np.any(multiplier != 1.0):            # utilities (n, 3) x multiplier per cycle (T,), never built as (n, T, 3)
+            utilities = outcomes.with_multiplier(utilities, multiplier)
         terminal = {"terminal care": {"death": g("terminal_care_days") * ward}}
         ae_years = g("ae_duration_days") / DAYS_PER_YEAR
         common = dict(within_cycle=s.within_cycle, discount_costs=s.discount_costs,

@@ -287,3 +287,55 @@ def test_per_cycle_rewards_are_the_person_cycles_times_the_values(monkeypatch, m
         np.testing.assert_allclose(found[0][1], expected_und, rtol=1e-13)
         for q, qu in found[1:]:
             assert np.array_equal(q, found[0][0]) and np.array_equal(qu, found[0][1]), (name, method)
+
+
+def _multiplier_cohorts(rng, n, T, grid):
+    os_ = np.exp(-rng.uniform(0.05, 0.3, (n, 1)) * grid.times)
+    pfs = np.exp(-rng.uniform(0.1, 0.6, (n, 1)) * grid.times)
+    P = np.broadcast_to(np.array([[0.9, 0.07, 0.03], [0.0, 0.92, 0.08], [0.0, 0.0, 1.0]]), (n, 3, 3))
+    return {"partitioned survival": lambda rows=slice(None): psm.cohort([pfs[rows], os_[rows]], strategy="x"),
+            "Markov, trace": lambda rows=slice(None): markov.cohort(P[rows], np.eye(3)[0], T),
+            "Markov, no trace": lambda rows=slice(None): markov.cohort(P[rows], np.eye(3)[0], T, keep_trace=False)}
+
+
+@pytest.mark.parametrize("method", ["start", "end", "half-cycle", "simpson"])
+def test_utilities_with_a_multiplier_equal_the_per_cycle_array(method):
+    # with_multiplier(u, m) gives the QALYs of the (n, T, K) array m[t] u[n, k] within rounding,
+    # for the three kinds of cohort, every within-cycle method and u given per state or per
+    # sample; LYs and costs are the same bits; the first rows of a batch are the same bits as a
+    # batch of those rows alone (chunks change nothing).
+    rng = np.random.default_rng(8)
+    grid = CycleGrid(1 / 12, 48)
+    T, n = grid.n_cycles, 23
+    m = np.linspace(1.0, 0.85, T)
+    for u in (np.array([0.8, 0.6, 0.0]), np.column_stack([rng.uniform(0.6, 0.9, n), rng.uniform(0.3, 0.6, n), np.zeros(n)])):
+        full = m[None, :, None] * np.atleast_2d(u)[:, None, :]
+        for name, make in _multiplier_cohorts(rng, n, T, grid).items():
+            kw = dict(within_cycle=method, discount_outcomes=0.035, discount_costs=0.035, state_costs={"care": [100.0, 50.0, 0.0]})
+            fast = outcomes.account(make(), grid, utilities=outcomes.with_multiplier(u, m), **kw)
+            slow = outcomes.account(make(), grid, utilities=full, **kw)
+            np.testing.assert_allclose(fast.qalys, slow.qalys, rtol=1e-13, err_msg=name)
+            np.testing.assert_allclose(fast.qalys_undiscounted, slow.qalys_undiscounted, rtol=1e-13, err_msg=name)
+            assert np.array_equal(fast.lys, slow.lys) and np.array_equal(fast.costs, slow.costs), name
+            rows = slice(0, 5)
+            part = outcomes.account(make(rows), grid, utilities=outcomes.with_multiplier(u if u.ndim == 1 else u[rows], m), **kw)
+            assert np.array_equal(part.qalys, fast.qalys[rows]), name
+
+
+def test_utilities_with_a_multiplier_are_checked_as_the_per_cycle_array():
+    grid = CycleGrid(1 / 12, 24)
+    T = grid.n_cycles
+    c = psm.cohort([exp_surv(np.array([0.4]), grid.times), exp_surv(np.array([0.2]), grid.times)], strategy="s")
+    m = np.ones(T)
+    m[9] = 1.3                               # 0.8 x 1.3 > 1 in cycle 10 only
+    with pytest.raises(HtaError) as fast:
+        outcomes.account(c, grid, utilities=outcomes.with_multiplier([0.8, 0.5, 0.0], m))
+    with pytest.raises(HtaError) as slow:
+        outcomes.account(c, grid, utilities=m[None, :, None] * np.array([0.8, 0.5, 0.0])[None, None, :])
+    assert str(fast.value) == str(slow.value) and "cycle 9" in str(fast.value)
+    with pytest.raises(HtaError, match=r"multiplier per cycle, shape \(24,\)"):
+        outcomes.account(c, grid, utilities=outcomes.with_multiplier([0.8, 0.5, 0.0], np.ones(T + 1)))
+    with pytest.raises(HtaError, match="finite multipliers"):
+        outcomes.with_multiplier([0.8, 0.5, 0.0], np.full(T, np.nan))
+    with pytest.raises(HtaError, match="one value per state"):
+        outcomes.account(c, grid, utilities=outcomes.with_multiplier(np.full((1, T, 3), 0.5), np.ones(T)))

@@ -16,6 +16,11 @@ Conventions (see ``docs/methods.md``):
   constant but paid in some cycles only (a drug given for the first two years) can be given as
   :func:`in_cycles` ``(values, first, last)`` instead of an ``(n, T, K)`` array that is 0 in the
   other cycles: the same results, bit for bit, without building or scanning that array.
+  Utilities that are a constant per state times a per-cycle multiplier shared by every sample
+  (the age adjustment of utilities) can be given as :func:`with_multiplier` ``(values,
+  multiplier)`` instead of the ``(n, T, K)`` product: the QALYs are then the state values times
+  the occupancy weighted by the multiplier, integrated with the life-years in one pass (the same
+  totals within rounding, without the ``(n, T, K)`` array).
 
 Integrals use the within-cycle correction of :mod:`hta.engine.timegrid`: occupancy is discounted at each time
 point, then allocated to cycles, then multiplied by the cycle's reward.
@@ -58,6 +63,35 @@ def in_cycles(values, first: int = 1, last: int | None = None) -> InCycles:
     if last is not None and last < first:
         raise HtaError(f"in_cycles: last ({last}) must not be before first ({first})")
     return InCycles(values, int(first), None if last is None else int(last))
+
+
+@dataclass(frozen=True)
+class WithMultiplier:
+    """Utilities constant per state, ``(K,)`` or ``(n|1, K)``, times a multiplier per cycle ``(T,)``."""
+
+    values: object
+    multiplier: np.ndarray
+
+
+def with_multiplier(values, multiplier) -> WithMultiplier:
+    """Utilities ``values`` (annual, ``(K,)`` or ``(n|1, K)``) times ``multiplier[j - 1]`` in cycle
+    ``j`` (``(T,)``, the same for every sample; e.g. the age adjustment of
+    :func:`hta.population.utility_norms.age_multiplier`).
+
+    ``utilities=with_multiplier(u, m)`` in :func:`account` gives the QALYs of the per-cycle array
+    ``m[None, :, None] * u[:, None, :]`` without building it: the occupancy is weighted by the
+    multiplier in the same pass as the life-years, then times ``u``. The totals equal the
+    per-cycle array's within rounding (a product taken in another order: a few units in the last
+    place); the checks of the utilities (at most 1, finite) are those of the per-cycle array.
+    """
+    m = np.asarray(multiplier, dtype=float)
+    if m.ndim != 1:
+        raise HtaError(f"with_multiplier: expected one multiplier per cycle, shape (T,); found shape {m.shape}")
+    if not np.all(np.isfinite(m)):
+        raise HtaError(f"with_multiplier: expected finite multipliers; found {float(m[~np.isfinite(m)][0])!r}")
+    m = m.copy()
+    m.setflags(write=False)
+    return WithMultiplier(values, m)
 
 
 @dataclass
@@ -165,6 +199,18 @@ def _check_utilities(u: np.ndarray, strategy: str, states) -> None:
                        f"health) and finite; found {float(u[index])!r}")
 
 
+def _check_multiplied_utilities(u: np.ndarray, m: np.ndarray, strategy: str, states) -> None:
+    """:func:`_check_utilities` of the per-cycle utilities ``m[t] u[n, k]`` without building them
+    unless one is bad: each product is largest (and smallest) at the largest or smallest
+    multiplier, so those two products are checked first; the error is the per-cycle array's."""
+    if u.size == 0 or m.size == 0:
+        return
+    ends = np.stack([u * m.max(), u * m.min()], axis=1)
+    if ends.max() <= 1.0 + 1e-12 and ends.min() > -np.inf:
+        return
+    _check_utilities(m[None, :, None] * u[:, None, :], strategy, states)
+
+
 def _as_state_reward(values, n: int, T: int, K: int, what: str, strategy: str):
     """Return (kind, array): kind 'const' with (n|1, K) or 'cycle' with (n|1, T, K); for
     :class:`InCycles`, kind 'cycles' with ``(array (n|1, K), lo, hi)``: cycle indices ``lo:hi``."""
@@ -199,7 +245,8 @@ def _points_read(utilities, state_costs, n: int, T: int, K: int, strategy: str):
     like constant rewards; ``points``: the time points ``(lo, hi)`` whose occupancy the per-cycle
     rewards read, or None when there are none."""
     spans, read = [], []
-    rewards = [("utilities", utilities)] if utilities is not None and not isinstance(utilities, InCycles) else []
+    rewards = ([("utilities", utilities)] if utilities is not None and not isinstance(utilities, (InCycles, WithMultiplier))
+               else [])
     rewards += [(f"state costs '{category}'", values) for category, values in (state_costs or {}).items()]
     for what, values in rewards:
         kind, a = _as_state_reward(values, n, T, K, what, strategy)
@@ -277,6 +324,7 @@ class _Integrator:
         # (T, T + 1): cycle j's person-cycles from the time points; the weights of the point at the
         # start and at the end of each cycle; the point weights (T + 1,). Read-only, built once.
         self.A, self.a, self.b, self.w = _allocation(T, self.method)
+        self._multiplied: dict = {}   # kinds from multiplied(): their point weights (T + 1,)
         t = grid.times
         self.d = {"cost": discount_factors(rate_costs, t, discount_method),
                   "outcome": discount_factors(rate_outcomes, t, discount_method),
@@ -310,7 +358,28 @@ class _Integrator:
 
     def weights(self, which) -> np.ndarray:
         """Point weights ``(T+1, C)``: for each discount kind, discounted then undiscounted."""
-        return np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)
+        return np.stack([col for w in which for col in (self._point_w(w) * self.d[self._rate(w)], self._point_w(w))],
+                        axis=1)
+
+    def multiplied(self, multiplier: np.ndarray) -> tuple:
+        """A kind for :meth:`point_totals_many` and the other totals: person-cycles in each cycle
+        times ``multiplier`` ``(T,)``, discounted at the outcome rate. Its point weights are
+        ``a_s m_s + b_(s-1) m_(s-1)`` (the weight of point s in its two cycles times their
+        multipliers), so that the sum over the points is ``sum_t m_t (a_t o_t + b_t o_(t+1))``."""
+        m = np.asarray(multiplier, dtype=float)
+        w = np.zeros(self.T + 1)
+        w[:-1] += self.a * m
+        w[1:] += self.b * m
+        key = ("outcome", "multiplier", len(self._multiplied))
+        self._multiplied[key] = w
+        return key
+
+    def _point_w(self, which) -> np.ndarray:
+        return self._multiplied[which] if isinstance(which, tuple) else self.w
+
+    @staticmethod
+    def _rate(which) -> str:
+        return which[0] if isinstance(which, tuple) else which
 
     def run_totals_many(self, runner, which, spans=(), points=None) -> tuple[dict, dict, np.ndarray | None]:
         """:meth:`point_totals_many` of a Markov cohort without a stored trace, accumulated in its
@@ -338,7 +407,7 @@ class _Integrator:
         has a constant row stride, so BLAS reads it in place (same sums as a contiguous copy).
         """
         which = tuple(which)
-        W = np.stack([col for w in which for col in (self.w * self.d[w], self.w)], axis=1)  # (T+1, C)
+        W = self.weights(which)                                                             # (T+1, C)
         if stacked is None:
             stacked = np.stack(curves, axis=0)                                              # (N-1, n, T+1)
         per_curve = np.matmul(stacked.transpose(1, 0, 2), W)                                 # (n, N-1, C)
@@ -478,15 +547,30 @@ def account(
     # Person-cycles by state, discounted at the outcome and the cost rate, in one pass.
     const_costs = any(_is_constant_reward(v) for v in (state_costs or {}).values())
     kinds = ("outcome", "cost") if const_costs else ("outcome",)
+    multiplied = None   # utilities with a per-cycle multiplier: integrated with the life-years
+    if isinstance(utilities, WithMultiplier):
+        if utilities.multiplier.shape != (T,):
+            raise HtaError(f"strategy '{cohort.strategy}', utilities: expected a multiplier per cycle, shape ({T},); "
+                           f"found shape {utilities.multiplier.shape}")
+        multiplied = integ.multiplied(utilities.multiplier)
     window = None       # a cohort run without its trace: the occupancy at the points per-cycle rewards read,
     span_totals = None  # and the person-cycles in the cycles of each in_cycles cost
+    # The multiplied utilities' columns are a product of their own, so that the other columns'
+    # sums (BLAS may order a product's sums by its number of columns) are those without them; the
+    # cycle loop sums every column on its own.
+    extra = (multiplied,) if multiplied is not None else ()
     if cohort.partition is not None:
-        totals = integ.partition_totals_many(cohort.partition, kinds, getattr(cohort, "partition_stack", None))
+        stacked = getattr(cohort, "partition_stack", None)
+        totals = integ.partition_totals_many(cohort.partition, kinds, stacked)
+        if extra:
+            totals.update(integ.partition_totals_many(cohort.partition, extra, stacked))
     elif not cohort.has_trace and cohort.runner is not None:
         spans, points = _points_read(utilities, state_costs, n, T, K, cohort.strategy)
-        totals, span_totals, window = integ.run_totals_many(cohort.runner, kinds, spans, points)
+        totals, span_totals, window = integ.run_totals_many(cohort.runner, kinds + extra, spans, points)
     else:
         totals = integ.point_totals_many(cohort.trace, kinds)
+        if extra:
+            totals.update(integ.point_totals_many(cohort.trace, extra))
 
     def per_cycle(which: str, lo: int = 0, hi: int | None = None, rows: slice = slice(None)):
         if window is not None:
@@ -506,9 +590,18 @@ def account(
         if isinstance(utilities, InCycles):
             raise HtaError(f"strategy '{cohort.strategy}', utilities: in_cycles is for state costs; give utilities "
                            f"as ({K},), ({n}, {K}) or per cycle ({n}, {T}, {K})")
-        kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
-        _check_utilities(u, cohort.strategy, cohort.states)
-        if kind == "const":
+        if multiplied is not None:
+            kind, u = _as_state_reward(utilities.values, n, T, K, "utilities", cohort.strategy)
+            if kind != "const":
+                raise HtaError(f"strategy '{cohort.strategy}', utilities: with_multiplier takes one value per state, "
+                               f"shape ({K},) or ({n}, {K}); found per-cycle values of shape {u.shape}")
+            _check_multiplied_utilities(u, utilities.multiplier, cohort.strategy, cohort.states)
+        else:
+            kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
+            _check_utilities(u, cohort.strategy, cohort.states)
+        if multiplied is not None:
+            q = totals[multiplied] * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
+        elif kind == "const":
             q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             lo, hi = _cycle_span(u)
