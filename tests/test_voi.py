@@ -483,7 +483,9 @@ def test_table_reports_a_group_that_cannot_be_fitted_and_goes_on():
 
 def _negative_log_posterior_before(theta, diffs2, y, h):
     """regression.gp_negative_log_posterior as it was before its buffers were reused (copied
-    unchanged), the reference for the bit-for-bit test below."""
+    unchanged), the reference for the test below: the value bit for bit; the gradient's traces
+    and quadratic forms are now one matrix product (summed in BLAS's order, not numpy's), so the
+    gradient to rounding."""
     from scipy import linalg
 
     d, m, _ = diffs2.shape
@@ -521,7 +523,7 @@ def _negative_log_posterior_before(theta, diffs2, y, h):
     return -logp, -grad
 
 
-def test_gp_objective_with_reused_buffers_is_the_previous_one_bit_for_bit():
+def test_gp_objective_with_reused_buffers_is_the_previous_one():
     rng = np.random.default_rng(7)
     infinite = 0
     for d, m in ((1, 30), (3, 57), (6, 120), (10, 200)):
@@ -533,11 +535,17 @@ def test_gp_objective_with_reused_buffers_is_the_previous_one_bit_for_bit():
         for theta in rng.uniform(-4.0, 5.0, (6, d + 1)):
             ref = _negative_log_posterior_before(theta, diffs2, y, h)
             infinite += not np.isfinite(ref[0])
+            first = None
             for _ in range(2):  # computed, then remembered
                 value, grad = regression.gp_negative_log_posterior(theta, diffs2, y, h, work)
-                assert np.array_equal(value, ref[0]) and np.array_equal(grad, ref[1])
+                assert np.array_equal(value, ref[0])
+                np.testing.assert_allclose(grad, ref[1], rtol=1e-10, atol=1e-10 * max(1.0, np.abs(ref[1]).max()))
+                if first is None:
+                    first = grad.copy()
+                assert np.array_equal(grad, first)
                 grad[:] = 0.0  # the caller's copy: what is remembered stays intact
-        assert np.array_equal(regression.gp_negative_log_posterior(theta, diffs2, y, h)[1], ref[1])  # no workspace
+        # without a workspace: the same bits as with one
+        assert np.array_equal(regression.gp_negative_log_posterior(theta, diffs2, y, h)[1], first)
     assert infinite < 24  # most points are inside the feasible region
 
 
