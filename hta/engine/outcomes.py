@@ -596,16 +596,15 @@ def account(
                 raise HtaError(f"strategy '{cohort.strategy}', utilities: with_multiplier takes one value per state, "
                                f"shape ({K},) or ({n}, {K}); found per-cycle values of shape {u.shape}")
             _check_multiplied_utilities(u, utilities.multiplier, cohort.strategy, cohort.states)
+            q = totals[multiplied] * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
         else:
             kind, u = _as_state_reward(utilities, n, T, K, "utilities", cohort.strategy)
             _check_utilities(u, cohort.strategy, cohort.states)
-        if multiplied is not None:
-            q = totals[multiplied] * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
-        elif kind == "const":
-            q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
-        else:
-            lo, hi = _cycle_span(u)
-            q = _reward_sums(lambda rows: per_cycle("outcome", lo, hi, rows), u[:, lo:hi], n, K)
+            if kind == "const":
+                q = person_cycles * u.T[:, None, :]  # (K, 2, n) * (K, 1, n|1)
+            else:
+                lo, hi = _cycle_span(u)
+                q = _reward_sums(lambda rows: per_cycle("outcome", lo, hi, rows), u[:, lo:hi], n, K)
         if dt != 1.0:
             q *= dt
         for k, s in enumerate(cohort.states):
